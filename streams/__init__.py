@@ -1,0 +1,1 @@
+"""Quorum's stream application: Faust app, settings, topics, state and CLI."""

@@ -1,0 +1,255 @@
+"""``quorum``: run the infrastructure and the worker, configure projects, send and follow events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from streams import topics
+from streams.errors import QuorumError
+from streams.settings import Settings
+
+app = typer.Typer(
+    help="Quorum: real-time inter-annotator agreement, consensus and review routing.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+infra_app = typer.Typer(
+    help="Start, stop and inspect the local Kafka and Redis.", no_args_is_help=True
+)
+project_app = typer.Typer(help="Project quality configuration.", no_args_is_help=True)
+tasks_app = typer.Typer(help="Look at tasks' agreement.", no_args_is_help=True)
+app.add_typer(infra_app, name="infra")
+app.add_typer(project_app, name="project")
+app.add_typer(tasks_app, name="tasks")
+
+console = Console(stderr=True)
+out = Console()
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    console.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(code=1)
+
+
+@infra_app.command("up")
+def infra_up() -> None:
+    """Start Kafka (KRaft) and Redis (AOF on) on 127.0.0.1, wait for both, create topics."""
+    from streams import infra
+    from streams.kafka import ensure_topics
+
+    settings = _settings()
+    try:
+        infra.up(settings)
+        created = asyncio.run(ensure_topics(settings))
+    except QuorumError as exc:
+        raise _fail(exc) from None
+    console.print(
+        f"Kafka at {settings.kafka_bootstrap}, Redis at {settings.redis_url}: up"
+        + (f"; created {len(created)} topics" if created else "")
+    )
+
+
+@infra_app.command("down")
+def infra_down() -> None:
+    """Stop Kafka and Redis (data stays under the data directory)."""
+    from streams import infra
+
+    infra.down(_settings())
+    console.print("Kafka and Redis stopped")
+
+
+@infra_app.command("status")
+def infra_status() -> None:
+    """Say whether Kafka and Redis answer."""
+    from streams import infra
+
+    status = infra.status(_settings())
+    for name, answers in status.items():
+        out.print(f"{name}: {'up' if answers else 'down'}")
+    if not all(status.values()):
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def worker(
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+) -> None:
+    """Run a worker: the projects agent and the annotations hot path, until interrupted."""
+    import faust
+
+    from streams.app import create_app
+
+    settings = _settings()
+    faust_app = create_app(settings)
+    faust.Worker(faust_app, loglevel=log_level.upper()).execute_from_commandline()
+
+
+@project_app.command("set")
+def project_set(
+    project_id: str,
+    overlap: Annotated[int, typer.Option(help="annotations per task")] = 1,
+    threshold: Annotated[float, typer.Option(help="agreement threshold in [0, 1]")] = 0.0,
+    max_additional: Annotated[int, typer.Option(help="extra annotators when agreement is low")] = 0,
+    wait: Annotated[bool, typer.Option(help="wait until a worker has applied it")] = True,
+) -> None:
+    """Set a project's configuration (to the compacted projects topic)."""
+    from streams.models.invalid import InvalidEvent
+    from streams.models.project import project_config_from_dict
+    from streams.operations import publish_project_config
+
+    settings = _settings()
+    body = {
+        "schema": "quorum.project/v1",
+        "project_id": project_id,
+        "annotations_per_task": overlap,
+        "agreement_threshold": threshold,
+        "max_additional_annotators": max_additional,
+    }
+    try:
+        config = project_config_from_dict(body)
+    except InvalidEvent as exc:
+        raise _fail(exc) from None
+    try:
+        applied = asyncio.run(publish_project_config(settings, config, wait_s=30 if wait else 0))
+    except QuorumError as exc:
+        raise _fail(exc) from None
+    console.print(
+        f"project {project_id}: overlap {overlap}, threshold {threshold}, "
+        f"max additional {max_additional}"
+        + ("; applied by a worker" if applied else "; sent (no worker has applied it yet)")
+    )
+
+
+@project_app.command("list")
+def project_list() -> None:
+    """Projects with their configuration; those scored with defaults are marked."""
+    from streams.operations import list_projects
+
+    rows = asyncio.run(list_projects(_settings()))
+    table = Table("project", "overlap", "threshold", "max additional", "configured")
+    for row in rows:
+        table.add_row(
+            row.project_id, str(row.config.annotations_per_task),
+            str(row.config.agreement_threshold), str(row.config.max_additional_annotators),
+            "yes" if row.configured else "[yellow]no (defaults)[/yellow]",
+        )
+    out.print(table)
+
+
+@app.command()
+def send(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL of events")],
+    topic: Annotated[str, typer.Option(help="short topic name")] = topics.ANNOTATIONS,
+) -> None:
+    """Send events from a JSONL file, one event per line, keyed by project and task."""
+    from streams.operations import send_lines
+
+    settings = _settings()
+    lines = path.read_bytes().splitlines()
+    with _progress() as progress:
+        bar = progress.add_task(f"sending to {settings.topic(topic)}", total=len(lines))
+        sent = asyncio.run(
+            send_lines(settings, topic, lines, on_sent=lambda n: progress.advance(bar, n))
+        )
+    console.print(f"sent {sent} events to {settings.topic(topic)}")
+
+
+@app.command()
+def follow(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="output topics (short names); default: all")
+    ] = None,
+    from_beginning: Annotated[bool, typer.Option(help="start at the oldest event")] = False,
+) -> None:
+    """Print output events as they arrive, one JSON per line."""
+    from streams.kafka import read_topics
+
+    settings = _settings()
+    wanted = names or list(topics.OUTPUTS)
+
+    async def _follow() -> None:
+        async for _topic, _key, value in read_topics(
+            settings, wanted, from_beginning=from_beginning
+        ):
+            if value is not None:
+                sys.stdout.write(value.decode("utf-8", "replace") + "\n")
+                sys.stdout.flush()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_follow())
+
+
+@tasks_app.command("below")
+def tasks_below(
+    agreement: Annotated[float, typer.Argument(help="list tasks whose agreement is below this")],
+    project: Annotated[str | None, typer.Option(help="only this project")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many, lowest first")] = 50,
+) -> None:
+    """Tasks below an agreement, lowest first, across all partitions."""
+    from streams.operations import tasks_below as query
+
+    rows = asyncio.run(query(_settings(), agreement, project_id=project, limit=limit))
+    table = Table("project", "task", "agreement")
+    for row in rows:
+        table.add_row(row.project_id, row.task_id, f"{row.agreement:.3f}")
+    out.print(table)
+    console.print(f"{len(rows)} tasks below {agreement}")
+
+
+@app.command()
+def demo(
+    tasks: Annotated[int, typer.Option(help="tasks in the simulated project")] = 10_000,
+    annotators: Annotated[int, typer.Option(help="simulated annotators (3 to 5 per task)")] = 5,
+    seed: Annotated[int, typer.Option(help="random seed")] = 7,
+) -> None:
+    """Quorum's main job: infrastructure up, a worker, a labeling operation streamed through."""
+    from streams.demo import run_demo
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        run_demo(_settings(), tasks=tasks, annotators=annotators, seed=seed, console=out)
+    except QuorumError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def rebuild(
+    yes: Annotated[bool, typer.Option("--yes", help="really delete the derived state")] = False,
+) -> None:
+    """Delete all derived state in Redis so that workers rebuild it from the input topics.
+
+    Stop the workers first. On restart they find no applied offset and replay every
+    partition from its beginning (e.g. after changing a project's metric or weights).
+    Project configurations are kept.
+    """
+    from streams.operations import delete_state
+
+    if not yes:
+        raise _fail(QuorumError("this deletes every task's state; run again with --yes"))
+    removed = asyncio.run(delete_state(_settings()))
+    console.print(f"deleted {removed} state keys; start the workers to rebuild")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console,
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,224 @@
+"""``quorum demo``: Quorum's main job, end to end, on the real infrastructure.
+
+Brings Kafka and Redis up, starts a worker, streams a simulated labeling operation
+through it (3 annotators per task, more where they disagree, then review), answers the
+worker's reassignment requests like a labeling team would, and prints a summary.
+Everything lives under the ``quorum-demo`` prefix, wiped at the start of each run, so
+``QUORUM_TOPIC_PREFIX=quorum-demo quorum tasks below 0.5`` explores it afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+from redis.asyncio import Redis
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from streams import infra, topics
+from streams.errors import QuorumError
+from streams.kafka import delete_topics, ensure_topics, plain_producer
+from streams.models.project import ProjectConfig
+from streams.operations import delete_state, message_key, publish_project_config, tasks_below
+from streams.settings import Settings
+from streams.simulation import LabelingOperation, default_annotators
+from streams.state.keys import Keys
+from streams.worker_process import WorkerProcess
+
+DEMO_PREFIX = "quorum-demo"
+PROJECT = "sentiment-reviews"
+CONFIG = ProjectConfig(PROJECT, annotations_per_task=3, agreement_threshold=0.7,
+                       max_additional_annotators=2)
+# Tasks whose first round is sent before the next chunk; reassignments interleave.
+_CHUNK_TASKS = 500
+# Give up waiting for the last tasks after this long without any output event.
+_STALL_S = 20.0
+
+
+@dataclass
+class Tally:
+    """What the demo saw on the output topics."""
+
+    decisions: dict[str, str] = field(default_factory=dict)  # task -> last decision
+    reassignments: int = 0
+    reviews: int = 0
+    completions: int = 0
+    dead_letters: list[str] = field(default_factory=list)
+    unassignable: set[str] = field(default_factory=set)
+
+    @property
+    def resolved(self) -> int:
+        return sum(1 for d in self.decisions.values() if d in ("completed", "review"))
+
+
+def run_demo(
+    settings: Settings, *, tasks: int, annotators: int, seed: int, console: Console
+) -> None:
+    """Run the main job and print its summary."""
+    if tasks < 1:
+        raise QuorumError("--tasks must be at least 1")
+    console.print(f"[bold]Quorum demo[/bold]: {tasks:,} tasks, {annotators} annotators, "
+                  f"overlap {CONFIG.annotations_per_task}, threshold "
+                  f"{CONFIG.agreement_threshold}, up to {CONFIG.max_additional_annotators} "
+                  "more annotators, then review")
+    console.print("starting Kafka and Redis ...")
+    infra.up(settings)
+    demo = settings.model_copy(update={
+        "topic_prefix": DEMO_PREFIX, "redis_prefix": "", "consumer_group": f"{DEMO_PREFIX}-g"})
+    asyncio.run(_reset(demo))
+    worker = WorkerProcess(demo, settings.data_dir / "demo-worker.log")
+    try:
+        console.print(f"starting a worker (log: {worker.log_path}) ...")
+        asyncio.run(worker.wait_owning(demo.partitions))
+        operation = LabelingOperation(PROJECT, tasks, default_annotators(annotators), seed)
+        asyncio.run(_stream(demo, operation, console))
+    finally:
+        worker.stop()
+
+
+async def _reset(demo: Settings) -> None:
+    """Remove the previous demo's topics and state, then create the topics afresh."""
+    await delete_topics(demo)
+    await delete_state(demo)
+    redis = Redis.from_url(demo.redis_url)
+    try:
+        await redis.delete(Keys(demo.key_prefix).project_configs())
+    finally:
+        await redis.aclose()
+    # A deleted topic takes a moment to go; creating it again fails until it has.
+    for _ in range(100):
+        try:
+            await ensure_topics(demo)
+            return
+        except KafkaError:
+            await asyncio.sleep(0.2)
+    await ensure_topics(demo)
+
+
+async def _stream(demo: Settings, operation: LabelingOperation, console: Console) -> None:
+    applied = await publish_project_config(demo, CONFIG, wait_s=60)
+    if not applied:
+        raise QuorumError("the worker did not apply the project configuration within 60 s")
+    producer = plain_producer(demo)
+    consumer = AIOKafkaConsumer(
+        *[demo.topic(t) for t in (topics.ASSIGNMENTS, topics.REVIEW_REQUESTS,
+                                  topics.TASK_COMPLETED, topics.DEAD_LETTER)],
+        bootstrap_servers=demo.kafka_bootstrap, auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await producer.start()
+    await consumer.start()
+    tally = Tally()
+    sent = 0
+    annotation_topic = demo.topic(topics.ANNOTATIONS)
+
+    async def send(events: list[dict[str, Any]]) -> None:
+        nonlocal sent
+        futures = [await producer.send(annotation_topic, value=orjson.dumps(e),
+                                       key=message_key(e)) for e in events]
+        await asyncio.gather(*futures)
+        sent += len(events)
+
+    async def drain(timeout_ms: int) -> bool:
+        """Read outputs; answer reassignment requests with a new annotator."""
+        fetched = await consumer.getmany(timeout_ms=timeout_ms, max_records=5000)
+        answers: list[dict[str, Any]] = []
+        for messages in fetched.values():
+            for message in messages:
+                answers += _on_output(orjson.loads(message.value), operation, tally)
+        if answers:
+            await send(answers)
+        return bool(fetched)
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console)
+    started = time.monotonic()
+    try:
+        with progress:
+            bar = progress.add_task("tasks resolved", total=operation.tasks)
+            ids = operation.task_ids
+            # Labeling tools send garbage now and then; it must not stop anything.
+            await producer.send_and_wait(annotation_topic, value=b"{\"schema\": oops")
+            for start in range(0, len(ids), _CHUNK_TASKS):
+                events = [e for t in ids[start:start + _CHUNK_TASKS]
+                          for e in operation.first_round(t, CONFIG.annotations_per_task)]
+                await send(events)
+                await drain(0)
+                progress.update(bar, completed=tally.resolved)
+            quiet_since = last_output = time.monotonic()
+            while tally.resolved + len(tally.unassignable) < operation.tasks:
+                if await drain(200):
+                    quiet_since = last_output = time.monotonic()
+                elif time.monotonic() - quiet_since > _STALL_S:
+                    break
+                progress.update(bar, completed=tally.resolved)
+            progress.update(bar, completed=tally.resolved)
+        # Up to the last output, not through the final wait for a stalled task.
+        elapsed = last_output - started
+        await _summary(demo, operation, tally, sent, elapsed, console)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def _on_output(event: dict[str, Any], operation: LabelingOperation, tally: Tally) -> list[dict]:
+    schema = event.get("schema", "")
+    task = event.get("task_id", "")
+    if schema.startswith("quorum.reassign-requested"):
+        tally.reassignments += 1
+        tally.decisions[task] = "reassign"
+        answer = operation.annotate(task, exclude=set(event["exclude_annotators"]))
+        if answer is None:
+            tally.unassignable.add(task)
+            return []
+        return [answer]
+    if schema.startswith("quorum.review-requested"):
+        tally.reviews += 1
+        tally.decisions[task] = "review"
+    elif schema.startswith("quorum.task-completed"):
+        tally.completions += 1
+        tally.decisions[task] = "completed"
+    elif schema.startswith("quorum.dead-letter"):
+        tally.dead_letters.append(event["reason"])
+    return []
+
+
+async def _summary(demo: Settings, operation: LabelingOperation, tally: Tally, sent: int,
+                   elapsed: float, console: Console) -> None:
+    final = Counter(tally.decisions.values())
+    table = Table(title="Quorum demo: summary", show_header=False)
+    table.add_row("annotation events streamed", f"{sent:,}")
+    table.add_row("wall time", f"{elapsed:.1f} s")
+    table.add_row("events per second (end to end)", f"{sent / elapsed:,.0f}")
+    table.add_row("tasks completed", f"{final['completed']:,} of {operation.tasks:,}")
+    table.add_row("sent to review (budget spent, still below threshold)",
+                  f"{final['review']:,}")
+    table.add_row("reassignment requests answered", f"{tally.reassignments:,}")
+    table.add_row("tasks waiting for an eligible annotator", f"{len(tally.unassignable):,}")
+    table.add_row("dead letters", f"{len(tally.dead_letters)}"
+                  + (f" ({tally.dead_letters[0][:60]})" if tally.dead_letters else ""))
+    console.print(table)
+
+    lowest = await tasks_below(demo, 1.01, project_id=PROJECT, limit=10)
+    low = Table("task", "agreement", "truth", "annotators", title="10 lowest-agreement tasks")
+    for row in lowest:
+        low.add_row(row.task_id, f"{row.agreement:.3f}", operation.truth.get(row.task_id, "?"),
+                    ", ".join(sorted(operation.labeled_by.get(row.task_id, ()))))
+    console.print(low)
+
+    people = Table("annotator", "simulated accuracy", "annotations",
+                   title="annotators (simulated)")
+    for annotator in operation.annotators:
+        people.add_row(annotator.name, f"{annotator.accuracy:.2f}",
+                       f"{operation.load[annotator.name]:,}")
+    console.print(people)
+    console.print(f"explore: QUORUM_TOPIC_PREFIX={DEMO_PREFIX} quorum tasks below 0.5 | "
+                  f"QUORUM_TOPIC_PREFIX={DEMO_PREFIX} quorum follow --from-beginning")

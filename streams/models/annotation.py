@@ -1,0 +1,148 @@
+"""The annotation event: one submission, update, deletion or skip of a task's annotation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from streams.models.invalid import (
+    InvalidEvent,
+    kind_of,
+    optional_str_id,
+    require_int,
+    require_str,
+    require_str_id,
+)
+
+ANNOTATION_SCHEMA = "quorum.annotation/v1"
+
+
+class AnnotationKind(StrEnum):
+    """What happened to the annotation."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    SKIPPED = "skipped"
+
+
+# Kinds whose body must carry the full result: an update of an annotation this worker
+# never saw then counts as its creation, so nothing valid is lost for want of order.
+_KINDS_WITH_RESULT = frozenset({AnnotationKind.CREATED, AnnotationKind.UPDATED})
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationEvent:
+    """A validated ``quorum.annotation/v1`` event.
+
+    ``result`` is Label Studio's result list, unchanged. Exactly one of ``completed_by``
+    (a person) and ``model_version`` (a prediction) names the author, except on deletes,
+    which need neither.
+    """
+
+    event_id: str
+    project_id: str
+    task_id: str
+    occurred_at: str
+    kind: AnnotationKind
+    annotation_id: str
+    revision: int
+    completed_by: str | None
+    model_version: str | None
+    result: list[dict[str, Any]]
+
+
+def parse_annotation(raw: bytes, *, max_bytes: int) -> AnnotationEvent:
+    """Decode and validate one message value; raise ``InvalidEvent`` with the reason."""
+    if len(raw) > max_bytes:
+        raise InvalidEvent(
+            f"message is {len(raw)} bytes, above the {max_bytes}-byte limit for annotation "
+            "events (QUORUM_MAX_EVENT_BYTES); send large media by reference, not inline"
+        )
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(f"not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidEvent(f"the event must be a JSON object, got {kind_of(body)}")
+    return annotation_from_dict(body)
+
+
+def annotation_from_dict(body: dict[str, Any]) -> AnnotationEvent:
+    """Validate an already decoded event body."""
+    schema = body.get("schema")
+    if schema != ANNOTATION_SCHEMA:
+        raise InvalidEvent(
+            f"unknown schema {schema!r}: this worker reads {ANNOTATION_SCHEMA!r} on this topic"
+        )
+    kind_text = require_str(body, "kind")
+    try:
+        kind = AnnotationKind(kind_text)
+    except ValueError:
+        allowed = ", ".join(k.value for k in AnnotationKind)
+        raise InvalidEvent(f"field 'kind' must be one of {allowed}; got {kind_text!r}") from None
+    occurred_at = require_str(body, "occurred_at")
+    try:
+        datetime.fromisoformat(occurred_at)
+    except ValueError:
+        raise InvalidEvent(
+            f"field 'occurred_at' must be an ISO 8601 timestamp, got {occurred_at!r}"
+        ) from None
+    completed_by = optional_str_id(body, "completed_by")
+    model_version = optional_str_id(body, "model_version")
+    if kind is not AnnotationKind.DELETED:
+        if completed_by is None and model_version is None:
+            raise InvalidEvent(
+                "missing field 'completed_by' (the annotator) or 'model_version' (a prediction)"
+            )
+        if completed_by is not None and model_version is not None:
+            raise InvalidEvent("an event has either 'completed_by' or 'model_version', not both")
+    result = _result(body, required=kind in _KINDS_WITH_RESULT)
+    annotation_id = require_str_id(body, "annotation_id")
+    # The agreement state joins pair keys with '|' (agreement.task): refuse such an id
+    # here, as a dead letter, rather than fail the whole batch when it is applied.
+    if "|" in annotation_id:
+        raise InvalidEvent(f"field 'annotation_id' must not contain '|', got {annotation_id!r}")
+    return AnnotationEvent(
+        event_id=require_str_id(body, "event_id"),
+        project_id=require_str_id(body, "project_id"),
+        task_id=require_str_id(body, "task_id"),
+        occurred_at=occurred_at,
+        kind=kind,
+        annotation_id=annotation_id,
+        revision=require_int(body, "revision"),
+        completed_by=completed_by,
+        model_version=model_version,
+        result=result,
+    )
+
+
+def _result(body: dict[str, Any], *, required: bool) -> list[dict[str, Any]]:
+    """Label Studio's ``result`` list: objects with ``from_name``, ``type`` and ``value``."""
+    result = body.get("result")
+    if result is None:
+        if required:
+            raise InvalidEvent(
+                f"missing field 'result': a {body['kind']} event carries the full result list"
+            )
+        return []
+    if not isinstance(result, list):
+        raise InvalidEvent(f"field 'result' must be a list, got {kind_of(result)}")
+    for index, item in enumerate(result):
+        if not isinstance(item, dict):
+            raise InvalidEvent(f"result[{index}] must be an object, got {kind_of(item)}")
+        # Relations link two regions and carry no from_name; they are kept, not scored.
+        if item.get("type") == "relation":
+            continue
+        for field in ("from_name", "type"):
+            if not isinstance(item.get(field), str) or not item[field]:
+                raise InvalidEvent(f"result[{index}].{field} must be a non-empty string")
+        if not isinstance(item.get("value"), dict):
+            raise InvalidEvent(
+                f"result[{index}].value must be an object, got {kind_of(item.get('value'))}"
+            )
+    return result

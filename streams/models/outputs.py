@@ -1,0 +1,74 @@
+"""Output events: schema names and the builders of their bodies.
+
+Every output carries the envelope (``schema``, ``event_id``, ``project_id``, ``task_id``,
+``occurred_at``) and a deterministic ``event_id`` of ``<partition>:<offset>:<n>``: the
+input partition and offset that caused it and its rank among that input's outputs, so a
+replay produces the same ids and a consumer can drop duplicates by id. ``occurred_at`` is
+the causing input's timestamp, never the wall clock, for the same reason.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+TASK_QUALITY = "quorum.task-quality/v1"
+REASSIGN_REQUESTED = "quorum.reassign-requested/v1"
+REVIEW_REQUESTED = "quorum.review-requested/v1"
+TASK_COMPLETED = "quorum.task-completed/v1"
+DEAD_LETTER = "quorum.dead-letter/v1"
+
+# Which output topic (short name, see streams.topics) carries which schema.
+TOPIC_OF_SCHEMA = {
+    TASK_QUALITY: "task-quality",
+    REASSIGN_REQUESTED: "assignments",
+    REVIEW_REQUESTED: "review-requests",
+    TASK_COMPLETED: "task-completed",
+    DEAD_LETTER: "dead-letter",
+}
+
+# The dead-letter topic keeps enough of a refused message to diagnose it, not all of a
+# 10 MB one: the producer still has the original.
+DEAD_LETTER_MAX_ORIGINAL_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class OutputEvent:
+    """One event to publish: the short topic name, the message key and the body."""
+
+    topic: str
+    key: str
+    body: dict[str, Any]
+
+
+def event_id(partition: int, offset: int, rank: int) -> str:
+    """The deterministic id of the ``rank``-th output caused by one input message."""
+    return f"{partition}:{offset}:{rank}"
+
+
+def dead_letter_body(
+    *, reason: str, topic: str, partition: int, offset: int, original: bytes, eid: str
+) -> dict[str, Any]:
+    """Body of a dead letter: the reason a person can act on and the original bytes."""
+    kept = original[:DEAD_LETTER_MAX_ORIGINAL_BYTES]
+    text, encoding = base64.b64encode(kept).decode("ascii"), "base64"
+    # A cut may split the last UTF-8 character (up to 3 bytes of it): text is still text.
+    for cut in range(4 if len(kept) < len(original) else 1):
+        try:
+            text, encoding = kept[: len(kept) - cut].decode("utf-8"), "utf-8"
+            break
+        except UnicodeDecodeError:
+            continue
+    return {
+        "schema": DEAD_LETTER,
+        "event_id": eid,
+        "reason": reason,
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "original": text,
+        "original_encoding": encoding,
+        "original_size": len(original),
+        "original_truncated": len(kept) < len(original),
+    }

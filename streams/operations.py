@@ -1,0 +1,166 @@
+"""What the CLI, the demo and the tests do to a running deployment: configure, send, query."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import orjson
+from redis.asyncio import Redis
+
+from streams import topics
+from streams.kafka import plain_producer
+from streams.models.project import ProjectConfig, project_config_from_dict
+from streams.settings import Settings
+from streams.state.keys import Keys
+
+
+def message_key(event: dict[str, object]) -> bytes:
+    """The input message key: the task, so one task's events stay in order on one partition."""
+    return f"{event.get('project_id')}:{event.get('task_id')}".encode()
+
+
+async def publish_project_config(
+    settings: Settings, config: ProjectConfig, *, wait_s: float
+) -> bool:
+    """Send a configuration to the compacted topic; with ``wait_s``, wait until it is applied."""
+    producer = plain_producer(settings)
+    await producer.start()
+    try:
+        value = orjson.dumps(config.to_dict())
+        await producer.send_and_wait(
+            settings.topic(topics.PROJECTS), value=value, key=config.project_id.encode()
+        )
+    finally:
+        await producer.stop()
+    if wait_s <= 0:
+        return False
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        deadline = time.monotonic() + wait_s
+        key = Keys(settings.key_prefix).project_configs()
+        while time.monotonic() < deadline:
+            stored = await redis.hget(key, config.project_id)
+            if stored is not None and project_config_from_dict(orjson.loads(stored)) == config:
+                return True
+            await asyncio.sleep(0.1)
+        return False
+    finally:
+        await redis.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRow:
+    """A project as ``quorum project list`` shows it."""
+
+    project_id: str
+    config: ProjectConfig
+    configured: bool
+
+
+async def list_projects(settings: Settings) -> list[ProjectRow]:
+    """Every project configured or seen in annotations; unconfigured ones use the defaults."""
+    keys = Keys(settings.key_prefix)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        stored = await redis.hgetall(keys.project_configs())
+        seen: set[str] = set()
+        async for key in redis.scan_iter(match=keys.partition_pattern("projects"), count=1000):
+            seen.update(_text(m) for m in await redis.smembers(key))
+    finally:
+        await redis.aclose()
+    configs = {_text(k): project_config_from_dict(orjson.loads(v)) for k, v in stored.items()}
+    rows = [ProjectRow(pid, configs.get(pid, ProjectConfig(pid)), pid in configs)
+            for pid in sorted(seen | configs.keys())]
+    return rows
+
+
+async def send_lines(
+    settings: Settings,
+    short_topic: str,
+    lines: Sequence[bytes],
+    *,
+    on_sent: Callable[[int], object] | None = None,
+    chunk: int = 5000,
+) -> int:
+    """Produce JSON lines keyed by task; a line that is not JSON is sent as is (keyless)."""
+    producer = plain_producer(settings)
+    await producer.start()
+    topic = settings.topic(short_topic)
+    sent = 0
+    try:
+        for start in range(0, len(lines), chunk):
+            futures = []
+            for line in lines[start:start + chunk]:
+                if not line.strip():
+                    continue
+                try:
+                    body = orjson.loads(line)
+                    key = message_key(body) if isinstance(body, dict) else None
+                except orjson.JSONDecodeError:
+                    key = None  # the worker will dead-letter it with the reason
+                futures.append(await producer.send(topic, value=line, key=key))
+            await asyncio.gather(*futures)
+            sent += len(futures)
+            if on_sent is not None:
+                on_sent(len(lines[start:start + chunk]))
+    finally:
+        await producer.stop()
+    return sent
+
+
+@dataclass(frozen=True, slots=True)
+class TaskAgreementRow:
+    """A task and its current agreement."""
+
+    project_id: str
+    task_id: str
+    agreement: float
+
+
+async def tasks_below(
+    settings: Settings, agreement: float, *, project_id: str | None = None, limit: int = 50
+) -> list[TaskAgreementRow]:
+    """Tasks whose agreement is below ``agreement``, lowest first, merged over partitions."""
+    keys = Keys(settings.key_prefix)
+    redis = Redis.from_url(settings.redis_url)
+    rows: list[TaskAgreementRow] = []
+    try:
+        pattern = keys.partition_pattern(f"agreement:{project_id or '*'}")
+        async for key in redis.scan_iter(match=pattern, count=1000):
+            project = _text(key).split(":agreement:", 1)[1]
+            members: list[tuple[bytes, float]] = await redis.zrangebyscore(
+                key, "-inf", f"({agreement!r}", start=0, num=limit, withscores=True
+            )  # type: ignore[assignment]
+            rows += [TaskAgreementRow(project, _text(m), float(s)) for m, s in members]
+    finally:
+        await redis.aclose()
+    rows.sort(key=lambda r: (r.agreement, r.project_id, r.task_id))
+    return rows[:limit]
+
+
+async def delete_state(settings: Settings) -> int:
+    """Delete every partition-scoped key (task state, offsets, outboxes, indexes)."""
+    keys = Keys(settings.key_prefix)
+    redis = Redis.from_url(settings.redis_url)
+    removed = 0
+    try:
+        batch: list[bytes] = []
+        async for key in redis.scan_iter(match=keys.partition_pattern("*"), count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                removed += await redis.delete(*batch)
+                batch.clear()
+        if batch:
+            removed += await redis.delete(*batch)
+    finally:
+        await redis.aclose()
+    return removed
+
+
+
+def _text(value: bytes | str) -> str:
+    """A Redis reply as text (clients here are made without ``decode_responses``)."""
+    return value.decode() if isinstance(value, bytes) else value

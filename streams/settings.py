@@ -1,0 +1,48 @@
+"""The one settings object: built once at start (from ``QUORUM_*`` variables) and passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Where the services are, what the topics are called and how batches are sized."""
+
+    model_config = SettingsConfigDict(env_prefix="QUORUM_", extra="ignore")
+
+    # Services. Non-default ports so a developer's own Kafka or Redis is left alone.
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_controller_port: int = 19093
+    redis_url: str = "redis://127.0.0.1:16379/0"
+    # Every Redis key starts with this, so tests and deployments can share one Redis.
+    # Empty: the topic prefix, so a deployment's state never mixes with another's.
+    redis_prefix: str = ""
+    data_dir: Path = REPO_ROOT / ".data"
+    kafka_home: Path = REPO_ROOT / "infra" / "kafka"
+
+    # Topics. A prefix lets tests and several deployments share one broker.
+    topic_prefix: str = "quorum"
+    partitions: int = 4
+
+    # Hot path: how much one batch may hold and how long a fetch waits for it.
+    batch_max_records: int = 2000
+    batch_fetch_timeout_ms: int = 50
+    consumer_group: str = "quorum-annotations"
+    # Bigger annotation events go to the dead-letter topic: no labeling result is this large.
+    max_event_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Infrastructure errors (Redis or Kafka down) are retried with backoff up to this delay.
+    retry_max_delay_s: float = 5.0
+
+    @property
+    def key_prefix(self) -> str:
+        """The Redis key prefix in force (``redis_prefix``, else ``topic_prefix``)."""
+        return self.redis_prefix or self.topic_prefix
+
+    def topic(self, name: str) -> str:
+        """Full topic name for a short one, e.g. ``annotations`` -> ``quorum.annotations``."""
+        return f"{self.topic_prefix}.{name}"

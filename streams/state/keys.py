@@ -1,0 +1,56 @@
+"""Every Redis key Quorum writes, in one place.
+
+Keys of one input partition share the hash tag ``{p<N>}``: everything one batch touches
+lives in one slot, so one script applies the whole batch atomically, on one Redis or on
+Redis Cluster alike. Cross-partition views (the agreement index, projects seen) are kept
+per partition and merged when read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key builder for one deployment's ``prefix`` (``Settings.key_prefix``)."""
+
+    prefix: str
+
+    def _tagged(self, partition: int) -> str:
+        return f"{self.prefix}:{{p{partition}}}"
+
+    def task(self, partition: int, project_id: str, task_id: str) -> str:
+        """String: the task's state, an orjson document (see ``streams.state.task``)."""
+        # Ids may contain ':': escaped in the project id, project "a:b" task "c" and
+        # project "a" task "b:c" cannot share a key. Ids without ':' or '%' are unchanged.
+        project = project_id.replace("%", "%25").replace(":", "%3A")
+        return f"{self._tagged(partition)}:task:{project}:{task_id}"
+
+    def offset(self, partition: int) -> str:
+        """String: the last input offset whose effects are applied. Written with the state."""
+        return f"{self._tagged(partition)}:offset"
+
+    def owner(self, partition: int) -> str:
+        """String: the fencing token of the worker that owns the partition (INCR on claim)."""
+        return f"{self._tagged(partition)}:owner"
+
+    def outbox(self, partition: int) -> str:
+        """List: output events applied but not yet known to be published."""
+        return f"{self._tagged(partition)}:outbox"
+
+    def agreement_index(self, partition: int, project_id: str) -> str:
+        """Sorted set: task id -> current agreement, for "tasks below X" queries."""
+        return f"{self._tagged(partition)}:agreement:{project_id}"
+
+    def projects_seen(self, partition: int) -> str:
+        """Set: project ids with annotations on this partition (configured or not)."""
+        return f"{self._tagged(partition)}:projects"
+
+    def project_configs(self) -> str:
+        """Hash: project id -> configuration JSON, written by the projects agent."""
+        return f"{self.prefix}:projects:config"
+
+    def partition_pattern(self, suffix: str) -> str:
+        """A SCAN pattern over every partition's key of one kind, e.g. ``projects``."""
+        return f"{self.prefix}:{{p*}}:{suffix}"

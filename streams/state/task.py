@@ -1,0 +1,129 @@
+"""One task's stored state: its agreement accumulator plus what the workflow needs.
+
+Stored in Redis as one orjson document per task (``Keys.task``). Applying an event is
+idempotent: each annotation keeps the newest revision seen (a tombstone after a delete),
+and an event at or below it changes nothing, so a duplicate delivery or a stale update
+never overwrites newer work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from agreement import TaskAgreement
+from assignment.consensus import Decision, DecisionState
+from streams.models.annotation import AnnotationEvent, AnnotationKind
+
+RECORD_VERSION = 1
+
+# Per-annotation status in the record.
+COUNTED = "counted"  # a person's annotation that takes part in the agreement
+SKIPPED = "skipped"
+DELETED = "deleted"
+PREDICTION = "prediction"  # a model's; kept for model evaluation, never counted
+
+
+@dataclass(slots=True)
+class AnnotationEntry:
+    """What the record remembers of one annotation besides its result."""
+
+    revision: int
+    status: str
+    author: str  # completed_by for people, model_version for predictions, "" if unknown
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    """A task's annotations, agreement and last decision."""
+
+    agreement: TaskAgreement = field(default_factory=TaskAgreement)
+    entries: dict[str, AnnotationEntry] = field(default_factory=dict)
+    predictions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    decision: DecisionState | None = None
+
+    def apply(self, event: AnnotationEvent) -> bool:
+        """Apply one event; False when it is a duplicate or older than what is stored."""
+        entry = self.entries.get(event.annotation_id)
+        if entry is not None and event.revision <= entry.revision:
+            return False
+        kind = event.kind
+        if kind is AnnotationKind.DELETED:
+            self.agreement.remove(event.annotation_id)
+            self.predictions.pop(event.annotation_id, None)
+            # A prediction's author is a model version: not someone to keep off the task.
+            author = entry.author if entry is not None and entry.status != PREDICTION else ""
+            self.entries[event.annotation_id] = AnnotationEntry(event.revision, DELETED, author)
+        elif event.model_version is not None:
+            self.agreement.remove(event.annotation_id)
+            self.predictions[event.annotation_id] = event.result
+            self.entries[event.annotation_id] = AnnotationEntry(
+                event.revision, PREDICTION, event.model_version
+            )
+        elif kind is AnnotationKind.SKIPPED:
+            self.agreement.remove(event.annotation_id)
+            self.entries[event.annotation_id] = AnnotationEntry(
+                event.revision, SKIPPED, event.completed_by or ""
+            )
+        else:
+            # created, or an update of an annotation never seen: both carry the full
+            # result, so both count as the annotation's current content.
+            self.agreement.upsert(event.annotation_id, event.result)
+            self.entries[event.annotation_id] = AnnotationEntry(
+                event.revision, COUNTED, event.completed_by or ""
+            )
+        return True
+
+    @property
+    def annotators(self) -> list[str]:
+        """Distinct annotators whose annotations count, sorted."""
+        return sorted({e.author for e in self.entries.values() if e.status == COUNTED})
+
+    @property
+    def annotators_seen(self) -> list[str]:
+        """Everyone who annotated or skipped the task: never assign it to them again."""
+        return sorted(
+            {e.author for e in self.entries.values() if e.status in (COUNTED, SKIPPED, DELETED)}
+            - {""}
+        )
+
+    def to_json(self) -> bytes:
+        """The stored document."""
+        return orjson.dumps(
+            {
+                "v": RECORD_VERSION,
+                "agreement": self.agreement.to_state(),
+                "entries": {
+                    aid: [e.revision, e.status, e.author] for aid, e in self.entries.items()
+                },
+                "predictions": self.predictions,
+                "decision": None
+                if self.decision is None
+                else [self.decision.decision.value, self.decision.annotator_count],
+            }
+        )
+
+    @classmethod
+    def from_json(
+        cls, raw: bytes | str | None, weights: Mapping[str, float] | None = None
+    ) -> TaskRecord:
+        """Load a stored document; ``None`` (no key yet) gives an empty record."""
+        if raw is None:
+            return cls(agreement=TaskAgreement(weights))
+        doc = orjson.loads(raw)
+        if doc.get("v") != RECORD_VERSION:
+            raise ValueError(
+                f"task record version {doc.get('v')!r} is not {RECORD_VERSION}; "
+                "rebuild the state from the input topics (quorum rebuild)"
+            )
+        decision = doc["decision"]
+        state = None if decision is None else DecisionState(Decision(decision[0]), decision[1])
+        return cls(
+            agreement=TaskAgreement.from_state(doc["agreement"], weights),
+            entries={aid: AnnotationEntry(*e) for aid, e in doc["entries"].items()},
+            predictions=doc["predictions"],
+            decision=state,
+        )

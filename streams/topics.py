@@ -1,0 +1,31 @@
+"""Topic names, in one place. Short names here; ``Settings.topic`` adds the prefix."""
+
+from __future__ import annotations
+
+from streams.settings import Settings
+
+ANNOTATIONS = "annotations"
+PROJECTS = "projects"  # compacted: the latest configuration per project id
+TASK_QUALITY = "task-quality"
+ASSIGNMENTS = "assignments"
+REVIEW_REQUESTS = "review-requests"
+TASK_COMPLETED = "task-completed"
+DEAD_LETTER = "dead-letter"
+
+INPUTS = (ANNOTATIONS, PROJECTS)
+OUTPUTS = (TASK_QUALITY, ASSIGNMENTS, REVIEW_REQUESTS, TASK_COMPLETED, DEAD_LETTER)
+
+
+def all_topics(settings: Settings) -> dict[str, dict[str, str]]:
+    """Every topic Quorum uses, full name -> topic configs, for creating them up front."""
+    configs: dict[str, dict[str, str]] = {}
+    for name in (*INPUTS, *OUTPUTS):
+        config: dict[str, str] = {}
+        if name == PROJECTS:
+            config["cleanup.policy"] = "compact"
+        if name in (ANNOTATIONS, DEAD_LETTER):
+            # The dead-letter topic keeps up to 64 KiB of each refused message, and the
+            # annotations topic must accept an oversize one to be able to refuse it.
+            config["max.message.bytes"] = str(16 * 1024 * 1024)
+        configs[settings.topic(name)] = config
+    return configs

@@ -1,0 +1,77 @@
+"""A `quorum worker` in a child process: what the demo, the tests and the benchmark run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from streams.errors import QuorumError
+from streams.settings import REPO_ROOT, Settings
+
+
+class WorkerProcess:
+    """Starts a worker for ``settings`` with its output in ``log_path``."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "QUORUM_TOPIC_PREFIX": settings.topic_prefix,
+            "QUORUM_REDIS_PREFIX": settings.redis_prefix,
+            "QUORUM_CONSUMER_GROUP": settings.consumer_group,
+            "QUORUM_REDIS_URL": settings.redis_url,
+            "QUORUM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "QUORUM_BATCH_MAX_RECORDS": str(settings.batch_max_records),
+            "QUORUM_PARTITIONS": str(settings.partitions),
+        }
+        self._log = log_path.open("ab")
+        # Its own process group, so that a kill takes everything it started.
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log(self) -> str:
+        """Everything the worker printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+    async def wait_owning(self, partitions: int, timeout_s: float = 90) -> None:
+        """Wait until the worker has claimed all ``partitions`` (it logs them)."""
+        wanted = f"owning partitions {list(range(partitions))}"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if wanted in self.log():
+                return
+            if self.process.poll() is not None:
+                raise QuorumError(
+                    f"the worker exited with code {self.process.returncode}; its log "
+                    f"({self.log_path}) ends with:\n{self.log()[-3000:]}"
+                )
+            await asyncio.sleep(0.2)
+        raise QuorumError(
+            f"the worker did not claim its partitions within {timeout_s:.0f}s; see {self.log_path}"
+        )
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no cleanup, as in a crash."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout_s: float = 30) -> None:
+        """Ask for a clean stop (SIGTERM); kill if it does not come in time."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
