@@ -210,18 +210,24 @@ def redis_answers(settings: Settings, *, timeout_s: float = 2.0) -> bool:
         client.close()
 
 
-def restart_kafka(settings: Settings, *, timeout_s: float = 90) -> None:
-    """Stop Kafka, start it again and return once it answers (tests restart it mid-stream)."""
+def restart_kafka(settings: Settings, *, timeout_s: float = 90, down_for_s: float = 0.0) -> None:
+    """Stop Kafka, keep it down for ``down_for_s``, start it again, return once it answers.
+
+    Tests restart it mid-stream to show that nothing is lost.
+    """
     paths = _Paths.of(settings)
     _stop_kafka(settings, paths)
+    time.sleep(down_for_s)
     _start_kafka(settings, paths)
     _wait_for_kafka(settings, paths, time.monotonic() + timeout_s)
 
 
-def restart_redis(settings: Settings, *, timeout_s: float = 30) -> None:
-    """Stop Redis (flushing its AOF), start it again and return once it answers."""
+def restart_redis(settings: Settings, *, timeout_s: float = 30, down_for_s: float = 0.0) -> None:
+    """Stop Redis (flushing its AOF), keep it down for ``down_for_s``, start it again, and
+    return once it answers."""
     paths = _Paths.of(settings)
     _stop_redis(settings, paths)
+    time.sleep(down_for_s)
     _start_redis(settings, paths)
     _wait_for_redis(settings, paths, time.monotonic() + timeout_s)
 

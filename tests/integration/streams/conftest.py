@@ -17,37 +17,21 @@ from streams.worker_process import WorkerProcess
 from .pipeline import Deployment
 
 
-@pytest.fixture(scope="session")
-def services() -> Settings:
-    """The shared Kafka and Redis; fails (never skips) with what to run when they are down."""
-    from streams import infra
-
-    settings = Settings()
-    status = infra.status(settings)
-    if not all(status.values()):
-        down = ", ".join(name for name, answers in status.items() if not answers)
-        pytest.fail(
-            f"{down} not answering ({settings.kafka_bootstrap}, {settings.redis_url}): "
-            "run `make up` (or `quorum infra up`) first",
-            pytrace=False,
-        )
-    return settings
-
-
 @pytest.fixture
-async def deployment(services: Settings) -> AsyncIterator[Deployment]:
+async def deployment(settings: Settings) -> AsyncIterator[Deployment]:
     """A deployment of its own: unique topics, consumer group and Redis key prefix."""
     name = f"t{uuid.uuid4().hex[:10]}"
-    settings = services.model_copy(update={"topic_prefix": name, "consumer_group": f"{name}-g"})
-    await ensure_topics(settings)
-    redis = Redis.from_url(settings.redis_url)
+    deployed = settings.model_copy(update={"topic_prefix": name, "consumer_group": f"{name}-g"})
+    await ensure_topics(deployed)
+    redis = Redis.from_url(deployed.redis_url)
+    deployment = Deployment(deployed, redis)
     try:
-        yield Deployment(settings, redis)
+        yield deployment
     finally:
-        await delete_state(settings)
-        await redis.delete(f"{settings.key_prefix}:projects:config")
+        await delete_state(deployed)
+        await redis.delete(deployment.keys.project_configs())
         await redis.aclose()
-        await delete_topics(settings)
+        await delete_topics(deployed)
 
 
 @pytest.fixture

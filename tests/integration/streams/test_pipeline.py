@@ -67,7 +67,7 @@ async def test_each_decision_rule(deployment: Deployment, start_worker) -> None:
         annotation("short", "c2", "u2", "neg"),
     ])
     await deployment.wait_applied()
-    events = await deployment.read_outputs(at_least=9 + 4)
+    events = await deployment.read_outputs(at_least=9 + 3)
 
     completed = by_schema(events, TASK_COMPLETED)
     assert [(e["task_id"], e["agreement"]) for e in completed] == [("agree", 1.0)]

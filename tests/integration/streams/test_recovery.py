@@ -83,6 +83,8 @@ async def _run_interrupted(
     await deployment.configure(CONFIG)
     await deployment.send(events)
     await _wait_progress(deployment, 0.3, len(events))
+    applied = sum((await deployment.applied_offsets()).values())
+    assert applied < len(events), "the stream was over before the interruption"
     await interrupt(worker)
     await deployment.wait_applied(timeout_s=180)
     await _assert_like_clean_run(deployment)
@@ -93,6 +95,8 @@ async def test_worker_killed_mid_stream_ends_like_a_clean_run(
 ) -> None:
     async def kill_and_restart(worker: Any) -> None:
         worker.kill()
+        applied = sum((await deployment.applied_offsets()).values())
+        assert applied < len(labeling_operation(6000, seed=6000)), "killed after the stream"
         replacement = start_worker(deployment.settings)
         await replacement.wait_owning(deployment.settings.partitions)
 
@@ -105,16 +109,23 @@ async def test_redis_restart_mid_stream_ends_like_a_clean_run(
     deployment: Deployment, start_worker
 ) -> None:
     async def restart_redis(worker: Any) -> None:
-        await asyncio.to_thread(infra.restart_redis, deployment.settings)
+        await asyncio.to_thread(infra.restart_redis, deployment.settings, down_for_s=2.0)
         await deployment.redis.connection_pool.disconnect()
+        workers.append(worker)
 
+    workers: list[Any] = []
+    deployment.settings = deployment.settings.model_copy(update={"batch_max_records": 200})
     await _run_interrupted(deployment, start_worker, restart_redis, tasks=6000)
+    assert "retrying with backoff" in workers[0].log(), "the worker never saw Redis go away"
 
 
 async def test_kafka_restart_mid_stream_ends_like_a_clean_run(
     deployment: Deployment, start_worker
 ) -> None:
     async def restart_kafka(worker: Any) -> None:
-        await asyncio.to_thread(infra.restart_kafka, deployment.settings)
+        await asyncio.to_thread(infra.restart_kafka, deployment.settings, down_for_s=2.0)
+        workers.append(worker)
 
+    workers: list[Any] = []
+    deployment.settings = deployment.settings.model_copy(update={"batch_max_records": 200})
     await _run_interrupted(deployment, start_worker, restart_kafka, tasks=6000)

@@ -1,0 +1,689 @@
+"""Quorum's hot path against bare aiokafka and faust, on one broker and one generated input.
+
+    .venv/bin/python -m bench.pipeline [--events 100000] [--repeats 3] [--rate-fraction 0.5]
+
+Per repeat (fresh topic prefix, the variants interleaved in a rotating order):
+
+* ``bare``        baseline A: a bare aiokafka getmany loop, one output per input, no work;
+* ``faust-send``  baseline B: a faust agent, ``async for value in stream`` + ``await send``;
+* ``faust-count`` a faust agent that only counts;
+* ``quorum``      ``quorum worker`` on the same backlog; rate of ``<prefix>.task-quality``.
+
+All of them read the same N events from ``<prefix>.annotations`` (4 partitions), filled
+before the variants start. Throughput is measured from outside for the variants that
+produce (the output topic's end offsets, polled every 20 ms: first output -> N-th output)
+and from inside for ``faust-count`` (first event -> N-th event). Then the latency run: a
+fresh prefix, an idle worker, events produced at ``rate-fraction`` x Quorum's median max
+rate for ``--latency-seconds``, produce -> task-quality latency matched by
+``source_event_id``. Results: a table on stdout and ``bench/results/pipeline-<time>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import platform
+import signal
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from redis.asyncio import Redis
+
+from bench.events import Event, generate, now_iso
+from streams import topics
+from streams.kafka import ensure_topics, plain_producer
+from streams.settings import REPO_ROOT, Settings
+from streams.state.keys import Keys
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PYTHON = sys.executable
+VARIANTS = ("bare", "faust-send", "faust-count", "quorum")
+POLL_S = 0.02
+
+
+class _BrokerErrors(logging.Handler):
+    """Counts connection errors logged by aiokafka in this process (a broker restart)."""
+
+    count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR and "onnect" in record.getMessage():
+            _BrokerErrors.count += 1
+
+
+logging.getLogger("aiokafka").addHandler(_BrokerErrors())
+DISTURBANCE_MARKERS = (b"Connection at 127.0.0.1", b"Connect call failed",
+                       b"Unable connect to node")
+
+
+def disturbed_logs(logdir: Path) -> list[str]:
+    """Child logs of this repeat that show the broker going away."""
+    hits = []
+    for path in sorted(logdir.glob("*.log")):
+        data = path.read_bytes()
+        if any(m in data for m in DISTURBANCE_MARKERS):
+            hits.append(path.name)
+    return hits
+
+
+def log(msg: str) -> None:
+    print(f"[{datetime.now().strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+@dataclass
+class Child:
+    """A child process in its own process group; killed with the whole group."""
+
+    name: str
+    proc: asyncio.subprocess.Process
+    stderr_path: Path
+    result_path: Path
+
+    async def result(self, timeout: float) -> dict[str, Any] | None:
+        """The JSON the child writes to its result file, once it is there."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.result_path.exists():
+                return json.loads(self.result_path.read_text())
+            if self.proc.returncode is not None:
+                break
+            await asyncio.sleep(POLL_S)
+        return json.loads(self.result_path.read_text()) if self.result_path.exists() else None
+
+    async def stop(self) -> None:
+        if self.proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.proc.wait(), 15)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            await self.proc.wait()
+
+
+CHILDREN: list[Child] = []
+
+
+async def spawn(name: str, argv: list[str], env: dict[str, str], logdir: Path) -> Child:
+    logdir.mkdir(parents=True, exist_ok=True)
+    err = logdir / f"{name}.log"
+    result = logdir / f"{name}.result.json"
+    result.unlink(missing_ok=True)
+    if argv[1:3] == ["-m", "bench.children"]:
+        argv = [*argv, "--result", str(result)]
+    with err.open("wb") as stderr:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, env=env, cwd=str(REPO_ROOT), stdin=asyncio.subprocess.DEVNULL,
+            stdout=stderr, stderr=stderr, start_new_session=True,
+        )
+    child = Child(name, proc, err, result)
+    CHILDREN.append(child)
+    return child
+
+
+def kill_all_children() -> None:
+    """Last resort (exit path): SIGKILL every child's process group still alive."""
+    for child in CHILDREN:
+        if child.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.proc.pid, signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- kafka helpers
+
+
+async def create_topics(bootstrap: str, names: list[str], partitions: int = 4) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [NewTopic(n, num_partitions=partitions, replication_factor=1)
+               for n in names if n not in existing]
+        if new:
+            await admin.create_topics(new)
+    finally:
+        await admin.close()
+
+
+async def delete_run_topics(bootstrap: str, run: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(run)]
+        if doomed:
+            await admin.delete_topics(doomed)
+        return len(doomed)
+    finally:
+        await admin.close()
+
+
+async def delete_run_keys(redis_url: str, run: str) -> int:
+    redis = Redis.from_url(redis_url)
+    removed = 0
+    try:
+        batch: list[bytes] = []
+        async for key in redis.scan_iter(match=f"{run}*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                removed += await redis.delete(*batch)
+                batch.clear()
+        if batch:
+            removed += await redis.delete(*batch)
+    finally:
+        await redis.aclose()
+    return removed
+
+
+async def fill(settings: Settings, events: list[Event]) -> float:
+    """Produce the backlog to ``<prefix>.annotations``; return the seconds it took."""
+    producer = plain_producer(settings)
+    await producer.start()
+    topic = settings.topic(topics.ANNOTATIONS)
+    started = time.perf_counter()
+    try:
+        for start in range(0, len(events), 5000):
+            futures = [await producer.send(topic, value=e.encode(), key=e.key)
+                       for e in events[start:start + 5000]]
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+class EndOffsets:
+    """Polls a topic's end offsets: how many messages it holds, cheaply, from outside."""
+
+    def __init__(self, bootstrap: str, topic: str, partitions: int = 4) -> None:
+        self.topic = topic
+        self.partitions = partitions
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                         enable_auto_commit=False)
+        self.tps: list[TopicPartition] = []
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        self.tps = [TopicPartition(self.topic, p) for p in range(self.partitions)]
+
+    async def count(self) -> int:
+        """Messages in the topic; retried for up to 30 s (a new topic's metadata, a hiccup)."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ends = await asyncio.wait_for(self.consumer.end_offsets(self.tps), 10)
+                return sum(ends.values())
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+
+    async def watch(self, n: int, timeout: float, child: Child | None = None) -> dict[str, Any]:
+        """Wait until the topic holds ``n`` more messages; first output -> n-th output."""
+        base = await self.count()
+        deadline = time.monotonic() + timeout
+        first_t = first_c = None
+        last_c = base
+        while time.monotonic() < deadline:
+            c = await self.count() - base
+            t = time.time()
+            if c > 0 and first_t is None:
+                first_t, first_c = t, c
+            last_c = c
+            if c >= n:
+                assert first_t is not None and first_c is not None
+                span = t - first_t
+                rate = (c - first_c) / span if span > 0 else float("nan")
+                return {"outputs": c, "first_output": first_t, "done": t,
+                        "seconds": span, "rate": rate}
+            if child is not None and child.proc.returncode not in (None, 0):
+                break
+            await asyncio.sleep(POLL_S)
+        return {"outputs": last_c, "error": "timed out or the process died", "rate": None}
+
+
+# --------------------------------------------------------------------------- variants
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+async def run_bare(settings: Settings, n: int, timeout: float, logdir: Path) -> dict[str, Any]:
+    out = settings.topic("bench-bare-out")
+    await create_topics(settings.kafka_bootstrap, [out])
+    watcher = EndOffsets(settings.kafka_bootstrap, out)
+    await watcher.start()
+    child = await spawn("bare", [PYTHON, "-m", "bench.children", "bare",
+                                 "--bootstrap", settings.kafka_bootstrap,
+                                 "--in", settings.topic(topics.ANNOTATIONS), "--out", out,
+                                 "--events", str(n), "--timeout", str(timeout)],
+                        child_env(), logdir)
+    try:
+        result = await watcher.watch(n, timeout, child)
+        inner = await child.result(10)
+        result["inner_rate"] = _inner_rate(inner, n)
+        return result
+    finally:
+        await child.stop()
+        await watcher.stop()
+
+
+async def run_faust(settings: Settings, mode: str, n: int, timeout: float,
+                    logdir: Path) -> dict[str, Any]:
+    out = settings.topic(f"bench-faust-{mode}-out")
+    await create_topics(settings.kafka_bootstrap, [out])
+    app_id = f"{settings.topic_prefix}-faust-{mode}"
+    child = await spawn(f"faust-{mode}",
+                        [PYTHON, "-m", "bench.children", "faust", "--mode", mode,
+                         "--app-id", app_id, "--bootstrap", settings.kafka_bootstrap,
+                         "--in", settings.topic(topics.ANNOTATIONS), "--out", out,
+                         "--events", str(n), "--timeout", str(timeout)],
+                        child_env(), logdir)
+    try:
+        if mode == "send":
+            watcher = EndOffsets(settings.kafka_bootstrap, out)
+            await watcher.start()
+            try:
+                result = await watcher.watch(n, timeout, child)
+            finally:
+                await watcher.stop()
+            inner = await child.result(10)
+            result["inner_rate"] = _inner_rate(inner, n)
+            return result
+        inner = await child.result(timeout)
+        rate = _inner_rate(inner, n)
+        return {"rate": rate, "inner_rate": rate,
+                **({} if rate else {"error": f"no result: {inner}"})}
+    finally:
+        await child.stop()
+
+
+def _inner_rate(line: dict[str, Any] | None, n: int) -> float | None:
+    if not line or not line.get("done") or not line.get("first") or line.get("events", 0) < n:
+        return None
+    return (n - 1) / (line["done"] - line["first"])
+
+
+def quorum_env(settings: Settings) -> dict[str, str]:
+    return child_env({
+        "QUORUM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "QUORUM_REDIS_URL": settings.redis_url,
+        "QUORUM_TOPIC_PREFIX": settings.topic_prefix,
+        "QUORUM_CONSUMER_GROUP": settings.consumer_group,
+        "QUORUM_PARTITIONS": str(settings.partitions),
+    })
+
+
+async def start_worker(settings: Settings, logdir: Path, name: str) -> Child:
+    quorum = str(Path(PYTHON).with_name("quorum"))
+    return await spawn(name, [quorum, "worker", "--log-level", "warning"],
+                       quorum_env(settings), logdir)
+
+
+async def applied_events(settings: Settings) -> int:
+    """Sum over partitions of (applied offset + 1), from Redis."""
+    keys = Keys(settings.key_prefix)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        raw = await redis.mget([keys.offset(p) for p in range(settings.partitions)])
+    finally:
+        await redis.aclose()
+    return sum(int(v) + 1 for v in raw if v is not None)
+
+
+async def run_quorum(settings: Settings, n: int, timeout: float, logdir: Path) -> dict[str, Any]:
+    watcher = EndOffsets(settings.kafka_bootstrap, settings.topic(topics.TASK_QUALITY))
+    await watcher.start()
+    dead = EndOffsets(settings.kafka_bootstrap, settings.topic(topics.DEAD_LETTER))
+    await dead.start()
+    started = time.time()
+    child = await start_worker(settings, logdir, "quorum")
+    try:
+        result = await watcher.watch(n, timeout, child)
+        if result.get("first_output"):
+            result["startup_s"] = result["first_output"] - started
+        result["redis_applied"] = await applied_events(settings)
+        result["dead_letters"] = await dead.count()
+        return result
+    finally:
+        await child.stop()
+        await watcher.stop()
+        await dead.stop()
+
+
+# --------------------------------------------------------------------------- latency
+
+
+async def wait_owned(settings: Settings, timeout: float) -> bool:
+    keys = Keys(settings.key_prefix)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            owners = await redis.mget([keys.owner(p) for p in range(settings.partitions)])
+            if all(o is not None for o in owners):
+                return True
+            await asyncio.sleep(0.1)
+        return False
+    finally:
+        await redis.aclose()
+
+
+async def paced_send(settings: Settings, events: list[Event], rate: float,
+                     sent_at: dict[str, float]) -> dict[str, Any]:
+    """Produce ``events`` at ``rate``/s (5 ms ticks); ``sent_at[event_id]`` = perf time."""
+    producer = plain_producer(settings)
+    await producer.start()
+    topic = settings.topic(topics.ANNOTATIONS)
+    futures = []
+    sent = 0
+    behind_max = 0
+    try:
+        t0 = time.perf_counter()
+        while sent < len(events):
+            now = time.perf_counter()
+            due = min(len(events), int((now - t0) * rate) + 1)
+            behind_max = max(behind_max, due - sent)
+            while sent < due:
+                e = events[sent]
+                value = e.encode(now_iso())
+                sent_at[e.event_id] = time.perf_counter()
+                futures.append(await producer.send(topic, value=value, key=e.key))
+                sent += 1
+            next_t = t0 + (sent / rate)
+            delay = next_t - time.perf_counter()
+            await asyncio.sleep(max(delay, 0.005) if delay > 0 else 0)
+        elapsed = time.perf_counter() - t0
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return {"sent": sent, "send_seconds": elapsed, "achieved_rate": sent / elapsed,
+            "max_backlog_in_producer_loop": behind_max}
+
+
+async def collect(settings: Settings, sent_at: dict[str, float], expect: int,
+                  latencies: list[float], stop_at: list[float]) -> int:
+    """Read task-quality from the start; latency of every output whose source we sent."""
+    topic = settings.topic(topics.TASK_QUALITY)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                fetch_max_wait_ms=100)
+    await consumer.start()
+    seen = 0
+    try:
+        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        while len(latencies) < expect and time.perf_counter() < stop_at[0]:
+            fetched = await consumer.getmany(timeout_ms=100, max_records=5000)
+            now = time.perf_counter()
+            for messages in fetched.values():
+                for m in messages:
+                    seen += 1
+                    source = orjson.loads(m.value).get("source_event_id")
+                    t = sent_at.pop(source, None)
+                    if t is not None:
+                        latencies.append(now - t)
+    finally:
+        await consumer.stop()
+    return seen
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    i = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[i]
+
+
+async def run_latency(base: Settings, run: str, rate: float, seconds: float,
+                      logdir: Path) -> dict[str, Any]:
+    settings = base.model_copy(update={"topic_prefix": f"{run}-lat",
+                                       "consumer_group": f"{run}-lat-group"})
+    await ensure_topics(settings)
+    worker = await start_worker(settings, logdir, "quorum-latency")
+    try:
+        if not await wait_owned(settings, 60):
+            return {"error": "the worker did not claim its partitions within 60 s"}
+        count = int(rate * seconds) // 3 * 3
+        warm = max(300, int(rate)) // 3 * 3  # about one second of warm-up, not measured
+        all_events = list(generate(warm + count, seed=7, run=f"{run}-lat"))
+        warm_events, events = all_events[:warm], all_events[warm:]
+        # Warm-up: connections, JIT-free Python caches, the first Lua script load.
+        sent_at: dict[str, float] = {}
+        lat_warm: list[float] = []
+        stop = [time.perf_counter() + 30]
+        col = asyncio.ensure_future(collect(settings, sent_at, warm, lat_warm, stop))
+        await paced_send(settings, warm_events, rate, sent_at)
+        await asyncio.wait_for(col, 35)
+        sent_at.clear()
+        log(f"latency: warm-up done ({len(lat_warm)}/{warm}); {count} events at {rate:.0f}/s")
+        latencies: list[float] = []
+        stop = [time.perf_counter() + seconds + 60]
+        col = asyncio.ensure_future(collect(settings, sent_at, count, latencies, stop))
+        sender = await paced_send(settings, events, rate, sent_at)
+        stop[0] = min(stop[0], time.perf_counter() + 15)  # at most 15 s for stragglers
+        await asyncio.wait_for(col, 80)
+        ms = sorted(x * 1000 for x in latencies)
+        return {
+            "target_rate": rate, "seconds": seconds, **sender,
+            "received": len(ms), "missing": count - len(ms),
+            "p50_ms": percentile(ms, 0.50), "p90_ms": percentile(ms, 0.90),
+            "p99_ms": percentile(ms, 0.99), "p999_ms": percentile(ms, 0.999),
+            "max_ms": ms[-1] if ms else float("nan"),
+            "mean_ms": statistics.fmean(ms) if ms else float("nan"),
+        }
+    finally:
+        await worker.stop()
+
+
+# --------------------------------------------------------------------------- main
+
+
+@dataclass
+class Report:
+    config: dict[str, Any]
+    machine: dict[str, Any]
+    repeats: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    latency: dict[str, Any] | None = None
+
+
+def machine_info() -> dict[str, Any]:
+    import aiokafka
+    import faust
+    import redis
+
+    return {
+        "cpus": os.cpu_count(), "platform": platform.platform(),
+        "python": platform.python_version(), "aiokafka": aiokafka.__version__,
+        "faust": faust.__version__, "redis_py": redis.__version__,
+    }
+
+
+async def main_async(args: argparse.Namespace) -> Report:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    run = f"bench-{stamp}"
+    base = Settings()
+    logdir = RESULTS / f"logs-{stamp}"
+    variants = [v for v in VARIANTS if v in args.variants]
+    report = Report(config={**vars(args), "run": run, "started": now_iso()},
+                    machine=machine_info())
+    n = args.events // 3 * 3
+    events = list(generate(n, seed=args.seed, run=run))
+    log(f"run {run}: {n} events, {args.repeats} repeats, variants {variants}")
+    try:
+        r = 0
+        good = 0
+        while good < args.repeats and r < args.repeats + args.max_extra_repeats:
+            settings = base.model_copy(update={"topic_prefix": f"{run}-r{r}",
+                                               "consumer_group": f"{run}-r{r}-group"})
+            errors_before = _BrokerErrors.count
+            await ensure_topics(settings)
+            fill_s = await fill(settings, events)
+            log(f"repeat {r + 1}: filled {n} events in {fill_s:.1f} s")
+            order = variants[r % len(variants):] + variants[:r % len(variants)]
+            row: dict[str, Any] = {"repeat": r + 1, "order": order, "fill_s": fill_s}
+            for v in order:
+                if v == "bare":
+                    res = await run_bare(settings, n, args.timeout, logdir / f"r{r}")
+                elif v == "quorum":
+                    res = await run_quorum(settings, n, args.timeout, logdir / f"r{r}")
+                else:
+                    res = await run_faust(settings, v.split("-")[1], n, args.timeout,
+                                          logdir / f"r{r}")
+                row[v] = res
+                rate = res.get("rate")
+                log(f"repeat {r + 1}: {v}: " + (f"{rate:,.0f} events/s" if rate else
+                                                 f"FAILED {res.get('error')}"))
+                await asyncio.sleep(args.pause)
+            # Another process may restart the shared broker: such a repeat is kept in the
+            # JSON, left out of the medians, and replaced by an extra one.
+            hits = disturbed_logs(logdir / f"r{r}")
+            if _BrokerErrors.count > errors_before:
+                hits.append("bench process")
+            row["disturbed"] = hits
+            if hits:
+                log(f"repeat {r + 1}: the broker went away during it ({', '.join(hits)}); "
+                    "left out of the medians")
+            else:
+                good += 1
+            report.repeats.append(row)
+            r += 1
+        report.summary = summarize(report.repeats, variants)
+        q = report.summary.get("quorum", {}).get("median_rate")
+        if not args.skip_latency:
+            rate = args.latency_rate or (q * args.rate_fraction if q else None)
+            if rate:
+                log(f"latency run at {rate:,.0f} events/s for {args.latency_seconds:.0f} s")
+                report.latency = await run_latency(base, run, rate, args.latency_seconds,
+                                                   logdir / "latency")
+                report.latency["rate_fraction"] = None if args.latency_rate else args.rate_fraction
+    finally:
+        for child in CHILDREN:
+            await child.stop()
+        if not args.keep:
+            with contextlib.suppress(Exception):
+                t = await delete_run_topics(base.kafka_bootstrap, run)
+                k = await delete_run_keys(base.redis_url, run)
+                log(f"cleaned up {t} topics and {k} Redis keys of {run}")
+    return report
+
+
+def summarize(repeats: list[dict[str, Any]], variants: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    repeats = [row for row in repeats if not row.get("disturbed")]
+    for v in variants:
+        rates = [row[v]["rate"] for row in repeats if row.get(v, {}).get("rate")]
+        out[v] = {"rates": rates, "median_rate": statistics.median(rates) if rates else None}
+    base = out.get("bare", {}).get("median_rate")
+    for v in variants:
+        med = out[v]["median_rate"]
+        out[v]["ratio_to_bare"] = med / base if med and base else None
+    # The ratio per repeat too: the variants of one repeat ran back to back.
+    if "quorum" in variants and "bare" in variants:
+        per = [row["quorum"]["rate"] / row["bare"]["rate"] for row in repeats
+               if row.get("quorum", {}).get("rate") and row.get("bare", {}).get("rate")]
+        out["quorum"]["ratio_per_repeat"] = per
+        out["quorum"]["median_ratio_per_repeat"] = statistics.median(per) if per else None
+    return out
+
+
+def print_table(report: Report, variants: list[str]) -> None:
+    rows = report.repeats
+    w = 13
+    print()
+    print(f"events: {report.config['events']}  repeats: {len(rows)}  "
+          f"cpus: {report.machine['cpus']}  run: {report.config['run']}")
+    print("variant".ljust(14)
+          + "".join((f"rep {r['repeat']}" + ("*" if r.get("disturbed") else "")).rjust(w)
+                    for r in rows)
+          + "median".rjust(w) + "vs bare".rjust(w))
+    for v in variants:
+        cells = []
+        for r in rows:
+            rate = r.get(v, {}).get("rate")
+            cells.append(f"{rate:,.0f}".rjust(w) if rate else "failed".rjust(w))
+        s = report.summary[v]
+        med = f"{s['median_rate']:,.0f}" if s["median_rate"] else "-"
+        ratio = f"{s['ratio_to_bare']:.0%}" if s["ratio_to_bare"] else "-"
+        print(v.ljust(14) + "".join(cells) + med.rjust(w) + ratio.rjust(w))
+    print("(events/s; 'bare' = baseline A, faust-send = baseline B"
+          + ("; * = broker restarted during the repeat, not in the medians)"
+             if any(r.get("disturbed") for r in rows) else ")"))
+    q = report.summary.get("quorum", {})
+    if q.get("median_ratio_per_repeat") is not None:
+        per = ", ".join(f"{x:.0%}" for x in q["ratio_per_repeat"])
+        print(f"quorum / bare per repeat: {per}; median {q['median_ratio_per_repeat']:.0%} "
+              f"(target >= 40%)")
+    lat = report.latency
+    if lat and "p50_ms" in lat:
+        print(f"latency at {lat['target_rate']:,.0f} events/s (achieved "
+              f"{lat['achieved_rate']:,.0f}) for {lat['seconds']:.0f} s: "
+              f"p50 {lat['p50_ms']:.1f} ms  p90 {lat['p90_ms']:.1f} ms  "
+              f"p99 {lat['p99_ms']:.1f} ms  max {lat['max_ms']:.1f} ms  "
+              f"(received {lat['received']}, missing {lat['missing']}; target p99 < 100 ms)")
+    elif lat:
+        print(f"latency: {lat}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--events", type=int, default=100_000, help="backlog size (default 100000)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--rate-fraction", type=float, default=0.5,
+                   help="latency run rate as a fraction of Quorum's median max rate")
+    p.add_argument("--latency-rate", type=float, default=None,
+                   help="absolute latency run rate (events/s), overrides --rate-fraction")
+    p.add_argument("--latency-seconds", type=float, default=20.0)
+    p.add_argument("--skip-latency", action="store_true")
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    p.add_argument("--timeout", type=float, default=300.0, help="per variant, seconds")
+    p.add_argument("--max-extra-repeats", type=int, default=2,
+                   help="extra repeats allowed to replace ones disturbed by a broker restart")
+    p.add_argument("--pause", type=float, default=2.0, help="seconds between variants")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--keep", action="store_true", help="keep the run's topics and Redis keys")
+    args = p.parse_args()
+    variants = [v for v in VARIANTS if v in args.variants]
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        report = asyncio.run(main_async(args))
+    finally:
+        kill_all_children()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"pipeline-{report.config['run'].removeprefix('bench-')}.json"
+    path.write_text(json.dumps(report.__dict__, indent=2, default=str))
+    print_table(report, variants)
+    print(f"results: {path.relative_to(REPO_ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

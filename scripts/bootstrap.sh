@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Everything Quorum needs on a fresh Debian/Ubuntu clone; safe to run again (each step skips
+# itself when already done). Prints one line per step; output of the tools only on failure.
+#
+#   scripts/bootstrap.sh          # or: make bootstrap
+#
+# Steps: apt packages (redis-server, Java 17, Maven) -> .venv with `pip install -e '.[dev]'`
+# -> Kafka jars from Maven Central into infra/kafka/target/lib.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON="${PYTHON:-python3}"
+VENV=.venv
+PIP_STAMP="$VENV/.quorum-pyproject.sha256"
+
+step() { printf '==> %s\n' "$*"; }
+
+# Run quietly, but show the output if the command fails: a silent failure is worse than noise.
+quiet() {
+    local log
+    log="$(mktemp)"
+    if ! "$@" >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        printf 'bootstrap: failed: %s\n' "$*" >&2
+        exit 1
+    fi
+    rm -f "$log"
+}
+
+# --- System packages -------------------------------------------------------------------------
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+    sudo_cmd=(sudo)
+fi
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v java >/dev/null 2>&1 || [ -x "${JAVA_HOME:-/nonexistent}/bin/java" ] \
+    || missing+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+if [ "${#missing[@]}" -gt 0 ]; then
+    step "apt: installing ${missing[*]}"
+    quiet "${sudo_cmd[@]}" apt-get update
+    quiet "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-install-recommends "${missing[@]}"
+else
+    step "apt: redis-server, java and mvn already installed"
+fi
+
+# --- Python virtualenv -----------------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+    step "venv: creating $VENV with $("$PYTHON" --version 2>&1)"
+    quiet "$PYTHON" -m venv "$VENV"
+else
+    step "venv: $VENV exists"
+fi
+
+# Reinstall only when pyproject.toml changed since the last successful install.
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+have="$(cat "$PIP_STAMP" 2>/dev/null || true)"
+if [ "$want" != "$have" ]; then
+    step "pip: installing -e '.[dev]'"
+    quiet "$VENV/bin/python" -m pip install -e '.[dev]'
+    printf '%s\n' "$want" >"$PIP_STAMP"
+else
+    step "pip: up to date with pyproject.toml"
+fi
+
+# --- Kafka jars ------------------------------------------------------------------------------
+# streams.infra keeps a hash of the pom next to the jars and re-resolves when it changes.
+step "kafka: jars in infra/kafka/target/lib (Maven resolves them on first run)"
+quiet "$VENV/bin/python" -m streams.infra jars
+
+step "bootstrap: done (next: make up)"
