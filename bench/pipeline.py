@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from redis.asyncio import Redis
 
 from bench.events import Event, generate, now_iso
@@ -146,6 +148,61 @@ def kill_all_children() -> None:
                 os.killpg(child.proc.pid, signal.SIGKILL)
 
 
+# --------------------------------------------------------------------------- cpu
+
+
+def _proc_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of one process, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _kafka_pid() -> int | None:
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            with contextlib.suppress(OSError):
+                if b"kafka.Kafka" in (d / "cmdline").read_bytes():
+                    return int(d.name)
+    return None
+
+
+class CpuMeter:
+    """CPU seconds used by the worker, this process, the broker and Redis between marks."""
+
+    def __init__(self, redis_url: str, worker_pid: int | None) -> None:
+        self.redis_url = redis_url
+        self.worker_pid = worker_pid
+        self.kafka_pid = _kafka_pid()
+        self.marks: list[tuple[float, dict[str, float | None]]] = []
+
+    async def mark(self) -> None:
+        redis = Redis.from_url(self.redis_url)
+        try:
+            info = await redis.info("cpu")
+            redis_cpu = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        except Exception:
+            redis_cpu = None
+        finally:
+            await redis.aclose()
+        self.marks.append((time.perf_counter(), {
+            "worker": _proc_cpu(self.worker_pid) if self.worker_pid else None,
+            "bench": time.process_time(),
+            "kafka": _proc_cpu(self.kafka_pid) if self.kafka_pid else None,
+            "redis": redis_cpu,
+        }))
+
+    def cores(self) -> dict[str, float | None]:
+        """Average cores used by each between the first and the last mark."""
+        if len(self.marks) < 2:
+            return {}
+        (t0, a), (t1, b) = self.marks[0], self.marks[-1]
+        return {k: (round((b[k] - a[k]) / (t1 - t0), 2) if a[k] is not None
+                    and b[k] is not None else None) for k in a}
+
+
 # --------------------------------------------------------------------------- kafka helpers
 
 
@@ -236,7 +293,8 @@ class EndOffsets:
     async def stop(self) -> None:
         await self.consumer.stop()
 
-    async def watch(self, n: int, timeout: float, child: Child | None = None) -> dict[str, Any]:
+    async def watch(self, n: int, timeout: float, child: Child | None = None,
+                    cpu: CpuMeter | None = None) -> dict[str, Any]:
         """Wait until the topic holds ``n`` more messages; first output -> n-th output."""
         base = await self.count()
         deadline = time.monotonic() + timeout
@@ -247,8 +305,12 @@ class EndOffsets:
             t = time.time()
             if c > 0 and first_t is None:
                 first_t, first_c = t, c
+                if cpu:
+                    await cpu.mark()
             last_c = c
             if c >= n:
+                if cpu:
+                    await cpu.mark()
                 assert first_t is not None and first_c is not None
                 span = t - first_t
                 rate = (c - first_c) / span if span > 0 else float("nan")
@@ -360,8 +422,10 @@ async def run_quorum(settings: Settings, n: int, timeout: float, logdir: Path) -
     await dead.start()
     started = time.time()
     child = await start_worker(settings, logdir, "quorum")
+    cpu = CpuMeter(settings.redis_url, child.proc.pid)
     try:
-        result = await watcher.watch(n, timeout, child)
+        result = await watcher.watch(n, timeout, child, cpu)
+        result["cpu_cores"] = cpu.cores()
         if result.get("first_output"):
             result["startup_s"] = result["first_output"] - started
         result["redis_applied"] = await applied_events(settings)
@@ -391,9 +455,21 @@ async def wait_owned(settings: Settings, timeout: float) -> bool:
         await redis.aclose()
 
 
+async def log_append_time(bootstrap: str, topic: str) -> None:
+    """Let the broker stamp ``topic``'s messages: when each output appeared, whoever reads."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.alter_configs([ConfigResource(
+            ConfigResourceType.TOPIC, topic,
+            configs={"message.timestamp.type": "LogAppendTime"})])
+    finally:
+        await admin.close()
+
+
 async def paced_send(settings: Settings, events: list[Event], rate: float,
-                     sent_at: dict[str, float]) -> dict[str, Any]:
-    """Produce ``events`` at ``rate``/s (5 ms ticks); ``sent_at[event_id]`` = perf time."""
+                     sent_at: dict[str, tuple[float, float]]) -> dict[str, Any]:
+    """Produce ``events`` at ``rate``/s; ``sent_at[event_id]`` = (perf time, wall time)."""
     producer = plain_producer(settings)
     await producer.start()
     topic = settings.topic(topics.ANNOTATIONS)
@@ -409,7 +485,7 @@ async def paced_send(settings: Settings, events: list[Event], rate: float,
             while sent < due:
                 e = events[sent]
                 value = e.encode(now_iso())
-                sent_at[e.event_id] = time.perf_counter()
+                sent_at[e.event_id] = (time.perf_counter(), time.time())
                 futures.append(await producer.send(topic, value=value, key=e.key))
                 sent += 1
             next_t = t0 + (sent / rate)
@@ -423,9 +499,14 @@ async def paced_send(settings: Settings, events: list[Event], rate: float,
             "max_backlog_in_producer_loop": behind_max}
 
 
-async def collect(settings: Settings, sent_at: dict[str, float], expect: int,
-                  latencies: list[float], stop_at: list[float]) -> int:
-    """Read task-quality from the start; latency of every output whose source we sent."""
+async def collect(settings: Settings, sent_at: dict[str, tuple[float, float]], expect: int,
+                  latencies: list[float], stop_at: list[float],
+                  appended: list[float] | None = None) -> int:
+    """Read task-quality from the start; latency of every output whose source we sent.
+
+    ``latencies``: received here (this process's own delays included); ``appended``: the
+    broker's LogAppendTime of the output (ms resolution), independent of this reader.
+    """
     topic = settings.topic(topics.TASK_QUALITY)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest",
@@ -442,13 +523,27 @@ async def collect(settings: Settings, sent_at: dict[str, float], expect: int,
             for messages in fetched.values():
                 for m in messages:
                     seen += 1
-                    source = orjson.loads(m.value).get("source_event_id")
+                    source = _source_event_id(m.value)
                     t = sent_at.pop(source, None)
                     if t is not None:
-                        latencies.append(now - t)
+                        latencies.append(now - t[0])
+                        if appended is not None and m.timestamp_type == 1:
+                            appended.append(m.timestamp / 1000 - t[1])
     finally:
         await consumer.stop()
     return seen
+
+
+_MARK = b'"source_event_id":"'
+
+
+def _source_event_id(value: bytes) -> str | None:
+    """The field without decoding the whole event (orjson writes no spaces)."""
+    i = value.find(_MARK)
+    if i < 0:
+        return orjson.loads(value).get("source_event_id")  # type: ignore[no-any-return]
+    i += len(_MARK)
+    return value[i:value.index(b'"', i)].decode()
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -463,6 +558,7 @@ async def run_latency(base: Settings, run: str, rate: float, seconds: float,
     settings = base.model_copy(update={"topic_prefix": f"{run}-lat",
                                        "consumer_group": f"{run}-lat-group"})
     await ensure_topics(settings)
+    await log_append_time(settings.kafka_bootstrap, settings.topic(topics.TASK_QUALITY))
     worker = await start_worker(settings, logdir, "quorum-latency")
     try:
         if not await wait_owned(settings, 60):
@@ -472,7 +568,7 @@ async def run_latency(base: Settings, run: str, rate: float, seconds: float,
         all_events = list(generate(warm + count, seed=7, run=f"{run}-lat"))
         warm_events, events = all_events[:warm], all_events[warm:]
         # Warm-up: connections, JIT-free Python caches, the first Lua script load.
-        sent_at: dict[str, float] = {}
+        sent_at: dict[str, tuple[float, float]] = {}
         lat_warm: list[float] = []
         stop = [time.perf_counter() + 30]
         col = asyncio.ensure_future(collect(settings, sent_at, warm, lat_warm, stop))
@@ -481,14 +577,26 @@ async def run_latency(base: Settings, run: str, rate: float, seconds: float,
         sent_at.clear()
         log(f"latency: warm-up done ({len(lat_warm)}/{warm}); {count} events at {rate:.0f}/s")
         latencies: list[float] = []
+        appended: list[float] = []
         stop = [time.perf_counter() + seconds + 60]
-        col = asyncio.ensure_future(collect(settings, sent_at, count, latencies, stop))
+        gc.collect()
+        gc.freeze()  # the generated events: no full collections walking them meanwhile
+        cpu = CpuMeter(settings.redis_url, worker.proc.pid)
+        await cpu.mark()
+        col = asyncio.ensure_future(
+            collect(settings, sent_at, count, latencies, stop, appended))
         sender = await paced_send(settings, events, rate, sent_at)
+        await cpu.mark()
         stop[0] = min(stop[0], time.perf_counter() + 15)  # at most 15 s for stragglers
         await asyncio.wait_for(col, 80)
         ms = sorted(x * 1000 for x in latencies)
+        broker_ms = sorted(x * 1000 for x in appended)
         return {
-            "target_rate": rate, "seconds": seconds, **sender,
+            "target_rate": rate, "seconds": seconds, **sender, "cpu_cores": cpu.cores(),
+            "broker_p50_ms": percentile(broker_ms, 0.50),
+            "broker_p90_ms": percentile(broker_ms, 0.90),
+            "broker_p99_ms": percentile(broker_ms, 0.99),
+            "broker_max_ms": broker_ms[-1] if broker_ms else float("nan"),
             "received": len(ms), "missing": count - len(ms),
             "p50_ms": percentile(ms, 0.50), "p90_ms": percentile(ms, 0.90),
             "p99_ms": percentile(ms, 0.99), "p999_ms": percentile(ms, 0.999),
@@ -645,6 +753,12 @@ def print_table(report: Report, variants: list[str]) -> None:
               f"p50 {lat['p50_ms']:.1f} ms  p90 {lat['p90_ms']:.1f} ms  "
               f"p99 {lat['p99_ms']:.1f} ms  max {lat['max_ms']:.1f} ms  "
               f"(received {lat['received']}, missing {lat['missing']}; target p99 < 100 ms)")
+        if lat.get("broker_p99_ms") is not None:
+            print(f"  by the broker's append time of the output: p50 {lat['broker_p50_ms']:.0f} ms"
+                  f"  p90 {lat['broker_p90_ms']:.0f} ms  p99 {lat['broker_p99_ms']:.0f} ms"
+                  f"  max {lat['broker_max_ms']:.0f} ms")
+        print(f"  producer loop max backlog {lat['max_backlog_in_producer_loop']} events; "
+              f"cores used: {lat.get('cpu_cores')}")
     elif lat:
         print(f"latency: {lat}")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from typing import Any
 
 import faust
@@ -73,6 +75,7 @@ def create_app(settings: Settings) -> faust.App:
             )
             self._halt = asyncio.Event()
             self._runner = asyncio.ensure_future(self.agent.run(self._halt))
+            self._runner.add_done_callback(_stop_worker_if_crashed)
 
         async def on_stop(self) -> None:
             self._halt.set()
@@ -84,3 +87,11 @@ def create_app(settings: Settings) -> faust.App:
             await self._redis.aclose()
 
     return app
+
+
+def _stop_worker_if_crashed(runner: asyncio.Future[None]) -> None:
+    """A worker without its hot path must not look alive: stop it, loudly, for a restart."""
+    if runner.cancelled() or runner.exception() is None:
+        return
+    log.critical("the annotations agent crashed; stopping the worker", exc_info=runner.exception())
+    os.kill(os.getpid(), signal.SIGTERM)

@@ -100,7 +100,17 @@ class AnnotationsAgent:
         )
         self.consumer = consumer
         consumer.subscribe([self.topic], listener=_Rebalance(self))
-        await consumer.start()
+        delay = 0.1
+        while True:
+            try:
+                await consumer.start()
+                break
+            except KafkaError as exc:
+                if stopping.is_set():
+                    return
+                self._retrying(f"connecting to Kafka at {s.kafka_bootstrap}", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, s.retry_max_delay_s)
         try:
             while not stopping.is_set():
                 fetched = await consumer.getmany(

