@@ -16,11 +16,17 @@ STATE_VERSION = 1
 _SEPARATOR = "|"
 
 
-def _pair(id_a: str, id_b: str) -> tuple[str, str]:
-    return (id_a, id_b) if id_a < id_b else (id_b, id_a)
+def _pair_key(id_a: str, id_b: str) -> str:
+    """The pair's key in the state, ``"a|b"`` with ``a < b``.
+
+    Pairs are held under this string, not an (a, b) tuple: the state is written and read
+    with no conversion, and a string, unlike a tuple, is no work for the garbage collector.
+    Ids never contain the separator (``upsert`` refuses them), so the key is unambiguous.
+    """
+    return f"{id_a}{_SEPARATOR}{id_b}" if id_a < id_b else f"{id_b}{_SEPARATOR}{id_a}"
 
 
-def _mean(pair_scores: Mapping[tuple[str, str], float], count: int) -> float | None:
+def _mean(pair_scores: Mapping[Any, float], count: int) -> float | None:
     if count == 0:
         return None
     if count == 1:
@@ -47,7 +53,7 @@ class TaskAgreement:
     def __init__(self, weights: Mapping[str, float] | None = None) -> None:
         self.weights = weights
         self._results: dict[str, list[ResultItem]] = {}
-        self._pairs: dict[tuple[str, str], float] = {}
+        self._pairs: dict[str, float] = {}  # by _pair_key
 
     def __len__(self) -> int:
         return len(self._results)
@@ -68,7 +74,11 @@ class TaskAgreement:
     @property
     def pair_scores(self) -> dict[tuple[str, str], float]:
         """Score of every pair, keyed by the sorted pair of annotation ids (a copy)."""
-        return dict(self._pairs)
+        pairs: dict[tuple[str, str], float] = {}
+        for key, score in self._pairs.items():
+            id_a, _, id_b = key.partition(_SEPARATOR)
+            pairs[(id_a, id_b)] = score
+        return pairs
 
     def upsert(self, annotation_id: str, result: list[ResultItem]) -> None:
         """Add an annotation or replace its result, scoring it against the other k.
@@ -87,21 +97,28 @@ class TaskAgreement:
         if previous is not None and previous is not result and previous == result:
             return
         self._results[annotation_id] = result
+        pairs = self._pairs
+        weights = self.weights
         for other_id, other in self._results.items():
             if other_id == annotation_id:
                 continue
-            key = _pair(annotation_id, other_id)
             # Always score in key order so the stored number is exactly what a recompute
             # gets, even for a custom metric that is not bitwise symmetric.
-            first, second = (result, other) if key[0] == annotation_id else (other, result)
-            self._pairs[key] = pair_score(first, second, self.weights)
+            if annotation_id < other_id:
+                pairs[f"{annotation_id}{_SEPARATOR}{other_id}"] = pair_score(
+                    result, other, weights
+                )
+            else:
+                pairs[f"{other_id}{_SEPARATOR}{annotation_id}"] = pair_score(
+                    other, result, weights
+                )
 
     def remove(self, annotation_id: str) -> bool:
         """Drop an annotation and its pairs, without scoring; False if it was not counted."""
         if self._results.pop(annotation_id, None) is None:
             return False
         for other_id in self._results:
-            del self._pairs[_pair(annotation_id, other_id)]
+            del self._pairs[_pair_key(annotation_id, other_id)]
         return True
 
     def to_state(self) -> dict[str, Any]:
@@ -109,7 +126,7 @@ class TaskAgreement:
         return {
             "version": STATE_VERSION,
             "results": dict(self._results),
-            "pairs": {f"{a}{_SEPARATOR}{b}": s for (a, b), s in self._pairs.items()},
+            "pairs": dict(self._pairs),
         }
 
     @classmethod
@@ -124,12 +141,13 @@ class TaskAgreement:
                 "rebuild the state (quorum rebuild)"
             )
         task = cls(weights)
-        task._results = dict(state["results"])
+        results = task._results = dict(state["results"])
+        pairs = task._pairs
         for key, score in state["pairs"].items():
             id_a, _, id_b = key.partition(_SEPARATOR)
-            if not (id_a < id_b and id_a in task._results and id_b in task._results):
+            if not (id_a < id_b and id_a in results and id_b in results):
                 raise ValueError(f"task agreement state has a bad pair key {key!r}")
-            task._pairs[(id_a, id_b)] = float(score)
+            pairs[key] = float(score)
         count = len(task._results)
         if len(task._pairs) != count * (count - 1) // 2:
             raise ValueError(

@@ -400,7 +400,7 @@ def quorum_env(settings: Settings) -> dict[str, str]:
 
 async def start_worker(settings: Settings, logdir: Path, name: str) -> Child:
     quorum = str(Path(PYTHON).with_name("quorum"))
-    return await spawn(name, [quorum, "worker", "--log-level", "warning"],
+    return await spawn(name, [quorum, "worker", "--log-level", "info"],
                        quorum_env(settings), logdir)
 
 

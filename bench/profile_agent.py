@@ -81,7 +81,9 @@ async def main_async(args: argparse.Namespace) -> None:
     store.load = timed_async("store.load (redis)", store.load)  # type: ignore[method-assign]
     store.apply = timed_async("store.apply (redis lua)", store.apply)  # type: ignore[method-assign]
     agent._publish = timed_async("_publish (kafka)", agent._publish)  # type: ignore[method-assign]
-    agent._handle = timed_async("_handle (whole batch)", agent._handle)  # type: ignore[method-assign]
+    agent._process = timed_async(  # type: ignore[method-assign]
+        "_process (one fetch)", agent._process
+    )
     halt = asyncio.Event()
     profiler = cProfile.Profile() if args.cprofile else None
     first = None
@@ -115,8 +117,8 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"{'step':28}{'seconds':>9}{'share':>8}{'calls':>8}")
     for name, spent in sorted(SPENT.items(), key=lambda kv: -kv[1]):
         print(f"{name:28}{spent:9.2f}{spent / wall:8.0%}{CALLS[name]:8}")
-    print("(share of wall time; _handle includes load, core, apply and publish; the rest of "
-          "the wall time is the getmany fetch and the event loop)")
+    print("(share of wall time; _process includes load, core, apply and publish; the rest "
+          "of the wall time is the getmany fetch and the event loop)")
     if profiler:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out).strip_dirs()

@@ -220,6 +220,9 @@ def demo(
     from streams.demo import run_demo
 
     logging.basicConfig(level=logging.WARNING)
+    # Right after the demo creates its topics, the client retries a few produce requests
+    # until the partition leaders are known: expected, and not worth a warning on screen.
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
     try:
         run_demo(_settings(), tasks=tasks, annotators=annotators, seed=seed, console=out)
     except QuorumError as exc:

@@ -29,8 +29,8 @@ class Settings(BaseSettings):
     topic_prefix: str = "quorum"
     partitions: int = 4
 
-    # Hot path: how much one batch may hold and how long a fetch waits for it.
-    batch_max_records: int = 2000
+    # Hot path: how much one fetch may hold (over all partitions) and how long it waits.
+    batch_max_records: int = 10_000
     batch_fetch_timeout_ms: int = 50
     consumer_group: str = "quorum-annotations"
     # Bigger annotation events go to the dead-letter topic: no labeling result is this large.

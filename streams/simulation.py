@@ -28,8 +28,8 @@ def default_annotators(count: int) -> list[SimulatedAnnotator]:
     """``count`` annotators from a careful expert down to a careless newcomer."""
     if count < 3:
         raise ValueError("a consensus operation needs at least 3 annotators")
-    step = 0.4 / max(count - 1, 1)
-    return [SimulatedAnnotator(f"annotator-{i + 1}", round(0.95 - i * step, 3))
+    step = 0.2 / max(count - 1, 1)
+    return [SimulatedAnnotator(f"annotator-{i + 1}", round(0.97 - i * step, 3))
             for i in range(count)]
 
 
@@ -53,7 +53,7 @@ class LabelingOperation:
         self.rng = random.Random(self.seed)
         ids = [f"task-{i:06d}" for i in range(self.tasks)]
         self.truth = {t: self.rng.choice(LABELS) for t in ids}
-        self.ambiguous = {t for t in ids if self.rng.random() < 0.15}
+        self.ambiguous = {t for t in ids if self.rng.random() < 0.10}
         self.labeled_by = {t: set() for t in ids}
         self.load = {a.name: 0 for a in self.annotators}
 
@@ -86,7 +86,7 @@ class LabelingOperation:
         annotator = self.rng.choice([a for a in eligible if self.load[a.name] == low])
         self.load[annotator.name] += 1
         self.labeled_by[task_id].add(annotator.name)
-        accuracy = annotator.accuracy * (0.6 if task_id in self.ambiguous else 1.0)
+        accuracy = annotator.accuracy * (0.7 if task_id in self.ambiguous else 1.0)
         self._serial += 1
         return self._event(task_id, f"ann-{self._serial:07d}", annotator.name,
                            self._label(task_id, accuracy))

@@ -6,8 +6,9 @@ aiokafka's ``getmany`` directly and gives each partition's fetched batch to
 :func:`streams.batch.apply_batch`. faust-streaming still runs the worker: this agent is a
 service of the faust app, started and stopped with it.
 
-Per batch and partition: one pipelined read, the pure core, one atomic script (state,
-offset, outbox, fenced by the owner token), then one produce flush for all partitions.
+Per fetch, whatever partitions it holds: one pipelined read, the pure core for each
+partition's batch, one pipeline of atomic scripts (one per partition: state, offset,
+outbox, fenced by the owner token), then one produce flush.
 Redis, not Kafka's committed offset, says where a partition resumes: on assignment the
 consumer seeks to the offset after the last one applied, so a crash, a rebalance or a
 Redis that lost its last second of writes replays exactly what is missing.
@@ -16,9 +17,12 @@ Redis that lost its last second of writes replays exactly what is missing.
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections import defaultdict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -28,9 +32,19 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streams import topics
-from streams.batch import InputRecord, apply_batch, decode_outputs, encode_outputs, parse_batch
+from streams.batch import (
+    BatchOutcome,
+    EncodedOutputs,
+    InputRecord,
+    Message,
+    ParsedBatch,
+    apply_batch,
+    decode_outputs,
+    encode_outputs,
+    parse_batch,
+)
 from streams.settings import Settings
-from streams.state.store import ApplyStatus, StateStore
+from streams.state.store import ApplyStatus, BatchWrite, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +60,6 @@ INFRA_ERRORS: tuple[type[BaseException], ...] = (
 # Kafka offsets are committed only so that lag shows in the usual tools; Redis holds the
 # position that counts, so committing once a second is plenty.
 _COMMIT_INTERVAL_S = 1.0
-
-
-class _LostPartition(Exception):
-    """The partition was claimed by another worker (fenced) or its offset moved."""
 
 
 @dataclass(slots=True)
@@ -76,10 +86,15 @@ class AnnotationsAgent:
         self.stats = AgentStats()
         self.consumer: AIOKafkaConsumer | None = None
         self._owned: dict[int, str] = {}  # partition -> fencing token
-        self._acked: dict[int, int] = {}  # partition -> published outbox entries to trim
+        # partition -> publications of its outbox entries, oldest first. A batch does not
+        # wait for Kafka's acknowledgement: the next batch's atomic write trims the entries
+        # whose publication (and all before it) is acknowledged.
+        self._unacked: dict[int, deque[asyncio.Future[list[object]]]] = defaultdict(deque)
+        self._needs_recovery: set[int] = set()  # a publication failed: republish the outbox
         self._positions: dict[TopicPartition, int] = {}
         self._partition_counts: dict[str, int] = {}  # output topic -> partitions
-        self._lock = asyncio.Lock()  # a rebalance waits for the batch in flight
+        self._gap_checked: dict[int, int] = {}  # partition -> a batch start seen past a gap
+        self._cycle = asyncio.Lock()  # held while batches are processed; rebalances wait
         self._last_commit = 0.0
 
     @property
@@ -95,7 +110,9 @@ class AnnotationsAgent:
             group_id=s.consumer_group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_partition_fetch_bytes=4 * 1024 * 1024,
+            # About 3,000 annotation events per partition and fetch: batches big enough to
+            # pay for their round trips, small enough to keep latency low under a backlog.
+            max_partition_fetch_bytes=1024 * 1024,
             fetch_max_bytes=32 * 1024 * 1024,
         )
         self.consumer = consumer
@@ -111,121 +128,215 @@ class AnnotationsAgent:
                 self._retrying(f"connecting to Kafka at {s.kafka_bootstrap}", exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, s.retry_max_delay_s)
+        tune_garbage_collector()
         try:
             while not stopping.is_set():
-                fetched = await consumer.getmany(
-                    timeout_ms=s.batch_fetch_timeout_ms, max_records=s.batch_max_records
-                )
-                if fetched:
-                    async with self._lock:
-                        await self._handle(fetched)
+                await self._fetch_and_dispatch(consumer)
+                if self._needs_recovery:
+                    async with self._cycle:
+                        for partition in sorted(self._needs_recovery):
+                            await self._recover(TopicPartition(self.topic, partition))
                 await self._maybe_commit()
         finally:
-            async with self._lock:
+            async with self._cycle:
+                await self._drain_publications(list(self._unacked))
                 await self._maybe_commit(force=True)
             await consumer.stop()
             self.consumer = None
 
-    async def _handle(self, fetched: dict[TopicPartition, list]) -> None:
-        published: list[tuple[TopicPartition, bytes]] = []
+    async def _fetch_and_dispatch(self, consumer: AIOKafkaConsumer) -> None:
+        """Fetch what is there, over all partitions, and take it through the core.
+
+        Every fetch drains what aiokafka has buffered: a partition left with buffered
+        records holds back the next fetch of the others (aiokafka's prefetch backoff),
+        which showed up as latency. Two Redis round trips and one produce flush per
+        fetch, however many partitions it holds.
+        """
+        fetched = await consumer.getmany(
+            timeout_ms=self.settings.batch_fetch_timeout_ms,
+            max_records=self.settings.batch_max_records,
+        )
+        if fetched:
+            async with self._cycle:
+                await self._process(fetched)
+
+    async def _process(self, fetched: dict[TopicPartition, list]) -> None:
+        """Read, compute, write atomically per partition, publish; errors end in recovery."""
+        batches: dict[TopicPartition, ParsedBatch] = {}
         for tp, messages in fetched.items():
-            token = self._owned.get(tp.partition)
-            if token is None:
-                continue  # revoked while the fetch was in flight
-            try:
-                entry = await self._process(tp.partition, token, messages)
-            except _LostPartition:
+            if tp.partition in self._owned and messages:
+                records = [InputRecord(m.offset, m.value) for m in messages]
+                batches[tp] = parse_batch(
+                    tp.partition, self.topic, records, max_bytes=self.settings.max_event_bytes
+                )
+        if not batches:
+            return
+        projects = list(dict.fromkeys(p for b in batches.values() for p in b.project_ids))
+        try:
+            loaded, configs = await self.store.load(
+                {tp.partition: batch.task_refs for tp, batch in batches.items()}, projects
+            )
+        except INFRA_ERRORS as exc:
+            self._retrying("reading the state of a batch failed", exc)
+            await self._recover_all(batches)
+            return
+
+        writes: list[BatchWrite] = []
+        pending: dict[TopicPartition, tuple[ParsedBatch, BatchOutcome, EncodedOutputs | None]]
+        pending = {}
+        for tp, batch in batches.items():
+            state = loaded[tp.partition]
+            floor = state.applied_offset
+            if self._gap(tp.partition, batch, floor):
                 await self._recover(tp)
                 continue
-            except INFRA_ERRORS as exc:
-                self._retrying(f"partition {tp.partition}: applying a batch failed", exc)
-                await self._recover(tp)
-                continue
-            self._positions[tp] = messages[-1].offset + 1
-            if entry is not None:
-                published.append((tp, entry))
-        if not published:
+            if floor is not None and batch.last_offset <= floor:
+                self._positions[tp] = batch.last_offset + 1
+                continue  # all of it was applied before: a replay
+            outcome = apply_batch(batch, state.tasks, configs, after_offset=floor)
+            encoded = encode_outputs(outcome.outputs) if outcome.outputs else None
+            writes.append(BatchWrite(
+                partition=tp.partition,
+                token=self._owned[tp.partition],
+                expected_offset_raw=state.offset_raw,
+                new_offset=batch.last_offset,
+                acked=self._acknowledged(tp.partition),
+                records=outcome.records,
+                outbox=[] if encoded is None else [encoded.entry],
+            ))
+            pending[tp] = (batch, outcome, encoded)
+        if not writes:
             return
         try:
-            await self._publish([(tp.partition, entry) for tp, entry in published])
+            statuses = await self.store.apply(writes)
+        except INFRA_ERRORS as exc:
+            self._retrying("writing a batch failed", exc)
+            await self._recover_all(pending)
+            return
+
+        sends: list[tuple[TopicPartition, EncodedOutputs]] = []
+        for (tp, (batch, outcome, encoded)), status in zip(
+            pending.items(), statuses, strict=True
+        ):
+            if status is ApplyStatus.FENCED:
+                log.warning("partition %d was claimed by another worker; dropping it", tp.partition)
+                self._owned.pop(tp.partition, None)
+                continue
+            if status is ApplyStatus.CONFLICT:
+                log.warning("partition %d: applied offset moved under a batch; resyncing",
+                            tp.partition)
+                await self._recover(tp)
+                continue
+            trimmed = next(w.acked for w in writes if w.partition == tp.partition)
+            for _ in range(trimmed):
+                self._unacked[tp.partition].popleft()
+            self._positions[tp] = batch.last_offset + 1
+            self._count(batch, outcome)
+            if encoded is not None:
+                sends.append((tp, encoded))
+        if not sends:
+            return
+        try:
+            sent = await self._send([(tp.partition, encoded.messages) for tp, encoded in sends])
         except INFRA_ERRORS as exc:
             self._retrying("publishing outputs failed; they stay in the outbox", exc)
-            for tp, _ in published:
-                await self._recover(tp)
+            await self._recover_all(dict(sends))
             return
-        for tp, _ in published:
-            self._acked[tp.partition] = self._acked.get(tp.partition, 0) + 1
+        for partition, futures in sent.items():
+            publication = asyncio.gather(*futures)
+            publication.add_done_callback(functools.partial(self._published, partition))
+            self._unacked[partition].append(publication)
 
-    async def _process(self, partition: int, token: str, messages: Sequence) -> bytes | None:
-        """One partition's batch through read, core and atomic write; returns its outbox entry."""
-        records = [InputRecord(m.offset, m.value) for m in messages]
-        batch = parse_batch(
-            partition, self.topic, records, max_bytes=self.settings.max_event_bytes
-        )
-        loaded = await self.store.load(partition, batch.task_refs, batch.project_ids)
-        floor = loaded.applied_offset
-        if floor is not None and batch.last_offset <= floor:
-            return None  # all of it was applied before: a replay
-        outcome = apply_batch(batch, loaded.tasks, loaded.configs, after_offset=floor)
-        entry = encode_outputs(outcome.outputs) if outcome.outputs else None
-        status = await self.store.apply(
-            partition,
-            token=token,
-            expected_offset_raw=loaded.offset_raw,
-            new_offset=batch.last_offset,
-            acked=self._acked.get(partition, 0),
-            records=outcome.records,
-            outbox=[] if entry is None else [entry],
-            projects=batch.project_ids,
-        )
-        if status is ApplyStatus.FENCED:
-            log.warning("partition %d was claimed by another worker; dropping it", partition)
-            self._owned.pop(partition, None)
-            raise _LostPartition
-        if status is ApplyStatus.CONFLICT:
-            log.warning("partition %d: applied offset moved under this batch; resyncing", partition)
-            raise _LostPartition
-        self._acked[partition] = 0
+    def _acknowledged(self, partition: int) -> int:
+        """Outbox entries of the partition whose publication, and all before it, is acked."""
+        count = 0
+        for publication in self._unacked.get(partition, ()):
+            if not publication.done() or publication.cancelled() or publication.exception():
+                break
+            count += 1
+        return count
+
+    def _published(self, partition: int, publication: asyncio.Future[list[object]]) -> None:
+        """A publication ended: if it failed, the partition's outbox is published again."""
+        failed = publication.cancelled() or publication.exception() is not None
+        if failed and publication in self._unacked.get(partition, ()):
+            exc = publication.exception() if not publication.cancelled() else None
+            self._retrying(f"partition {partition}: publishing outputs failed",
+                           exc or asyncio.CancelledError())
+            self._needs_recovery.add(partition)
+
+    async def _drain_publications(self, partitions: Iterable[int]) -> None:
+        """Wait (bounded) for the partitions' publications in flight."""
+        pending = [f for p in partitions for f in self._unacked.get(p, ())]
+        if pending:
+            await asyncio.wait(pending, timeout=30)
+
+    def _gap(self, partition: int, batch: ParsedBatch, floor: int | None) -> bool:
+        """Whether the batch starts past the applied state and must be read again.
+
+        Nothing that was not applied may be skipped. If the log really has no record at
+        the missing offsets (transaction markers), the re-read starts at the same offset
+        again, and is accepted then.
+        """
+        first = batch.first_offset
+        if floor is None or first <= floor + 1 or self._gap_checked.get(partition) == first:
+            self._gap_checked.pop(partition, None)
+            return False
+        log.warning("partition %d: batch starts at offset %d but state ends at %d; "
+                    "re-reading from %d", partition, first, floor, floor + 1)
+        self._gap_checked[partition] = first
+        return True
+
+    def _count(self, batch: ParsedBatch, outcome: BatchOutcome) -> None:
         stats = self.stats
         stats.batches += 1
-        stats.events += len(records)
+        stats.events += batch.size
         stats.applied += outcome.applied
         stats.ignored += outcome.ignored
         stats.dead_letters += len(batch.refused)
         stats.outputs += len(outcome.outputs)
-        return entry
 
-    async def _publish(self, entries: Iterable[tuple[int, bytes]]) -> None:
-        """Send outbox entries and wait until Kafka has them all.
+    async def _recover_all(self, partitions: Iterable[TopicPartition]) -> None:
+        for tp in partitions:
+            await self._recover(tp)
 
-        An output goes to the partition of the input that caused it (modulo the output
+    async def _send(
+        self, entries: Iterable[tuple[int, list[Message]]]
+    ) -> dict[int, list[asyncio.Future[object]]]:
+        """Hand output messages to the producer; the futures of each input partition's.
+
+        ``entries`` pairs an input partition with the messages its batch caused. An
+        output goes to the partition of the input that caused it (modulo the output
         topic's partition count): one task's outputs stay in order, and whole batches go
         to aiokafka without per-message partitioning and futures.
         """
-        builders: dict[tuple[str, int], list[BatchBuilder]] = {}
-        for partition, entry in entries:
-            for short_topic, key, body in decode_outputs(entry):
+        builders: dict[tuple[int, str, int], list[BatchBuilder]] = {}
+        for partition, messages in entries:
+            for short_topic, key, body in messages:
                 topic = self.settings.topic(short_topic)
                 count = self._partition_counts.get(topic)
                 if count is None:
                     count = len(await self.producer.partitions_for(topic))
                     self._partition_counts[topic] = count
-                chain = builders.setdefault((topic, partition % count), [])
-                raw_key = key.encode()
-                if not chain or chain[-1].append(key=raw_key, value=body, timestamp=None) is None:
+                chain = builders.setdefault((partition, topic, partition % count), [])
+                if not chain or chain[-1].append(key=key, value=body, timestamp=None) is None:
                     # The last batch is full (or there is none): start the next one.
                     chain.append(self.producer.create_batch())
-                    if chain[-1].append(key=raw_key, value=body, timestamp=None) is None:
+                    if chain[-1].append(key=key, value=body, timestamp=None) is None:
                         raise ValueError(f"an output event of {len(body)} bytes fits no batch")
-        futures = []
-        for (topic, out_partition), chain in builders.items():
+        futures: dict[int, list[asyncio.Future[object]]] = defaultdict(list)
+        for (partition, topic, out_partition), chain in builders.items():
             for builder in chain:
                 builder.close()
-                futures.append(
+                futures[partition].append(
                     await self.producer.send_batch(builder, topic, partition=out_partition)
                 )
-        if futures:
-            await asyncio.gather(*futures)
+        return futures
+
+    async def _publish(self, entries: Iterable[tuple[int, list[Message]]]) -> None:
+        """Send output messages and wait until Kafka has them all."""
+        sent = await self._send(entries)
+        await asyncio.gather(*(f for futures in sent.values() for f in futures))
 
     async def claim(self, assigned: Iterable[TopicPartition]) -> None:
         """Take the assigned partitions: new token, publish leftovers, seek to Redis' offset."""
@@ -245,13 +356,16 @@ class AnnotationsAgent:
         log.info("owning partitions %s of %s", self.owned_partitions, self.topic)
 
     async def release(self, revoked: Iterable[TopicPartition]) -> None:
-        """Give partitions up after the batch in flight (the caller holds no lock)."""
-        async with self._lock:
+        """Give partitions up once their batches in flight are applied and published."""
+        revoked = list(revoked)
+        async with self._cycle:
+            await self._drain_publications(tp.partition for tp in revoked)
             await self._maybe_commit(force=True)
-            for tp in revoked:
-                self._owned.pop(tp.partition, None)
-                self._acked.pop(tp.partition, None)
-                self._positions.pop(tp, None)
+        for tp in revoked:
+            self._owned.pop(tp.partition, None)
+            self._unacked.pop(tp.partition, None)
+            self._needs_recovery.discard(tp.partition)
+            self._positions.pop(tp, None)
 
     async def _recover(self, tp: TopicPartition) -> None:
         """Publish what the outbox holds, then resume right after the last applied offset.
@@ -260,17 +374,21 @@ class AnnotationsAgent:
         is acknowledged and dropped meanwhile.
         """
         delay = 0.1
+        self._needs_recovery.discard(tp.partition)
+        # Whatever is in flight is published again from the outbox below.
+        self._unacked.pop(tp.partition, None)
         while tp.partition in self._owned:
             token = self._owned[tp.partition]
             try:
                 pending = await self.store.outbox(tp.partition)
-                if pending:
-                    await self._publish([(tp.partition, entry) for entry in pending])
-                    if not await self.store.trim_outbox(tp.partition, token, len(pending)):
-                        log.warning("partition %d was claimed by another worker", tp.partition)
-                        self._owned.pop(tp.partition, None)
-                        return
-                self._acked[tp.partition] = 0
+                await self._publish([(tp.partition, decode_outputs(e)) for e in pending])
+                trimmed = not pending or await self.store.trim_outbox(
+                    tp.partition, token, len(pending)
+                )
+                if not trimmed:
+                    log.warning("partition %d was claimed by another worker", tp.partition)
+                    self._owned.pop(tp.partition, None)
+                    return
                 applied = await self.store.applied_offset(tp.partition)
                 assert self.consumer is not None
                 if applied is None:
@@ -303,6 +421,20 @@ class AnnotationsAgent:
         log.warning("%s: %s: %s; retrying with backoff", what, type(exc).__name__, exc)
 
 
+def tune_garbage_collector() -> None:
+    """Collect less often: the hot path makes many short-lived objects, all freed by
+    reference counting, and each collection walks every tracked object of the process.
+
+    Measured on the processing core (bench/core.py): the collector took about 8 of
+    32 us per event with Python's defaults. Startup objects (modules, clients) are moved
+    out of the collector's way for good; young collections run every 50,000 allocations
+    instead of 700, which bounds the garbage a cycle can hold to a few MB.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 class _Rebalance(ConsumerRebalanceListener):
     def __init__(self, agent: AnnotationsAgent) -> None:
         self.agent = agent
@@ -311,17 +443,18 @@ class _Rebalance(ConsumerRebalanceListener):
         await self.agent.release(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        async with self.agent._lock:
+        async with self.agent._cycle:
             await self.agent.claim(assigned)
 
 
 def make_producer(settings: Settings) -> AIOKafkaProducer:
-    """The producer for output events: acks from all replicas, idempotent, small linger."""
+    """The producer for output events: acks from all replicas, idempotent, no linger (the
+    agent hands it whole batches, so waiting for more would only add latency)."""
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         acks="all",
         enable_idempotence=True,
-        linger_ms=5,
+        linger_ms=0,
         max_batch_size=1024 * 1024,
         max_request_size=16 * 1024 * 1024,
     )

@@ -12,7 +12,6 @@ import orjson
 from streams.models.invalid import (
     InvalidEvent,
     kind_of,
-    optional_str_id,
     require_int,
     require_str,
     require_str_id,
@@ -35,6 +34,8 @@ class AnnotationKind(StrEnum):
 _KINDS_WITH_RESULT = frozenset({AnnotationKind.CREATED, AnnotationKind.UPDATED})
 # A dict lookup is 10x cheaper than calling the enum, once per event.
 _KIND_BY_NAME = {kind.value: kind for kind in AnnotationKind}
+# A global, not AnnotationKind.DELETED: reading a member from its enum class costs ~0.15 us.
+_DELETED = AnnotationKind.DELETED
 
 
 # Not frozen: a frozen dataclass costs 3.5 us to build against 0.7 us, on a path that builds
@@ -89,16 +90,18 @@ def annotation_from_dict(body: dict[str, Any]) -> AnnotationEvent:
         require_str(body, "kind")
         allowed = ", ".join(k.value for k in AnnotationKind)
         raise InvalidEvent(f"field 'kind' must be one of {allowed}; got {kind_text!r}")
-    occurred_at = require_str(body, "occurred_at")
+    occurred_at = body.get("occurred_at")
+    if occurred_at.__class__ is not str or not occurred_at:
+        occurred_at = require_str(body, "occurred_at")
     try:
         datetime.fromisoformat(occurred_at)
     except ValueError:
         raise InvalidEvent(
             f"field 'occurred_at' must be an ISO 8601 timestamp, got {occurred_at!r}"
         ) from None
-    completed_by = optional_str_id(body, "completed_by")
-    model_version = optional_str_id(body, "model_version")
-    if kind is not AnnotationKind.DELETED:
+    completed_by = _optional_id(body, "completed_by")
+    model_version = _optional_id(body, "model_version")
+    if kind is not _DELETED:
         if completed_by is None and model_version is None:
             raise InvalidEvent(
                 "missing field 'completed_by' (the annotator) or 'model_version' (a prediction)"
@@ -111,26 +114,43 @@ def annotation_from_dict(body: dict[str, Any]) -> AnnotationEvent:
     # here, as a dead letter, rather than fail the whole batch when it is applied.
     if "|" in annotation_id:
         raise InvalidEvent(f"field 'annotation_id' must not contain '|', got {annotation_id!r}")
+    revision = body.get("revision")
+    if revision.__class__ is not int or revision < 0:
+        revision = require_int(body, "revision")
+    # Positional: cheaper than ten keywords, once per event; the order is the fields'.
     return AnnotationEvent(
-        event_id=_id(body, "event_id"),
-        project_id=_id(body, "project_id"),
-        task_id=_id(body, "task_id"),
-        occurred_at=occurred_at,
-        kind=kind,
-        annotation_id=annotation_id,
-        revision=require_int(body, "revision"),
-        completed_by=completed_by,
-        model_version=model_version,
-        result=result,
+        _id(body, "event_id"),
+        _id(body, "project_id"),
+        _id(body, "task_id"),
+        occurred_at,
+        kind,
+        annotation_id,
+        revision,
+        completed_by,
+        model_version,
+        result,
     )
+
+# The checks above and in _id decide the common valid case inline, by exact class (so bool,
+# whose class is not int, never passes), and leave anything else, and every reason, to the
+# require_* functions: one place says what is valid.
 
 
 def _id(body: dict[str, Any], field: str) -> str:
-    """``require_str_id`` with the common case (a non-empty string) decided inline."""
+    """``require_str_id`` with the common cases (a non-empty string, an int) decided inline."""
     value = body.get(field)
-    if value.__class__ is str and value:
-        return value
+    cls = value.__class__
+    if cls is str:
+        if value:
+            return value
+    elif cls is int:  # Label Studio's ids
+        return str(value)
     return require_str_id(body, field)
+
+
+def _optional_id(body: dict[str, Any], field: str) -> str | None:
+    """``optional_str_id`` by way of :func:`_id`."""
+    return None if body.get(field) is None else _id(body, field)
 
 
 def _result(body: dict[str, Any], *, required: bool) -> list[dict[str, Any]]:
@@ -148,11 +168,14 @@ def _result(body: dict[str, Any], *, required: bool) -> list[dict[str, Any]]:
         if not isinstance(item, dict):
             raise InvalidEvent(f"result[{index}] must be an object, got {kind_of(item)}")
         # Relations link two regions and carry no from_name; they are kept, not scored.
-        if item.get("type") == "relation":
+        item_type = item.get("type")
+        if item_type == "relation":
             continue
-        for field in ("from_name", "type"):
-            if not isinstance(item.get(field), str) or not item[field]:
-                raise InvalidEvent(f"result[{index}].{field} must be a non-empty string")
+        from_name = item.get("from_name")
+        if not isinstance(from_name, str) or not from_name:
+            raise InvalidEvent(f"result[{index}].from_name must be a non-empty string")
+        if not isinstance(item_type, str) or not item_type:
+            raise InvalidEvent(f"result[{index}].type must be a non-empty string")
         if not isinstance(item.get("value"), dict):
             raise InvalidEvent(
                 f"result[{index}].value must be an object, got {kind_of(item.get('value'))}"

@@ -20,12 +20,23 @@ class Keys:
     def _tagged(self, partition: int) -> str:
         return f"{self.prefix}:{{p{partition}}}"
 
-    def task(self, partition: int, project_id: str, task_id: str) -> str:
-        """String: the task's state, an orjson document (see ``streams.state.task``)."""
-        # Ids may contain ':': escaped in the project id, project "a:b" task "c" and
-        # project "a" task "b:c" cannot share a key. Ids without ':' or '%' are unchanged.
+    def tasks(self, partition: int) -> str:
+        """Hash: task field (``task_field``) -> the task's record, an orjson document.
+
+        One hash per partition, not one key per task: a batch then reads and writes all
+        its tasks with one command each (HMGET, HSET), not one per task.
+        """
+        return f"{self._tagged(partition)}:tasks"
+
+    @staticmethod
+    def task_field(project_id: str, task_id: str) -> str:
+        """A task's field in the partition's ``tasks`` hash.
+
+        Ids may contain ':': escaped in the project id, project "a:b" task "c" and
+        project "a" task "b:c" cannot share a field. Ids without ':' or '%' are unchanged.
+        """
         project = project_id.replace("%", "%25").replace(":", "%3A")
-        return f"{self._tagged(partition)}:task:{project}:{task_id}"
+        return f"{project}:{task_id}"
 
     def offset(self, partition: int) -> str:
         """String: the last input offset whose effects are applied. Written with the state."""

@@ -1,10 +1,10 @@
-"""Redis I/O for the annotations agent: two round trips per batch, whatever its size.
+"""Redis I/O for the annotations agent: two round trips per fetch, whatever its size.
 
-1. :meth:`StateStore.load`: one pipelined read of the partition's applied offset, every
-   touched task's record and every touched project's configuration.
-2. :meth:`StateStore.apply`: one script call that writes task records, the agreement
-   index, projects seen, the outbox and the new offset atomically, fenced by the
-   partition owner's token.
+1. :meth:`StateStore.load`: one pipelined read of every fetched partition's applied
+   offset and touched task records, and of the touched projects' configurations.
+2. :meth:`StateStore.apply`: per partition one script call that writes task records,
+   the agreement index, projects seen, the outbox and the new offset atomically, fenced
+   by the partition owner's token; all partitions' calls in one pipeline.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 from importlib import resources
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from streams.models.invalid import InvalidEvent
 from streams.models.project import ProjectConfig, project_config_from_dict
@@ -38,16 +40,28 @@ class ApplyStatus(IntEnum):
 
 @dataclass(slots=True)
 class LoadedBatch:
-    """What one batch needs from Redis."""
+    """What one partition's batch needs from Redis."""
 
     offset_raw: str  # '' when nothing was applied yet; passed back to apply() as a CAS
     tasks: dict[TaskRef, bytes | None]
-    configs: dict[str, ProjectConfig]
 
     @property
     def applied_offset(self) -> int | None:
         """The last applied input offset of the partition, if any."""
         return int(self.offset_raw) if self.offset_raw else None
+
+
+@dataclass(slots=True)
+class BatchWrite:
+    """One partition's batch, ready for the atomic script."""
+
+    partition: int
+    token: str
+    expected_offset_raw: str
+    new_offset: int
+    acked: int  # outbox entries published since the last write, to trim
+    records: dict[TaskRef, TaskRecord]
+    outbox: list[bytes]
 
 
 class StateStore:
@@ -56,7 +70,10 @@ class StateStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
+        self._load = redis.register_script(_script("load_batch.lua"))
         self._apply = redis.register_script(_script("apply_batch.lua"))
+        self._batch_scripts = (self._load, self._apply)
+        self._configs: dict[bytes, ProjectConfig] = {}
         self._trim = redis.register_script(_script("trim_outbox.lua"))
 
     async def claim(self, partition: int) -> str:
@@ -69,75 +86,114 @@ class StateStore:
         return int(raw) if raw else None
 
     async def load(
-        self, partition: int, task_refs: list[TaskRef], project_ids: list[str]
-    ) -> LoadedBatch:
-        """Read the offset, task records and configurations in one round trip."""
-        keys = self.keys
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(keys.offset(partition))
-            if task_refs:
-                pipe.mget([keys.task(partition, p, t) for p, t in task_refs])
-            if project_ids:
-                pipe.hmget(keys.project_configs(), project_ids)
-            replies = await pipe.execute()
-        offset_raw = replies[0].decode() if replies[0] else ""
-        blobs = replies[1] if task_refs else []
-        raw_configs = replies[-1] if project_ids else []
-        configs: dict[str, ProjectConfig] = {}
-        for project_id, raw in zip(project_ids, raw_configs, strict=True):
-            if raw is not None:
-                configs[project_id] = _stored_config(raw)
-        return LoadedBatch(
-            offset_raw=offset_raw,
-            tasks=dict(zip(task_refs, blobs, strict=True)),
-            configs=configs,
-        )
+        self, wanted: dict[int, list[TaskRef]], project_ids: list[str]
+    ) -> tuple[dict[int, LoadedBatch], dict[str, ProjectConfig]]:
+        """Read, for every partition of a fetch, its applied offset and the records of the
+        tasks it touches, plus the projects' configurations: one round trip in all.
 
-    async def apply(
-        self,
-        partition: int,
-        *,
-        token: str,
-        expected_offset_raw: str,
-        new_offset: int,
-        acked: int,
-        records: dict[TaskRef, TaskRecord],
-        outbox: list[bytes],
-        projects: list[str],
-    ) -> ApplyStatus:
-        """Write one batch atomically; see ``apply_batch.lua`` for the layout."""
+        ``wanted`` maps partition -> task refs. Returns the loaded batches by partition
+        and the configurations of the projects that have one.
+        """
         keys = self.keys
-        task_keys: list[str] = []
-        index_keys: list[str] = []
-        task_args: list[bytes | str] = []
-        for (project_id, task_id), record in records.items():
-            task_keys.append(keys.task(partition, project_id, task_id))
-            index_keys.append(keys.agreement_index(partition, project_id))
-            score = record.agreement.score
-            task_args += [record.to_json(), task_id, "" if score is None else repr(score)]
-        status = await self._apply(
-            keys=[
-                keys.owner(partition),
-                keys.offset(partition),
-                keys.outbox(partition),
-                keys.projects_seen(partition),
-                *task_keys,
-                *index_keys,
-            ],
-            args=[
-                token,
-                expected_offset_raw,
-                str(new_offset),
-                str(acked),
-                str(len(records)),
-                str(len(outbox)),
-                str(len(projects)),
-                *task_args,
-                *outbox,
-                *projects,
-            ],
-        )
-        return ApplyStatus(int(status))
+        commands: list[tuple[Any, ...]] = [
+            (
+                "EVALSHA", self._load.sha, 2, keys.offset(partition), keys.tasks(partition),
+                orjson.dumps([keys.task_field(p, t) for p, t in task_refs]),
+            )
+            for partition, task_refs in wanted.items()
+        ]
+        # The configurations live outside the partitions' slots: a separate command, in
+        # the same round trip.
+        if project_ids:
+            commands.append(("HMGET", keys.project_configs(), *project_ids))
+        replies = await self._pipeline(commands)
+        loaded: dict[int, LoadedBatch] = {}
+        for (partition, task_refs), (offset_raw, joined) in zip(
+            wanted.items(), replies, strict=False
+        ):
+            blobs: list[bytes | None] = []
+            if task_refs:
+                blobs = [line or None for line in joined.split(b"\n")]
+            loaded[partition] = LoadedBatch(
+                offset_raw=offset_raw.decode() if isinstance(offset_raw, bytes) else offset_raw,
+                tasks=dict(zip(task_refs, blobs, strict=True)),
+            )
+        configs: dict[str, ProjectConfig] = {}
+        if project_ids:
+            for project_id, raw in zip(project_ids, replies[-1], strict=True):
+                if raw is not None:
+                    configs[project_id] = self._config(raw)
+        return loaded, configs
+
+    def _config(self, raw: bytes) -> ProjectConfig:
+        """A stored configuration, parsed once per distinct value."""
+        config = self._configs.get(raw)
+        if config is None:
+            config = self._configs[raw] = _stored_config(raw)
+        return config
+
+    async def apply(self, writes: list[BatchWrite]) -> list[ApplyStatus]:
+        """Write each partition's batch atomically (one script call each, see
+        ``apply_batch.lua``), all in one round trip; a status per write."""
+        keys = self.keys
+        commands: list[tuple[Any, ...]] = []
+        for write in writes:
+            fields: list[str] = []
+            documents: list[bytes] = []
+            by_project: dict[str, list[list[str]]] = {}
+            for (project_id, task_id), record in write.records.items():
+                fields.append(keys.task_field(project_id, task_id))
+                documents.append(record.to_json())
+                score = record.agreement.score
+                by_project.setdefault(project_id, []).append(
+                    ["" if score is None else repr(score), task_id]
+                )
+            projects = list(by_project)
+            index = orjson.dumps(
+                {"fields": fields, "projects": [[p, by_project[p]] for p in projects]}
+            )
+            p = write.partition
+            script_keys = [
+                keys.owner(p),
+                keys.offset(p),
+                keys.outbox(p),
+                keys.projects_seen(p),
+                keys.tasks(p),
+                *[keys.agreement_index(p, project) for project in projects],
+            ]
+            commands.append((
+                "EVALSHA", self._apply.sha, len(script_keys), *script_keys,
+                write.token,
+                write.expected_offset_raw,
+                str(write.new_offset),
+                str(write.acked),
+                index,
+                b"\n".join(documents),
+                *write.outbox,
+            ))
+        replies = await self._pipeline(commands)
+        return [ApplyStatus(int(status)) for status in replies]
+
+    async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Run commands in one round trip; load the batch scripts if Redis lost them.
+
+        EVALSHA straight away rather than redis-py's pipeline scripts, which cost one
+        more round trip (SCRIPT EXISTS) on every execute. A restarted Redis has no
+        scripts: every EVALSHA then fails with NOSCRIPT, nothing ran, and running the
+        whole pipeline again after loading them is safe.
+        """
+        for attempt in (1, 2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for command in commands:
+                    pipe.execute_command(*command)
+                try:
+                    return list(await pipe.execute())
+                except NoScriptError:
+                    if attempt == 2:
+                        raise
+            for script in self._batch_scripts:
+                script.sha = await self.redis.script_load(script.script)
+        raise AssertionError("unreachable")
 
     async def outbox(self, partition: int) -> list[bytes]:
         """Outputs applied but not yet known to be published, oldest first."""

@@ -26,6 +26,11 @@ SKIPPED = "skipped"
 DELETED = "deleted"
 PREDICTION = "prediction"  # a model's; kept for model evaluation, never counted
 
+# Module globals: reading an enum member from its class costs about 0.1 us, per event here.
+_DELETED = AnnotationKind.DELETED
+_SKIPPED = AnnotationKind.SKIPPED
+_DECISION_TEXT = {decision: decision.value for decision in Decision}  # .value is slower
+
 
 @dataclass(slots=True)
 class AnnotationEntry:
@@ -51,7 +56,7 @@ class TaskRecord:
         if entry is not None and event.revision <= entry.revision:
             return False
         kind = event.kind
-        if kind is AnnotationKind.DELETED:
+        if kind is _DELETED:
             self.agreement.remove(event.annotation_id)
             self.predictions.pop(event.annotation_id, None)
             # A prediction's author is a model version: not someone to keep off the task.
@@ -63,7 +68,7 @@ class TaskRecord:
             self.entries[event.annotation_id] = AnnotationEntry(
                 event.revision, PREDICTION, event.model_version
             )
-        elif kind is AnnotationKind.SKIPPED:
+        elif kind is _SKIPPED:
             self.agreement.remove(event.annotation_id)
             self.entries[event.annotation_id] = AnnotationEntry(
                 event.revision, SKIPPED, event.completed_by or ""
@@ -102,7 +107,7 @@ class TaskRecord:
                 "predictions": self.predictions,
                 "decision": None
                 if self.decision is None
-                else [self.decision.decision.value, self.decision.annotator_count],
+                else [_DECISION_TEXT[self.decision.decision], self.decision.annotator_count],
             }
         )
 

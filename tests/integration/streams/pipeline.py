@@ -180,10 +180,11 @@ class Deployment:
         return dict(records)
 
     async def task_states(self) -> dict[str, bytes]:
-        """Every stored task record by key."""
+        """Every stored task record, by ``<partition>/<task field>``."""
         states = {}
-        async for key in self.redis.scan_iter(match=self.keys.partition_pattern("task:*")):
-            states[key.decode()] = await self.redis.get(key)
+        for partition in range(self.settings.partitions):
+            stored = await self.redis.hgetall(self.keys.tasks(partition))
+            states.update({f"{partition}/{field.decode()}": doc for field, doc in stored.items()})
         return states
 
 
@@ -204,7 +205,7 @@ async def clean_run(
         )
         outcome = apply_batch(batch, {}, configs, after_offset=None)
         for (project, task), record in outcome.records.items():
-            states[deployment.keys.task(partition, project, task)] = record.to_json()
+            states[f"{partition}/{deployment.keys.task_field(project, task)}"] = record.to_json()
         outputs += [event.body for event in outcome.outputs]
     return states, outputs
 

@@ -45,10 +45,10 @@ def _last(events: list[dict], task: str) -> dict:
 
 
 async def _record(deployment: Deployment, task: str) -> TaskRecord:
-    found = [k async for k in deployment.redis.scan_iter(
-        match=deployment.keys.partition_pattern(f"task:p1:{task}"))]
-    assert len(found) == 1, f"expected one stored record for {task}, found {found}"
-    return TaskRecord.from_json(await deployment.redis.get(found[0]))
+    found = [doc for key, doc in (await deployment.task_states()).items()
+             if key.endswith(f"/{deployment.keys.task_field('p1', task)}")]
+    assert len(found) == 1, f"expected one stored record for {task}, found {len(found)}"
+    return TaskRecord.from_json(found[0])
 
 
 async def test_each_decision_rule(deployment: Deployment, start_worker) -> None:

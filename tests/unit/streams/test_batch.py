@@ -400,23 +400,26 @@ def test_outbox_encoding_roundtrip() -> None:
         OutputEvent("dead-letter", "7:101", {"original": "积极\r\n{}", "n": 1.5}),
         OutputEvent("assignments", "::", {}),
     ]
-    entry = encode_outputs(events)
-    decoded = decode_outputs(entry)
-    assert [(topic, key) for topic, key, _ in decoded] == [(e.topic, e.key) for e in events]
+    encoded = encode_outputs(events)
+    decoded = decode_outputs(encoded.entry)
+    assert decoded == encoded.messages
+    assert [(topic, key) for topic, key, _ in decoded] == [
+        (e.topic, e.key.encode()) for e in events
+    ]
     assert [orjson.loads(body) for _, _, body in decoded] == [e.body for e in events]
     # Published as stored: the body bytes are orjson's encoding.
     assert [body for _, _, body in decoded] == [orjson.dumps(e.body) for e in events]
 
 
 def test_outbox_encoding_of_no_events() -> None:
-    assert decode_outputs(encode_outputs([])) == []
+    assert decode_outputs(encode_outputs([]).entry) == []
 
 
 def test_outbox_encoding_of_a_real_batch() -> None:
     outcome = run(records_of([vote(1), b"\xff\n\x00", vote(2), vote(3)]))
-    decoded = decode_outputs(encode_outputs(outcome.outputs))
+    decoded = decode_outputs(encode_outputs(outcome.outputs).entry)
     assert [(t, k, orjson.loads(b)) for t, k, b in decoded] == [
-        (o.topic, o.key, o.body) for o in outcome.outputs
+        (o.topic, o.key.encode(), o.body) for o in outcome.outputs
     ]
 
 
@@ -519,7 +522,7 @@ def process(
         outcome = apply_batch(batch, loaded, PROPERTY_CONFIGS, after_offset=applied_offset)
         for ref, record in outcome.records.items():
             store[ref] = record.to_json()
-        published += [encode_outputs([event]) for event in outcome.outputs]
+        published += [encode_outputs([event]).entry for event in outcome.outputs]
         applied += outcome.applied
         ignored += outcome.ignored
         if applied_offset is None or batch.last_offset > applied_offset:

@@ -24,7 +24,7 @@ def hash_tag(key: str) -> str:
 
 def partition_keys(keys: Keys, partition: int, project_id: str, task_id: str) -> list[str]:
     return [
-        keys.task(partition, project_id, task_id),
+        keys.tasks(partition),
         keys.offset(partition),
         keys.owner(partition),
         keys.outbox(partition),
@@ -34,7 +34,8 @@ def partition_keys(keys: Keys, partition: int, project_id: str, task_id: str) ->
 
 
 def test_layout() -> None:
-    assert KEYS.task(7, "12", "345") == "q:{p7}:task:12:345"
+    assert KEYS.tasks(7) == "q:{p7}:tasks"
+    assert KEYS.task_field("12", "345") == "12:345"
     assert KEYS.offset(7) == "q:{p7}:offset"
     assert KEYS.owner(7) == "q:{p7}:owner"
     assert KEYS.outbox(7) == "q:{p7}:outbox"
@@ -72,8 +73,10 @@ def test_prefixes_separate_deployments() -> None:
         (("1", "2:3"), ("1:2", "3")),
     ],
 )
-def test_distinct_tasks_never_share_a_key(first: tuple[str, str], second: tuple[str, str]) -> None:
-    assert KEYS.task(0, *first) != KEYS.task(0, *second)
+def test_distinct_tasks_never_share_a_field(
+    first: tuple[str, str], second: tuple[str, str]
+) -> None:
+    assert KEYS.task_field(*first) != KEYS.task_field(*second)
 
 
 def test_partition_pattern_matches_every_partition() -> None:
