@@ -31,7 +31,10 @@ def _emit(**fields: object) -> None:
 
 
 async def _bare(args: argparse.Namespace) -> None:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from streams.agents.annotations import make_producer
+    from streams.settings import Settings
 
     consumer = AIOKafkaConsumer(
         bootstrap_servers=args.bootstrap,
@@ -39,18 +42,11 @@ async def _bare(args: argparse.Namespace) -> None:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         # The same fetch sizes as the Quorum annotations agent.
-        max_partition_fetch_bytes=4 * 1024 * 1024,
+        max_partition_fetch_bytes=1024 * 1024,
         fetch_max_bytes=32 * 1024 * 1024,
     )
-    # The same producer settings as the Quorum output producer (streams.agents.annotations).
-    producer = AIOKafkaProducer(
-        bootstrap_servers=args.bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=5,
-        max_batch_size=1024 * 1024,
-        max_request_size=16 * 1024 * 1024,
-    )
+    # The Quorum output producer itself, with its settings.
+    producer = make_producer(Settings(kafka_bootstrap=args.bootstrap))
     await producer.start()
     await consumer.start()
     try:

@@ -46,6 +46,7 @@ from redis.asyncio import Redis
 from bench.events import Event, generate, now_iso
 from streams import topics
 from streams.kafka import ensure_topics, plain_producer
+from streams.operations import delete_keys
 from streams.settings import REPO_ROOT, Settings
 from streams.state.keys import Keys
 
@@ -232,20 +233,7 @@ async def delete_run_topics(bootstrap: str, run: str) -> int:
 
 
 async def delete_run_keys(redis_url: str, run: str) -> int:
-    redis = Redis.from_url(redis_url)
-    removed = 0
-    try:
-        batch: list[bytes] = []
-        async for key in redis.scan_iter(match=f"{run}*", count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
-                removed += await redis.delete(*batch)
-                batch.clear()
-        if batch:
-            removed += await redis.delete(*batch)
-    finally:
-        await redis.aclose()
-    return removed
+    return await delete_keys(redis_url, f"{run}*")
 
 
 async def fill(settings: Settings, events: list[Event]) -> float:

@@ -143,12 +143,16 @@ async def tasks_below(
 
 async def delete_state(settings: Settings) -> int:
     """Delete every partition-scoped key (task state, offsets, outboxes, indexes)."""
-    keys = Keys(settings.key_prefix)
-    redis = Redis.from_url(settings.redis_url)
+    return await delete_keys(settings.redis_url, Keys(settings.key_prefix).partition_pattern("*"))
+
+
+async def delete_keys(redis_url: str, pattern: str) -> int:
+    """Delete every key matching a SCAN ``pattern``, a thousand at a time; how many."""
+    redis = Redis.from_url(redis_url)
     removed = 0
     try:
         batch: list[bytes] = []
-        async for key in redis.scan_iter(match=keys.partition_pattern("*"), count=1000):
+        async for key in redis.scan_iter(match=pattern, count=1000):
             batch.append(key)
             if len(batch) >= 1000:
                 removed += await redis.delete(*batch)
@@ -158,7 +162,6 @@ async def delete_state(settings: Settings) -> int:
     finally:
         await redis.aclose()
     return removed
-
 
 
 def _text(value: bytes | str) -> str:

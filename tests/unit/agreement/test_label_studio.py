@@ -10,8 +10,8 @@ import pytest
 
 from agreement import TaskAgreement, recompute
 
-# shared/ sits beside the repository root, here and in CI.
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "label-studio"
+# Real webhook payloads captured from Label Studio 1.23.2 (project tokens redacted).
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "label-studio"
 THREE_ANNOTATORS = FIXTURES / "webhooks-label-studio-1.23.2-three-annotators.jsonl"
 
 # Worked out by reading the capture (one Choices tag "sentiment": pos/neg/neu):
@@ -39,7 +39,7 @@ EXPECTED_FINAL = {
 
 def _events() -> list[dict[str, Any]]:
     if not THREE_ANNOTATORS.exists():
-        pytest.fail(f"fixture {THREE_ANNOTATORS} is missing: check out shared/ beside the repo")
+        pytest.fail(f"fixture {THREE_ANNOTATORS} is missing from the checkout")
     return [orjson.loads(line) for line in THREE_ANNOTATORS.read_bytes().splitlines() if line]
 
 
