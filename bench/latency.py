@@ -1,0 +1,105 @@
+"""End-to-end latency of one worker at fixed input rates: annotation produced -> its
+task-quality event read back.
+
+    .venv/bin/python -m bench.latency 200 2000 5000 9000      # events/s, 6 s each
+
+A lighter probe than the latency phase of ``bench.pipeline``: one process produces at
+the given rate (send time kept per event id) and reads ``<prefix>.task-quality`` with a
+short fetch wait; a fresh prefix and a fresh ``quorum worker`` per rate. Prints p50, p90,
+p99 and max in milliseconds. Needs Kafka and Redis up (`make up`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+import uuid
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from bench.events import generate
+from streams.kafka import delete_topics, ensure_topics, plain_producer
+from streams.operations import delete_state
+from streams.settings import REPO_ROOT, Settings
+from streams.worker_process import WorkerProcess
+
+
+async def measure(rate: float, seconds: float) -> dict[str, float]:
+    """Latencies (ms) of ``rate`` events/s for ``seconds`` through a fresh worker."""
+    name = f"lat{uuid.uuid4().hex[:8]}"
+    settings = Settings().model_copy(
+        update={"topic_prefix": name, "consumer_group": f"{name}-g"}
+    )
+    await ensure_topics(settings)
+    worker = WorkerProcess(settings, REPO_ROOT / "bench" / "results" / f"{name}-worker.log")
+    consumer = AIOKafkaConsumer(
+        settings.topic("task-quality"), bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="latest", fetch_max_wait_ms=20,
+    )
+    producer = plain_producer(settings)
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+
+    async def read() -> None:
+        while True:
+            fetched = await consumer.getmany(timeout_ms=100)
+            now = time.perf_counter()
+            for messages in fetched.values():
+                for message in messages:
+                    source = orjson.loads(message.value)["source_event_id"]
+                    if source in sent:
+                        latencies.append((now - sent[source]) * 1000)
+
+    try:
+        await worker.wait_owning(settings.partitions)
+        await consumer.start()
+        await producer.start()
+        await asyncio.sleep(1)  # the reader's partitions assigned at "latest"
+        reader = asyncio.create_task(read())
+        events = list(generate(int(rate * seconds), run=name))
+        start = time.perf_counter()
+        for i, event in enumerate(events):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent[event.event_id] = time.perf_counter()
+            await producer.send(settings.topic("annotations"), value=event.encode(),
+                                key=event.key)
+        deadline = time.monotonic() + 30
+        while len(latencies) < len(events) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+    finally:
+        await producer.stop()
+        await consumer.stop()
+        worker.stop()
+        await delete_state(settings)
+        await delete_topics(settings)
+    latencies.sort()
+    n = len(latencies)
+    return {
+        "rate": rate, "events": len(sent), "received": n,
+        "p50": latencies[n // 2], "p90": latencies[int(n * 0.9)],
+        "p99": latencies[int(n * 0.99)], "max": latencies[-1],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("rates", type=float, nargs="+", help="events per second")
+    parser.add_argument("--seconds", type=float, default=6.0)
+    args = parser.parse_args()
+    for rate in args.rates:
+        r = asyncio.run(measure(rate, args.seconds))
+        print(f"{r['rate']:>8,.0f}/s  received {r['received']:,}/{r['events']:,}  "
+              f"p50 {r['p50']:6.1f} ms  p90 {r['p90']:6.1f} ms  p99 {r['p99']:6.1f} ms  "
+              f"max {r['max']:6.1f} ms", flush=True)
+
+
+if __name__ == "__main__":
+    main()
