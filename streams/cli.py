@@ -92,8 +92,17 @@ def worker(
     import faust
 
     from streams.app import create_app
+    from streams.kafka import ensure_topics
 
     settings = _settings()
+    # faust subscribes only to topics that exist when the worker starts: create them first.
+    try:
+        asyncio.run(ensure_topics(settings))
+    except Exception as exc:  # any client error here means Kafka is not reachable
+        raise _fail(QuorumError(
+            f"cannot reach Kafka at {settings.kafka_bootstrap} ({type(exc).__name__}: {exc}); "
+            "start it with `quorum infra up` (or `make up`)"
+        )) from None
     faust_app = create_app(settings)
     faust.Worker(faust_app, loglevel=log_level.upper()).execute_from_commandline()
 
