@@ -128,7 +128,8 @@ async def tasks_below(
     redis = Redis.from_url(settings.redis_url)
     rows: list[TaskAgreementRow] = []
     try:
-        pattern = keys.partition_pattern(f"agreement:{project_id or '*'}")
+        wanted = "*" if project_id is None else _glob_literal(project_id)
+        pattern = keys.partition_pattern(f"agreement:{wanted}")
         async for key in redis.scan_iter(match=pattern, count=1000):
             project = _text(key).split(":agreement:", 1)[1]
             members: list[tuple[bytes, float]] = await redis.zrangebyscore(
@@ -162,6 +163,11 @@ async def delete_keys(redis_url: str, pattern: str) -> int:
     finally:
         await redis.aclose()
     return removed
+
+
+def _glob_literal(text: str) -> str:
+    """``text`` as a SCAN pattern that matches only itself (ids may hold ``*?[]``)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def _text(value: bytes | str) -> str:

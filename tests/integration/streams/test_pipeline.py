@@ -185,14 +185,20 @@ async def test_unconfigured_project_uses_defaults_and_is_listed(
     deployment: Deployment, start_worker
 ) -> None:
     await _running(deployment, start_worker)
-    await deployment.send([annotation("t", "a1", "u1", "pos", project="fresh")])
+    await deployment.send([
+        annotation("t", "a1", "u1", "pos", project="fresh"),
+        annotation("t", "a2", "u1", "pos", project="fr*"),
+    ])
     await deployment.wait_applied()
-    events = await deployment.read_outputs(at_least=2)
+    events = await deployment.read_outputs(at_least=4)
     # Defaults: overlap 1, threshold 0 -> one annotation completes the task.
-    assert [(e["project_id"], e["task_id"]) for e in by_schema(events, TASK_COMPLETED)] == [
-        ("fresh", "t")]
+    assert sorted((e["project_id"], e["task_id"]) for e in by_schema(events, TASK_COMPLETED)) == [
+        ("fr*", "t"), ("fresh", "t")]
     rows = {r.project_id: r.configured for r in await list_projects(deployment.settings)}
-    assert rows == {"p1": True, "fresh": False}
+    assert rows == {"p1": True, "fresh": False, "fr*": False}
+    # A project id is matched literally, even one that looks like a pattern.
+    below = await tasks_below(deployment.settings, 1.01, project_id="fr*")
+    assert [(r.project_id, r.task_id) for r in below] == [("fr*", "t")]
 
 
 async def test_invalid_project_configuration_goes_to_dead_letter(
