@@ -67,6 +67,8 @@ def create_app(settings: Settings) -> faust.App:
         agent: AnnotationsAgent | None = None
 
         async def on_start(self) -> None:
+            loop = asyncio.get_running_loop()
+            log.info("annotations agent on %s.%s", type(loop).__module__, type(loop).__name__)
             self._redis = Redis.from_url(settings.redis_url)
             self._producer = make_producer(settings)
             await self._producer.start()
