@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from redis.asyncio import Redis
 from rich.console import Console
@@ -31,6 +32,7 @@ from streams.operations import delete_state, message_key, publish_project_config
 from streams.settings import Settings
 from streams.simulation import LabelingOperation, default_annotators
 from streams.state.keys import Keys
+from streams.topics import all_topics
 from streams.worker_process import WorkerProcess
 
 DEMO_PREFIX = "quorum-demo"
@@ -52,8 +54,6 @@ class Tally:
     decisions: dict[str, str] = field(default_factory=dict)  # task -> last decision
     seen: dict[str, tuple[int, int]] = field(default_factory=dict)  # task -> newest event
     reassignments: int = 0
-    reviews: int = 0
-    completions: int = 0
     dead_letters: list[str] = field(default_factory=list)
     unassignable: set[str] = field(default_factory=set)
 
@@ -100,10 +100,21 @@ async def _reset(demo: Settings) -> None:
     for _ in range(100):
         try:
             await ensure_topics(demo)
-            return
+            break
         except KafkaError:
             await asyncio.sleep(0.2)
-    await ensure_topics(demo)
+    else:
+        await ensure_topics(demo)
+    # Clients that ask before the broker lists the new topics log errors: wait for it.
+    admin = AIOKafkaAdminClient(bootstrap_servers=demo.kafka_bootstrap)
+    await admin.start()
+    try:
+        for _ in range(100):
+            if set(all_topics(demo)) <= set(await admin.list_topics()):
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
 
 
 async def _stream(demo: Settings, operation: LabelingOperation, console: Console) -> None:
@@ -195,14 +206,10 @@ def _on_output(event: dict[str, Any], operation: LabelingOperation, tally: Tally
             tally.unassignable.add(task)
             return []
         return [answer]
-    if schema.startswith("quorum.review-requested"):
-        tally.reviews += 1
-        if newest:
-            tally.decisions[task] = "review"
-    elif schema.startswith("quorum.task-completed"):
-        tally.completions += 1
-        if newest:
-            tally.decisions[task] = "completed"
+    if newest and schema.startswith("quorum.review-requested"):
+        tally.decisions[task] = "review"
+    elif newest and schema.startswith("quorum.task-completed"):
+        tally.decisions[task] = "completed"
     return []
 
 
