@@ -1,23 +1,14 @@
-"""Pair metrics by Label Studio result type: one function and one registry line per metric.
-
-A metric compares the result items of one control tag (one ``from_name``) in two
-annotations and returns a score in [0, 1]. Every metric must be symmetric bit for bit
-(``m(a, b) == m(b, a)``), because task scores are compared with ``==`` against a recompute.
-"""
+"""Classification metrics: choices, taxonomy, and the exact-match fallback."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Hashable, Iterable
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-ResultItem = dict[str, Any]
-"""One item of a Label Studio ``result`` list: ``from_name``, ``to_name``, ``type``, ``value``."""
-
-Metric = Callable[[list[ResultItem], list[ResultItem]], float]
-"""``(items_a, items_b) -> score in [0, 1]`` for the items of one control tag."""
+from .base import ResultItem
 
 
 def jaccard(a: AbstractSet[Hashable], b: AbstractSet[Hashable]) -> float:
@@ -80,17 +71,3 @@ def exact_match(items_a: list[ResultItem], items_b: list[ResultItem]) -> float:
         _canonical(i.get("value")) for i in items_b
     )
     return 1.0 if same else 0.0
-
-
-METRICS: dict[str, Metric] = {
-    "choices": choices,
-    "taxonomy": taxonomy,
-}
-"""Metric per Label Studio result ``type``; types not listed use :func:`exact_match`."""
-
-
-def metric_for(result_type: str | None) -> Metric:
-    """The metric registered for a result ``type``, or :func:`exact_match`."""
-    if result_type is None:
-        return exact_match
-    return METRICS.get(result_type, exact_match)
