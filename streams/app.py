@@ -25,10 +25,17 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings) -> faust.App:
     """Build the app for one deployment; ``quorum worker`` runs it."""
+    app_id = f"{settings.topic_prefix}-worker"
+    (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)  # faust makes one level
+    # faust formats the datadir with str.format, so braces in a path must be doubled.
+    datadir = str(settings.data_dir / "worker" / app_id).replace("{", "{{").replace("}", "}}")
     app = faust.App(
-        f"{settings.topic_prefix}-worker",
+        app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
+        # faust keeps a small folder per app id; under .data/ (git-ignored) rather than
+        # the working directory, where every test deployment would leave one.
+        datadir=datadir,
         web_enabled=False,
         topic_partitions=settings.partitions,
         consumer_auto_offset_reset="earliest",

@@ -8,7 +8,10 @@ service of the faust app, started and stopped with it.
 
 Per fetch, whatever partitions it holds: one pipelined read, the pure core for each
 partition's batch, one pipeline of atomic scripts (one per partition: state, offset,
-outbox, fenced by the owner token), then one produce flush.
+outbox, fenced by the owner token), then one produce flush. The write of one fetch runs
+in Redis while the next fetch is read from Kafka and parsed; it is settled (statuses
+checked, outputs published) before the next read of Redis, so every batch still reads
+the state its predecessor wrote.
 Redis, not Kafka's committed offset, says where a partition resumes: on assignment the
 consumer seeks to the offset after the last one applied, so a crash, a rebalance or a
 Redis that lost its last second of writes replays exactly what is missing.
@@ -62,6 +65,18 @@ INFRA_ERRORS: tuple[type[BaseException], ...] = (
 _COMMIT_INTERVAL_S = 1.0
 
 
+_Pending = dict[TopicPartition, tuple[ParsedBatch, BatchOutcome, EncodedOutputs | None]]
+
+
+@dataclass(slots=True)
+class _Write:
+    """A fetch's atomic write, running in Redis while the next fetch is read and parsed."""
+
+    writes: list[BatchWrite]
+    pending: _Pending
+    statuses: asyncio.Task[list[ApplyStatus]]
+
+
 @dataclass(slots=True)
 class AgentStats:
     """Counters for logs, the demo summary and the benchmark."""
@@ -95,6 +110,7 @@ class AnnotationsAgent:
         self._partition_counts: dict[str, int] = {}  # output topic -> partitions
         self._gap_checked: dict[int, int] = {}  # partition -> a batch start seen past a gap
         self._cycle = asyncio.Lock()  # held while batches are processed; rebalances wait
+        self._write: _Write | None = None  # the last fetch's write, until settled
         self._last_commit = 0.0
 
     @property
@@ -139,6 +155,7 @@ class AnnotationsAgent:
                 await self._maybe_commit()
         finally:
             async with self._cycle:
+                await self._settle()
                 await self._drain_publications(list(self._unacked))
                 await self._maybe_commit(force=True)
             await consumer.stop()
@@ -150,15 +167,19 @@ class AnnotationsAgent:
         Every fetch drains what aiokafka has buffered: a partition left with buffered
         records holds back the next fetch of the others (aiokafka's prefetch backoff),
         which showed up as latency. Two Redis round trips and one produce flush per
-        fetch, however many partitions it holds.
+        fetch, however many partitions it holds; the write is left running (see
+        :meth:`_settle`).
         """
+        # With a write in flight, take only what is buffered: its outputs wait for it.
         fetched = await consumer.getmany(
-            timeout_ms=self.settings.batch_fetch_timeout_ms,
+            timeout_ms=0 if self._write is not None else self.settings.batch_fetch_timeout_ms,
             max_records=self.settings.batch_max_records,
         )
-        if fetched:
-            async with self._cycle:
+        async with self._cycle:
+            if fetched:
                 await self._process(fetched)
+            else:
+                await self._settle()
 
     async def _process(self, fetched: dict[TopicPartition, list]) -> None:
         """Read, compute, write atomically per partition, publish; errors end in recovery."""
@@ -169,6 +190,10 @@ class AnnotationsAgent:
                 batches[tp] = parse_batch(
                     tp.partition, self.topic, records, max_bytes=self.settings.max_event_bytes
                 )
+        # Parsing above overlapped the previous fetch's write; its result is needed now,
+        # and it may have cost this worker a partition.
+        await self._settle()
+        batches = {tp: b for tp, b in batches.items() if tp.partition in self._owned}
         if not batches:
             return
         projects = list(dict.fromkeys(p for b in batches.values() for p in b.project_ids))
@@ -182,8 +207,7 @@ class AnnotationsAgent:
             return
 
         writes: list[BatchWrite] = []
-        pending: dict[TopicPartition, tuple[ParsedBatch, BatchOutcome, EncodedOutputs | None]]
-        pending = {}
+        pending: _Pending = {}
         for tp, batch in batches.items():
             state = loaded[tp.partition]
             floor = state.applied_offset
@@ -205,10 +229,19 @@ class AnnotationsAgent:
                 outbox=[] if encoded is None else [encoded.entry],
             ))
             pending[tp] = (batch, outcome, encoded)
-        if not writes:
+        if writes:
+            self._write = _Write(
+                writes, pending, asyncio.ensure_future(self.store.apply(writes))
+            )
+
+    async def _settle(self) -> None:
+        """Wait for the write in flight, then publish its outputs (or recover)."""
+        write, self._write = self._write, None
+        if write is None:
             return
+        writes, pending = write.writes, write.pending
         try:
-            statuses = await self.store.apply(writes)
+            statuses = await write.statuses
         except INFRA_ERRORS as exc:
             self._retrying("writing a batch failed", exc)
             await self._recover_all(pending)
@@ -340,6 +373,7 @@ class AnnotationsAgent:
 
     async def claim(self, assigned: Iterable[TopicPartition]) -> None:
         """Take the assigned partitions: new token, publish leftovers, seek to Redis' offset."""
+        await self._settle()
         for tp in assigned:
             if tp.topic != self.topic:
                 continue
@@ -359,6 +393,7 @@ class AnnotationsAgent:
         """Give partitions up once their batches in flight are applied and published."""
         revoked = list(revoked)
         async with self._cycle:
+            await self._settle()
             await self._drain_publications(tp.partition for tp in revoked)
             await self._maybe_commit(force=True)
         for tp in revoked:
@@ -373,6 +408,7 @@ class AnnotationsAgent:
         Retried with backoff until Redis and Kafka answer: the partition waits, nothing
         is acknowledged and dropped meanwhile.
         """
+        await self._settle()  # Redis must hold every write made before the offset is read
         delay = 0.1
         self._needs_recovery.discard(tp.partition)
         # Whatever is in flight is published again from the outbox below.
