@@ -1,7 +1,31 @@
 """Pure agreement math: pair metrics per Label Studio result type and task scores."""
 
+from .label_studio import ControlTag, parse_label_config, read_export, read_project
+from .methodology import Methodology, consensus_majority, task_score
 from .metrics import METRICS, Metric, ResultItem
-from .pair import pair_score
+from .pair import PairScore, pair_score, score_pair
+from .scoring import ScoringConfig, TagScoring, TaskScore, score_export, score_task
 from .task import TaskAgreement, recompute
 
-__all__ = ["METRICS", "Metric", "ResultItem", "TaskAgreement", "pair_score", "recompute"]
+__all__ = [
+    "METRICS",
+    "ControlTag",
+    "Methodology",
+    "Metric",
+    "PairScore",
+    "ResultItem",
+    "ScoringConfig",
+    "TagScoring",
+    "TaskAgreement",
+    "TaskScore",
+    "consensus_majority",
+    "pair_score",
+    "parse_label_config",
+    "read_export",
+    "read_project",
+    "recompute",
+    "score_export",
+    "score_pair",
+    "score_task",
+    "task_score",
+]

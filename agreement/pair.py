@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from .metrics import ResultItem, exact_match, metric_for
+from .metrics import Metric, ResultItem, exact_match, metric_for
 
 # Stands for the items of a tag an annotation does not have; shared, never mutated.
 _ABSENT: list[ResultItem] = []
@@ -95,6 +96,85 @@ def pair_score(
         return _clip(math.fsum(scores) / len(scores))
     weighted = math.fsum(w * s for w, s in zip(tag_weights, scores, strict=True))
     return _clip(weighted / math.fsum(tag_weights))
+
+
+@dataclass(frozen=True, slots=True)
+class PairScore:
+    """Agreement of two annotations: overall and per control tag ("dimension").
+
+    ``dimensions`` has the score of every tag present in either annotation and not
+    removed by a zero weight, each clipped to [0, 1]; ``overall`` is their weighted mean,
+    the same number :func:`pair_score` gives.
+    """
+
+    overall: float
+    dimensions: dict[str, float]
+
+
+def score_pair(
+    result_a: list[ResultItem],
+    result_b: list[ResultItem],
+    metrics: Mapping[str, Metric] | None = None,
+    weights: Mapping[str, float] | None = None,
+) -> PairScore:
+    """Agreement of two annotations per control tag, and overall, in [0, 1].
+
+    Parameters
+    ----------
+    result_a, result_b
+        Label Studio ``result`` lists, unchanged. Items without ``from_name``
+        (relations) are ignored.
+    metrics
+        Metric per control tag (``from_name``), e.g. from a project's scoring
+        configuration; a tag not listed is scored with its type's default metric
+        (:func:`agreement.metrics.metric_for`), as :func:`pair_score` does.
+    weights
+        Weight per control tag, as in :func:`pair_score`: unlisted tags weigh 1.0, 0
+        removes a tag from both ``overall`` and ``dimensions``.
+
+    Returns
+    -------
+    PairScore
+        ``overall`` equals ``pair_score(result_a, result_b, weights)`` bit for bit when
+        ``metrics`` lists no tag. Symmetric bit for bit when the metrics are.
+    """
+    tags_a = _by_tag(result_a)
+    tags_b = _by_tag(result_b)
+    dimensions: dict[str, float] = {}
+    scores: list[float] = []
+    tag_weights: list[float] = []
+    # The same order, sums and special cases as pair_score, so the overall is the same
+    # number to the last bit.
+    for name in sorted(tags_a.keys() | tags_b.keys()):
+        weight = 1.0 if weights is None else _weight(weights, name)
+        if weight == 0.0:
+            continue
+        metric = None if metrics is None else metrics.get(name)
+        items_a = tags_a.get(name, _ABSENT)
+        items_b = tags_b.get(name, _ABSENT)
+        score = tag_score(items_a, items_b) if metric is None else _scored(metric, items_a, items_b)
+        dimensions[name] = _clip(score)
+        scores.append(score)
+        tag_weights.append(weight)
+    if not scores:
+        overall = 1.0
+    elif len(scores) == 1:
+        overall = _clip(scores[0])
+    elif weights is None:
+        overall = _clip(math.fsum(scores) / len(scores))
+    else:
+        weighted = math.fsum(w * s for w, s in zip(tag_weights, scores, strict=True))
+        overall = _clip(weighted / math.fsum(tag_weights))
+    return PairScore(overall, dimensions)
+
+
+def _scored(metric: Metric, items_a: list[ResultItem], items_b: list[ResultItem]) -> float:
+    # tag_score with the tag's configured metric in place of its type's default.
+    if not items_a or not items_b:
+        return 0.0
+    if items_a[0].get("type") != items_b[0].get("type"):
+        return exact_match(items_a, items_b)
+    return metric(items_a, items_b)
 
 
 def _weight(weights: Mapping[str, float], name: str) -> float:

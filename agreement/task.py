@@ -1,4 +1,10 @@
-"""Task agreement, pairwise methodology, kept up to date one annotation at a time."""
+"""Task agreement, kept up to date one annotation at a time.
+
+Every pair of counted annotations is scored once, when the later of the two arrives or
+changes, with the project's :class:`~agreement.scoring.ScoringConfig` (per-tag metrics
+and weights, or a custom metric); the task score is the configured methodology over the
+stored pair scores, so neither methodology ever re-runs a metric.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,10 @@ from collections.abc import Mapping
 from itertools import combinations
 from typing import Any
 
-from .metrics import ResultItem
-from .pair import pair_score
+from .methodology import Methodology, task_score
+from .metrics import Metric, ResultItem
+from .pair import pair_score, score_pair
+from .scoring import CustomMetric, ScoringConfig, custom_pair_score
 
 STATE_VERSION = 1
 """Version of :meth:`TaskAgreement.to_state`; bump it when the layout changes."""
@@ -26,6 +34,54 @@ def _pair_key(id_a: str, id_b: str) -> str:
     return f"{id_a}{_SEPARATOR}{id_b}" if id_a < id_b else f"{id_b}{_SEPARATOR}{id_a}"
 
 
+class _PairScorer:
+    """Scores one pair of results as a project's configuration asks; shared by the
+    incremental :class:`TaskAgreement` and :func:`recompute`, so both get the same bits."""
+
+    __slots__ = ("custom", "metrics", "scoring", "weights")
+
+    def __init__(
+        self, weights: Mapping[str, float] | None, scoring: ScoringConfig | None
+    ) -> None:
+        if scoring is not None and weights is not None:
+            raise ValueError("give control tag weights in the scoring config, not both")
+        self.scoring = scoring
+        self.weights: Mapping[str, float] | None = (
+            weights if scoring is None else (scoring.weights or None)
+        )
+        self.metrics: Mapping[str, Metric] | None = None if scoring is None else (
+            scoring.metrics or None
+        )
+        self.custom: CustomMetric | None = None if scoring is None else scoring.custom
+
+    def score(
+        self, id_a: str, result_a: list[ResultItem], id_b: str, result_b: list[ResultItem]
+    ) -> tuple[float, dict[str, float] | None]:
+        """The pair's overall score, and its per-tag scores when it has two tags or more
+        (with one tag, that tag's score is the overall score; with none, there is none)."""
+        if self.custom is not None:
+            assert self.scoring is not None
+            annotation_a = {"id": id_a, "result": result_a}
+            annotation_b = {"id": id_b, "result": result_b}
+            return custom_pair_score(self.scoring, self.custom, annotation_a, annotation_b), None
+        if self.metrics is None and len(result_a) <= 1 and len(result_b) <= 1:
+            # At most one tag: no per-tag scores to keep, and pair_score's fast path.
+            return pair_score(result_a, result_b, self.weights), None
+        scored = score_pair(result_a, result_b, self.metrics, self.weights)
+        dimensions = scored.dimensions
+        return scored.overall, (dimensions if len(dimensions) > 1 else None)
+
+    def tags(self, result: list[ResultItem]) -> set[str]:
+        """The control tags of a result that take part in the score (weight above 0)."""
+        weights = self.weights
+        return {
+            name
+            for item in result
+            if (name := item.get("from_name")) is not None
+            and (weights is None or weights.get(name, 1.0) != 0.0)
+        }
+
+
 def _mean(pair_scores: Mapping[Any, float], count: int) -> float | None:
     if count == 0:
         return None
@@ -39,21 +95,37 @@ def _mean(pair_scores: Mapping[Any, float], count: int) -> float | None:
 class TaskAgreement:
     """Agreement of one task's counted annotations, updated in O(k) per change.
 
-    Holds each counted annotation's ``result`` and the score of every pair of them. The
-    task score is the mean pair score (Label Studio Enterprise's pairwise methodology):
-    ``None`` with no annotation, 1.0 with one.
+    Holds each counted annotation's ``result`` and the score of every pair of them, and
+    per control tag ("dimension") the pair's tag scores when the pair has two tags or
+    more. The task score is the configured methodology over the pair scores (pairwise by
+    default: the mean pair score, Label Studio Enterprise's default): ``None`` with no
+    annotation, 1.0 with one.
 
     Results are stored as given, not copied: treat them as immutable once passed in.
-    ``weights`` (per control tag, see :func:`agreement.pair.pair_score`) belong to the
+    ``weights`` (per control tag, see :func:`agreement.pair.pair_score`) or ``scoring``
+    (a project's whole :class:`~agreement.scoring.ScoringConfig`) belong to the
     project's configuration and are not part of the state: after changing them, rebuild.
     """
 
-    __slots__ = ("_pairs", "_results", "weights")
+    __slots__ = ("_dims", "_pairs", "_results", "_scorer")
 
-    def __init__(self, weights: Mapping[str, float] | None = None) -> None:
-        self.weights = weights
+    def __init__(
+        self, weights: Mapping[str, float] | None = None, scoring: ScoringConfig | None = None
+    ) -> None:
+        self._scorer = _PairScorer(weights, scoring)
         self._results: dict[str, list[ResultItem]] = {}
         self._pairs: dict[str, float] = {}  # by _pair_key
+        self._dims: dict[str, dict[str, float]] = {}  # by _pair_key, pairs with 2+ tags
+
+    @property
+    def weights(self) -> Mapping[str, float] | None:
+        """Weight per control tag in force (from the scoring config, if one was given)."""
+        return self._scorer.weights
+
+    @property
+    def scoring(self) -> ScoringConfig | None:
+        """The scoring configuration, if one was given."""
+        return self._scorer.scoring
 
     def __len__(self) -> int:
         return len(self._results)
@@ -68,8 +140,14 @@ class TaskAgreement:
 
     @property
     def score(self) -> float | None:
-        """Mean pair score in [0, 1]; ``None`` with no annotation, 1.0 with one."""
-        return _mean(self._pairs, len(self._results))
+        """Task score in [0, 1] by the methodology; ``None`` with no annotation, 1.0 with one."""
+        scoring = self._scorer.scoring
+        if scoring is None or scoring.methodology is Methodology.PAIRWISE:
+            return _mean(self._pairs, len(self._results))
+        return task_score(
+            self.pair_scores, len(self._results), scoring.methodology,
+            scoring.consensus_threshold,
+        )
 
     @property
     def pair_scores(self) -> dict[tuple[str, str], float]:
@@ -80,10 +158,47 @@ class TaskAgreement:
             pairs[(id_a, id_b)] = score
         return pairs
 
+    @property
+    def dimensions(self) -> dict[str, float | None]:
+        """Task score per control tag of the counted annotations (weight-0 tags and a
+        custom metric excepted), by the same methodology as :attr:`score`.
+
+        Within a tag, a pair in which neither annotation has the tag agrees (1.0), as in
+        :func:`agreement.scoring.score_task`, which gives the same numbers.
+        """
+        scorer = self._scorer
+        if scorer.custom is not None or not self._results:
+            return {}
+        tags_of = {aid: scorer.tags(result) for aid, result in self._results.items()}
+        names: set[str] = set().union(*tags_of.values())
+        if len(names) <= 1:
+            # One tag in the whole task: every pair's tag score is its overall score.
+            return dict.fromkeys(names, self.score)
+        count = len(self._results)
+        per_tag: dict[str, dict[tuple[str, str], float]] = {name: {} for name in names}
+        for key, overall in self._pairs.items():
+            id_a, _, id_b = key.partition(_SEPARATOR)
+            pair = (id_a, id_b)
+            stored = self._dims.get(key)
+            if stored is None:
+                present = tags_of[id_a] | tags_of[id_b]  # at most one tag
+                for name in names:
+                    per_tag[name][pair] = overall if name in present else 1.0
+            else:
+                for name in names:
+                    per_tag[name][pair] = stored.get(name, 1.0)
+        scoring = scorer.scoring
+        methodology = Methodology.PAIRWISE if scoring is None else scoring.methodology
+        threshold = 0.5 if scoring is None else scoring.consensus_threshold
+        return {
+            name: task_score(per_tag[name], count, methodology, threshold)
+            for name in sorted(names)
+        }
+
     def upsert(self, annotation_id: str, result: list[ResultItem]) -> None:
         """Add an annotation or replace its result, scoring it against the other k.
 
-        Costs one :func:`pair_score` per other annotation, and none when the result is
+        Costs one pair score per other annotation, and none when the result is
         unchanged (a replayed or metadata-only update).
         """
         if _SEPARATOR in annotation_id:
@@ -98,40 +213,53 @@ class TaskAgreement:
             return
         self._results[annotation_id] = result
         pairs = self._pairs
-        weights = self.weights
+        dims = self._dims
+        score = self._scorer.score
         for other_id, other in self._results.items():
             if other_id == annotation_id:
                 continue
             # Always score in key order so the stored number is exactly what a recompute
             # gets, even for a custom metric that is not bitwise symmetric.
             if annotation_id < other_id:
-                pairs[f"{annotation_id}{_SEPARATOR}{other_id}"] = pair_score(
-                    result, other, weights
-                )
+                key = f"{annotation_id}{_SEPARATOR}{other_id}"
+                overall, tags = score(annotation_id, result, other_id, other)
             else:
-                pairs[f"{other_id}{_SEPARATOR}{annotation_id}"] = pair_score(
-                    other, result, weights
-                )
+                key = f"{other_id}{_SEPARATOR}{annotation_id}"
+                overall, tags = score(other_id, other, annotation_id, result)
+            pairs[key] = overall
+            if tags is None:
+                dims.pop(key, None)
+            else:
+                dims[key] = tags
 
     def remove(self, annotation_id: str) -> bool:
         """Drop an annotation and its pairs, without scoring; False if it was not counted."""
         if self._results.pop(annotation_id, None) is None:
             return False
         for other_id in self._results:
-            del self._pairs[_pair_key(annotation_id, other_id)]
+            key = _pair_key(annotation_id, other_id)
+            del self._pairs[key]
+            self._dims.pop(key, None)
         return True
 
     def to_state(self) -> dict[str, Any]:
-        """JSON-able state: results by id and pair scores keyed ``"a|b"`` (``a < b``)."""
-        return {
+        """JSON-able state: results by id, pair scores keyed ``"a|b"`` (``a < b``) and, for
+        pairs with two tags or more, their tag scores under ``"dims"`` (left out if none)."""
+        state: dict[str, Any] = {
             "version": STATE_VERSION,
             "results": dict(self._results),
             "pairs": dict(self._pairs),
         }
+        if self._dims:
+            state["dims"] = {key: dict(tags) for key, tags in self._dims.items()}
+        return state
 
     @classmethod
     def from_state(
-        cls, state: Mapping[str, Any], weights: Mapping[str, float] | None = None
+        cls,
+        state: Mapping[str, Any],
+        weights: Mapping[str, float] | None = None,
+        scoring: ScoringConfig | None = None,
     ) -> TaskAgreement:
         """Rebuild from :meth:`to_state` output, checking that every pair is present once."""
         version = state.get("version")
@@ -140,7 +268,7 @@ class TaskAgreement:
                 f"task agreement state version {version!r} is not {STATE_VERSION}; "
                 "rebuild the state (quorum rebuild)"
             )
-        task = cls(weights)
+        task = cls(weights, scoring)
         results = task._results = dict(state["results"])
         pairs = task._pairs
         for key, score in state["pairs"].items():
@@ -154,18 +282,29 @@ class TaskAgreement:
                 f"task agreement state has {len(task._pairs)} pairs for {count} annotations; "
                 "rebuild the state (quorum rebuild)"
             )
+        for key, tags in state.get("dims", {}).items():
+            if key not in pairs:
+                raise ValueError(f"task agreement state has tag scores of no pair: {key!r}")
+            task._dims[key] = {name: float(score) for name, score in tags.items()}
         return task
 
 
 def recompute(
-    results: Mapping[str, list[ResultItem]], weights: Mapping[str, float] | None = None
+    results: Mapping[str, list[ResultItem]],
+    weights: Mapping[str, float] | None = None,
+    scoring: ScoringConfig | None = None,
 ) -> float | None:
     """Task score from scratch, scoring all k(k-1)/2 pairs; equals ``TaskAgreement.score``.
 
     ``results`` maps annotation id to ``result`` list. ``None`` when empty, 1.0 with one.
     """
+    scorer = _PairScorer(weights, scoring)
     pair_scores = {
-        (a, b): pair_score(results[a], results[b], weights)
+        (a, b): scorer.score(a, results[a], b, results[b])[0]
         for a, b in combinations(sorted(results), 2)
     }
-    return _mean(pair_scores, len(results))
+    if scoring is None:
+        return _mean(pair_scores, len(results))
+    return task_score(
+        pair_scores, len(results), scoring.methodology, scoring.consensus_threshold
+    )

@@ -165,7 +165,7 @@ def apply_batch(
         config, policy = project
         record = records.get(ref)
         if record is None:
-            record = TaskRecord.from_json(stored.get(ref), config.control_weights or None)
+            record = TaskRecord.from_json(stored.get(ref), scoring=config.scoring)
             records[ref] = record
         if not record.apply(event):
             ignored += 1
@@ -206,6 +206,7 @@ def _emit(
         "annotation_id": event.annotation_id,
         "kind": _KIND_TEXT[event.kind],
         "agreement": score,
+        "dimensions": record.agreement.dimensions,
         "annotations": len(record.agreement),
         "annotators": annotators,
         "status": _DECISION_TEXT[state.decision],

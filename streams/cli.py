@@ -7,8 +7,9 @@ import contextlib
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -124,6 +125,20 @@ def project_set(
     overlap: Annotated[int, typer.Option(help="annotations per task")] = 1,
     threshold: Annotated[float, typer.Option(help="agreement threshold in [0, 1]")] = 0.0,
     max_additional: Annotated[int, typer.Option(help="extra annotators when agreement is low")] = 0,
+    label_config: Annotated[
+        Path | None,
+        typer.Option(help="Label Studio labeling config (XML): picks each tag's metric"),
+    ] = None,
+    label_studio_project: Annotated[
+        Path | None,
+        typer.Option(
+            help="Label Studio project JSON (GET /api/projects/ID): its label_config and "
+            "control_weights"
+        ),
+    ] = None,
+    methodology: Annotated[
+        str | None, typer.Option(help="pairwise (default) or consensus")
+    ] = None,
     wait: Annotated[bool, typer.Option(help="wait until a worker has applied it")] = True,
 ) -> None:
     """Set a project's configuration (to the compacted projects topic)."""
@@ -132,13 +147,25 @@ def project_set(
     from streams.operations import publish_project_config
 
     settings = _settings()
-    body = {
+    body: dict[str, Any] = {
         "schema": "quorum.project/v1",
         "project_id": project_id,
         "annotations_per_task": overlap,
         "agreement_threshold": threshold,
         "max_additional_annotators": max_additional,
+        "methodology": methodology,
     }
+    try:
+        if label_studio_project is not None:
+            project = orjson.loads(label_studio_project.read_bytes())
+            if not isinstance(project, dict):
+                raise InvalidEvent(f"{label_studio_project} does not hold a project object")
+            body["label_config"] = project.get("label_config")
+            body["control_weights"] = project.get("control_weights")
+        if label_config is not None:
+            body["label_config"] = label_config.read_text(encoding="utf-8")
+    except (OSError, orjson.JSONDecodeError, InvalidEvent) as exc:
+        raise _fail(exc) from None
     try:
         config = project_config_from_dict(body)
     except InvalidEvent as exc:
@@ -149,8 +176,21 @@ def project_set(
         raise _fail(exc) from None
     console.print(
         f"project {project_id}: overlap {overlap}, threshold {threshold}, "
-        f"max additional {max_additional}"
+        f"max additional {max_additional}, {config.methodology.value}, "
+        f"metrics: {_metrics_text(config)}"
         + ("; applied by a worker" if applied else "; sent (no worker has applied it yet)")
+    )
+
+
+def _metrics_text(config: Any) -> str:
+    tags = config.scoring.tags
+    if config.scoring.custom_metric:
+        return f"custom {config.scoring.custom_metric}"
+    if not tags:
+        return "default per result type"
+    return ", ".join(
+        f"{name}={tag.metric or 'default'}" + (f" x{tag.weight:g}" if tag.weight != 1 else "")
+        for name, tag in sorted(tags.items())
     )
 
 
@@ -160,11 +200,15 @@ def project_list() -> None:
     from streams.operations import list_projects
 
     rows = asyncio.run(list_projects(_settings()))
-    table = Table("project", "overlap", "threshold", "max additional", "configured")
+    table = Table(
+        "project", "overlap", "threshold", "max additional", "methodology", "metrics",
+        "configured",
+    )
     for row in rows:
         table.add_row(
             row.project_id, str(row.config.annotations_per_task),
             str(row.config.agreement_threshold), str(row.config.max_additional_annotators),
+            row.config.methodology.value, _metrics_text(row.config),
             "yes" if row.configured else "[yellow]no (defaults)[/yellow]",
         )
     out.print(table)

@@ -15,7 +15,29 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .base import Metric, MetricFactory, ResultItem
-from .classification import choices, exact_match, jaccard, taxonomy
+from .classification import (
+    choices,
+    choices_exact,
+    datetime_exact,
+    exact_match,
+    jaccard,
+    pairwise_exact,
+    taxonomy,
+    taxonomy_prefix,
+)
+from .geometry import (
+    bbox_iou,
+    bbox_iou_threshold,
+    ellipse_iou,
+    ellipse_iou_threshold,
+    polygon_iou,
+    polygon_iou_threshold,
+)
+from .keypoints import keypoint_distance, keypoint_distance_threshold
+from .numeric import numeric_difference, numeric_tolerance
+from .ranker import ranker_kendall
+from .spans import span_overlap, span_overlap_threshold
+from .text import text_edit_distance, text_edit_distance_threshold, text_edit_distance_words
 
 REGISTRY: dict[str, MetricFactory] = {}
 """Metric name -> factory ``(**params) -> Metric``."""
@@ -69,7 +91,31 @@ def _simple(metric: Metric) -> MetricFactory:
 
 register("exact_match")(_simple(exact_match))
 register("choices", default_for=("choices",))(_simple(choices))
+register("choices_exact")(_simple(choices_exact))
 register("taxonomy", default_for=("taxonomy",))(_simple(taxonomy))
+register("taxonomy_prefix")(_simple(taxonomy_prefix))
+register("datetime_exact", default_for=("datetime",))(_simple(datetime_exact))
+register("pairwise_exact", default_for=("pairwise",))(_simple(pairwise_exact))
+register("numeric_difference", default_for=("number", "rating"))(numeric_difference)
+register("numeric_tolerance")(numeric_tolerance)
+register("bbox_iou", default_for=("rectanglelabels", "rectangle"))(bbox_iou)
+register("bbox_iou_threshold")(bbox_iou_threshold)
+register("polygon_iou", default_for=("polygonlabels", "polygon"))(polygon_iou)
+register("polygon_iou_threshold")(polygon_iou_threshold)
+register("ellipse_iou", default_for=("ellipselabels", "ellipse"))(ellipse_iou)
+register("ellipse_iou_threshold")(ellipse_iou_threshold)
+register(
+    "span_overlap",
+    default_for=("labels", "hypertextlabels", "paragraphlabels", "timeserieslabels"),
+)(span_overlap)
+register("span_overlap_threshold")(span_overlap_threshold)
+register("keypoint_distance", default_for=("keypointlabels", "keypoint"))(keypoint_distance)
+register("keypoint_distance_threshold")(keypoint_distance_threshold)
+register("text_edit_distance", default_for=("textarea",))(_simple(text_edit_distance))
+register("text_edit_distance_words")(_simple(text_edit_distance_words))
+register("text_edit_distance_threshold")(text_edit_distance_threshold)
+register("ranker_kendall", default_for=("ranker",))(_simple(ranker_kendall))
+# Every other type (brushlabels, videorectangle, ...) keeps the exact-match fallback.
 
 
 def metric_for(result_type: str | None) -> Metric:
@@ -78,6 +124,7 @@ def metric_for(result_type: str | None) -> Metric:
         return exact_match
     return METRICS.get(result_type, exact_match)
 
+
 __all__ = [
     "DEFAULT_METRIC",
     "METRICS",
@@ -85,11 +132,31 @@ __all__ = [
     "Metric",
     "MetricFactory",
     "ResultItem",
+    "bbox_iou",
+    "bbox_iou_threshold",
     "choices",
+    "choices_exact",
+    "datetime_exact",
+    "ellipse_iou",
+    "ellipse_iou_threshold",
     "exact_match",
     "jaccard",
+    "keypoint_distance",
+    "keypoint_distance_threshold",
     "make_metric",
     "metric_for",
+    "numeric_difference",
+    "numeric_tolerance",
+    "pairwise_exact",
+    "polygon_iou",
+    "polygon_iou_threshold",
+    "ranker_kendall",
     "register",
+    "span_overlap",
+    "span_overlap_threshold",
     "taxonomy",
+    "taxonomy_prefix",
+    "text_edit_distance",
+    "text_edit_distance_threshold",
+    "text_edit_distance_words",
 ]

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import orjson
 
+from agreement import Methodology, ScoringConfig
 from assignment.consensus import ConsensusPolicy
 from streams.models.invalid import InvalidEvent, kind_of, require_str_id
 
 PROJECT_SCHEMA = "quorum.project/v1"
 _DEFAULT_POLICY = ConsensusPolicy()
 
+# Fields that describe scoring the Label Studio way; ``scoring`` describes it Quorum's way.
+_LABEL_STUDIO_FIELDS = ("methodology", "control_weights", "label_config")
 
-class Methodology(StrEnum):
-    """How pair scores become a task score (DESIGN.md, "Agreement")."""
-
-    PAIRWISE = "pairwise"
+__all__ = ["PROJECT_SCHEMA", "Methodology", "ProjectConfig", "parse_project_config"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,16 +25,25 @@ class ProjectConfig:
     """What a project asks of its tasks. Defaults apply to projects with no configuration.
 
     ``annotations_per_task`` is Label Studio's overlap (``maximum_annotations``);
-    ``control_weights`` is Label Studio's project field of the same name (per control tag
-    an ``overall`` weight; 0 removes the tag from the score).
+    ``scoring`` says how tasks are scored: per control tag metric and weight,
+    methodology, custom metric (:class:`agreement.ScoringConfig`).
     """
 
     project_id: str
     annotations_per_task: int = _DEFAULT_POLICY.overlap
     agreement_threshold: float = _DEFAULT_POLICY.threshold
     max_additional_annotators: int = _DEFAULT_POLICY.max_additional
-    methodology: Methodology = Methodology.PAIRWISE
-    control_weights: dict[str, float] = field(default_factory=dict)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+
+    @property
+    def methodology(self) -> Methodology:
+        """How pair scores become a task score."""
+        return self.scoring.methodology
+
+    @property
+    def control_weights(self) -> dict[str, float]:
+        """Weight per control tag, for the tags the scoring config lists."""
+        return self.scoring.weights
 
     @property
     def policy(self) -> ConsensusPolicy:
@@ -54,8 +62,7 @@ class ProjectConfig:
             "annotations_per_task": self.annotations_per_task,
             "agreement_threshold": self.agreement_threshold,
             "max_additional_annotators": self.max_additional_annotators,
-            "methodology": self.methodology.value,
-            "control_weights": {name: {"overall": w} for name, w in self.control_weights.items()},
+            "scoring": self.scoring.to_dict(),
         }
 
 
@@ -80,14 +87,6 @@ def project_config_from_dict(body: dict[str, Any]) -> ProjectConfig:
     overlap = _int(body, "annotations_per_task", _DEFAULT_POLICY.overlap)
     threshold = _number(body, "agreement_threshold", _DEFAULT_POLICY.threshold)
     max_additional = _int(body, "max_additional_annotators", _DEFAULT_POLICY.max_additional)
-    methodology_text = body.get("methodology", Methodology.PAIRWISE.value)
-    try:
-        methodology = Methodology(methodology_text)
-    except ValueError:
-        allowed = ", ".join(m.value for m in Methodology)
-        raise InvalidEvent(
-            f"field 'methodology' must be one of {allowed}; got {methodology_text!r}"
-        ) from None
     try:
         ConsensusPolicy(overlap=overlap, threshold=threshold, max_additional=max_additional)
     except ValueError as exc:
@@ -97,9 +96,39 @@ def project_config_from_dict(body: dict[str, Any]) -> ProjectConfig:
         annotations_per_task=overlap,
         agreement_threshold=threshold,
         max_additional_annotators=max_additional,
-        methodology=methodology,
-        control_weights=_control_weights(body.get("control_weights")),
+        scoring=_scoring(body),
     )
+
+
+def _scoring(body: dict[str, Any]) -> ScoringConfig:
+    """The scoring config: Quorum's ``scoring`` object, or Label Studio's fields
+    (``label_config`` XML, ``control_weights``, ``methodology``), not both."""
+    given = [name for name in _LABEL_STUDIO_FIELDS if body.get(name) is not None]
+    scoring = body.get("scoring")
+    try:
+        if scoring is not None:
+            if given:
+                raise InvalidEvent(
+                    f"give either 'scoring' or Label Studio's {', '.join(given)}, not both"
+                )
+            if not isinstance(scoring, dict):
+                raise InvalidEvent(f"field 'scoring' must be an object, got {kind_of(scoring)}")
+            return ScoringConfig.from_dict(scoring)
+        if not given:
+            return ScoringConfig()
+        options: dict[str, Any] = {}
+        if body.get("methodology") is not None:
+            options["methodology"] = body["methodology"]
+        label_config = body.get("label_config")
+        if label_config is not None and not isinstance(label_config, str):
+            raise InvalidEvent(
+                f"field 'label_config' must be Label Studio's XML as a string, "
+                f"got {kind_of(label_config)}"
+            )
+        project = {"control_weights": body.get("control_weights")}
+        return ScoringConfig.from_label_studio(label_config, project, **options)
+    except ValueError as exc:
+        raise InvalidEvent(str(exc)) from None
 
 
 def _int(body: dict[str, Any], name: str, default: int) -> int:
@@ -114,18 +143,3 @@ def _number(body: dict[str, Any], name: str, default: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidEvent(f"field {name!r} must be a number, got {kind_of(value)}")
     return float(value)
-
-
-def _control_weights(raw: object) -> dict[str, float]:
-    """Label Studio's ``control_weights``: ``{tag: {"overall": w, ...}}``; a bare number too."""
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise InvalidEvent(f"field 'control_weights' must be an object, got {kind_of(raw)}")
-    weights: dict[str, float] = {}
-    for tag, spec in raw.items():
-        weight = spec.get("overall", 1.0) if isinstance(spec, dict) else spec
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
-            raise InvalidEvent(f"control_weights[{tag!r}].overall must be a number >= 0")
-        weights[tag] = float(weight)
-    return weights

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from agreement import TaskAgreement
+from agreement import ScoringConfig, TaskAgreement
 from assignment.consensus import Decision, DecisionState
 from streams.models.annotation import AnnotationEvent, AnnotationKind
 
@@ -30,6 +30,12 @@ PREDICTION = "prediction"  # a model's; kept for model evaluation, never counted
 _DELETED = AnnotationKind.DELETED
 _SKIPPED = AnnotationKind.SKIPPED
 _DECISION_TEXT = {decision: decision.value for decision in Decision}  # .value is slower
+
+
+def prediction_key(annotation_id: str) -> str:
+    """A prediction's id in the agreement: Label Studio numbers predictions apart from
+    annotations, so the two may share a number (as in :func:`agreement.score_task`)."""
+    return f"prediction:{annotation_id}"
 
 
 @dataclass(slots=True)
@@ -58,13 +64,18 @@ class TaskRecord:
         kind = event.kind
         if kind is _DELETED:
             self.agreement.remove(event.annotation_id)
-            self.predictions.pop(event.annotation_id, None)
+            if self.predictions.pop(event.annotation_id, None) is not None:
+                self.agreement.remove(prediction_key(event.annotation_id))
             # A prediction's author is a model version: not someone to keep off the task.
             author = entry.author if entry is not None and entry.status != PREDICTION else ""
             self.entries[event.annotation_id] = AnnotationEntry(event.revision, DELETED, author)
         elif event.model_version is not None:
             self.agreement.remove(event.annotation_id)
             self.predictions[event.annotation_id] = event.result
+            scoring = self.agreement.scoring
+            # Scored with the people only if the project says so; never toward overlap.
+            if scoring is not None and scoring.include_predictions:
+                self.agreement.upsert(prediction_key(event.annotation_id), event.result)
             self.entries[event.annotation_id] = AnnotationEntry(
                 event.revision, PREDICTION, event.model_version
             )
@@ -113,11 +124,17 @@ class TaskRecord:
 
     @classmethod
     def from_json(
-        cls, raw: bytes | str | None, weights: Mapping[str, float] | None = None
+        cls,
+        raw: bytes | str | None,
+        weights: Mapping[str, float] | None = None,
+        scoring: ScoringConfig | None = None,
     ) -> TaskRecord:
-        """Load a stored document; ``None`` (no key yet) gives an empty record."""
+        """Load a stored document; ``None`` (no key yet) gives an empty record.
+
+        ``weights`` or ``scoring`` is the project's (see :class:`agreement.TaskAgreement`).
+        """
         if raw is None:
-            return cls(agreement=TaskAgreement(weights))
+            return cls(agreement=TaskAgreement(weights, scoring))
         doc = orjson.loads(raw)
         if doc.get("v") != RECORD_VERSION:
             raise ValueError(
@@ -127,7 +144,7 @@ class TaskRecord:
         decision = doc["decision"]
         state = None if decision is None else DecisionState(Decision(decision[0]), decision[1])
         return cls(
-            agreement=TaskAgreement.from_state(doc["agreement"], weights),
+            agreement=TaskAgreement.from_state(doc["agreement"], weights, scoring),
             entries={aid: AnnotationEntry(*e) for aid, e in doc["entries"].items()},
             predictions=doc["predictions"],
             decision=state,

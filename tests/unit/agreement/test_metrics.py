@@ -124,7 +124,9 @@ def test_registry_and_fallback() -> None:
     assert METRICS["choices"] is choices
     assert METRICS["taxonomy"] is taxonomy
     assert metric_for("choices") is choices
-    assert metric_for("rating") is exact_match
+    # Types without a metric of their own, as in Label Studio Enterprise.
+    assert metric_for("brushlabels") is exact_match
+    assert metric_for("videorectangle") is exact_match
     assert metric_for(None) is exact_match
 
 

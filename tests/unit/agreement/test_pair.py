@@ -87,12 +87,13 @@ def test_relations_are_ignored() -> None:
 
 
 def test_fallback_type_ignores_region_ids() -> None:
-    def rating(stars: int, item_id: str) -> ResultItem:
-        value = {"rating": stars}
-        return {"id": item_id, "from_name": "q", "to_name": "t", "type": "rating", "value": value}
+    # Brush masks have no metric of their own (exact match, as in Label Studio Enterprise).
+    def brush(rle: int, item_id: str) -> ResultItem:
+        value = {"format": "rle", "rle": [rle], "brushlabels": ["Car"]}
+        return {"id": item_id, "from_name": "q", "type": "brushlabels", "value": value}
 
-    assert pair_score([rating(3, "a")], [rating(3, "b")]) == 1.0
-    assert pair_score([rating(3, "a")], [rating(2, "a")]) == 0.0
+    assert pair_score([brush(3, "a")], [brush(3, "b")]) == 1.0
+    assert pair_score([brush(3, "a")], [brush(2, "a")]) == 0.0
 
 
 def test_new_metric_is_one_registry_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agreement import ScoringConfig, TagScoring
 from streams.batch import (
     BatchOutcome,
     InputRecord,
@@ -245,7 +246,8 @@ def test_each_project_gets_its_configuration() -> None:
 
 
 def test_control_weights_apply() -> None:
-    config = ProjectConfig("1", annotations_per_task=2, control_weights={"topics": 0.0})
+    scoring = ScoringConfig(tags={"topics": TagScoring(weight=0.0)})
+    config = ProjectConfig("1", annotations_per_task=2, scoring=scoring)
     first = annotation_bytes(
         annotation_id="a1", completed_by=1, result=[*choice("pos"), *choice("x", "topics")]
     )
