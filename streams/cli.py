@@ -232,6 +232,38 @@ def send(
     console.print(f"sent {sent} events to {settings.topic(topic)}")
 
 
+@app.command("send-export")
+def send_export(
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Label Studio JSON export")
+    ],
+    project: Annotated[str, typer.Option(help="Quorum project id for these tasks")],
+) -> None:
+    """Stream a Label Studio JSON export: one annotation event per exported annotation.
+
+    Set the project's configuration first (``quorum project set --label-config``), so the
+    tasks are scored with its metrics. Sending the same export again changes nothing.
+    """
+    from streams.export_events import annotation_events
+    from streams.operations import send_lines
+
+    settings = _settings()
+    try:
+        export = orjson.loads(path.read_bytes())
+        lines = [orjson.dumps(event) for event in annotation_events(export, project)]
+    except (orjson.JSONDecodeError, ValueError) as exc:
+        raise _fail(ValueError(f"{path}: {exc}")) from None
+    with _progress() as progress:
+        topic = settings.topic(topics.ANNOTATIONS)
+        bar = progress.add_task(f"sending to {topic}", total=len(lines))
+        sent = asyncio.run(
+            send_lines(
+                settings, topics.ANNOTATIONS, lines, on_sent=lambda n: progress.advance(bar, n)
+            )
+        )
+    console.print(f"sent {sent} annotation events of project {project} from {path}")
+
+
 @app.command()
 def follow(
     names: Annotated[

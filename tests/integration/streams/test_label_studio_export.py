@@ -1,0 +1,168 @@
+"""A Label Studio export streamed through the worker scores exactly as ``score_export``.
+
+Issue 3: the stream scores every supported type through the same code, incrementally,
+and ``quorum score`` (built on ``score_export``) gives the same numbers as the stream.
+The export mixes bounding boxes (some rotated), a single-choice tag, a text area and
+skipped annotations; one project is scored pairwise, another with consensus.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from agreement import score_export
+from streams.export_events import annotation_events
+from streams.models.outputs import TASK_QUALITY
+from streams.models.project import ProjectConfig, project_config_from_dict
+from streams.settings import Settings
+from streams.state.task import TaskRecord
+from streams.worker_process import WorkerProcess
+
+from .pipeline import Deployment, by_schema
+
+pytestmark = pytest.mark.integration
+
+LABEL_CONFIG = """
+<View>
+  <Image name="image" value="$image"/>
+  <RectangleLabels name="boxes" toName="image">
+    <Label value="Car"/><Label value="Person"/>
+  </RectangleLabels>
+  <Choices name="weather" toName="image" choice="single">
+    <Choice value="sunny"/><Choice value="rainy"/><Choice value="foggy"/>
+  </Choices>
+  <TextArea name="caption" toName="image"/>
+</View>
+"""
+
+CAPTIONS = ["a red car", "a red car parked", "two people walking", "a car and a person", ""]
+
+
+def _box(rng: random.Random, x: float, y: float, label: str) -> dict[str, Any]:
+    jitter = [rng.uniform(-3, 3) for _ in range(4)]
+    return {
+        "id": f"r{rng.randrange(10**6)}",
+        "from_name": "boxes",
+        "to_name": "image",
+        "type": "rectanglelabels",
+        "original_width": 1280,
+        "original_height": 720,
+        "value": {
+            "x": x + jitter[0],
+            "y": y + jitter[1],
+            "width": 20 + jitter[2],
+            "height": 15 + jitter[3],
+            "rotation": rng.choice([0, 0, 0, 12.5]),
+            "rectanglelabels": [label],
+        },
+    }
+
+
+def _annotation(rng: random.Random, annotation_id: int, annotator: int, truth: dict) -> dict:
+    careless = rng.random() < 0.3
+    boxes = [
+        _box(rng, x, y, label if not careless or rng.random() < 0.7 else "Person")
+        for x, y, label in truth["boxes"]
+        if not careless or rng.random() < 0.8
+    ]
+    weather = truth["weather"] if not careless else rng.choice(["sunny", "rainy", "foggy"])
+    result = [
+        *boxes,
+        {"from_name": "weather", "to_name": "image", "type": "choices",
+         "value": {"choices": [weather]}},
+    ]
+    if rng.random() < 0.8:
+        caption = truth["caption"] if not careless else rng.choice(CAPTIONS)
+        result.append({"from_name": "caption", "to_name": "image", "type": "textarea",
+                       "value": {"text": [caption]}})
+    return {
+        "id": annotation_id,
+        "completed_by": annotator,
+        "result": result,
+        "was_cancelled": rng.random() < 0.05,
+        "ground_truth": False,
+        "created_at": "2026-11-28T10:00:00.000000Z",
+        "updated_at": "2026-11-28T10:05:00.000000Z",
+        "lead_time": rng.uniform(5, 60),
+    }
+
+
+def make_export(seed: int, tasks: int) -> list[dict[str, Any]]:
+    """A Label Studio JSON export: each task annotated by 2-4 of 5 annotators."""
+    rng = random.Random(seed)
+    export = []
+    next_id = 1000
+    for task_id in range(1, tasks + 1):
+        truth = {
+            "boxes": [
+                (rng.uniform(0, 70), rng.uniform(0, 70), rng.choice(["Car", "Person"]))
+                for _ in range(rng.randint(1, 3))
+            ],
+            "weather": rng.choice(["sunny", "rainy", "foggy"]),
+            "caption": rng.choice(CAPTIONS[:-1]),
+        }
+        annotations = []
+        for annotator in rng.sample(range(1, 6), rng.randint(2, 4)):
+            annotations.append(_annotation(rng, next_id, annotator, truth))
+            next_id += 1
+        export.append({
+            "id": task_id,
+            "data": {"image": f"/data/upload/1/{task_id}.jpg"},
+            "annotations": annotations,
+            "predictions": [],
+        })
+    return export
+
+
+async def test_streamed_export_scores_as_score_export(
+    deployment: Deployment, start_worker: Callable[[Settings], WorkerProcess]
+) -> None:
+    export = make_export(seed=3, tasks=60)
+    worker = start_worker(deployment.settings)
+    await worker.wait_owning(deployment.settings.partitions)
+    configs: dict[str, ProjectConfig] = {}
+    for project, methodology in (("ls-pairwise", "pairwise"), ("ls-consensus", "consensus")):
+        configs[project] = project_config_from_dict({
+            "schema": "quorum.project/v1",
+            "project_id": project,
+            "annotations_per_task": 3,
+            "agreement_threshold": 0.6,
+            "label_config": LABEL_CONFIG,
+            "methodology": methodology,
+        })
+        await deployment.configure(configs[project])
+    events = [e for project in configs for e in annotation_events(export, project)]
+    await deployment.send(events)
+    await deployment.wait_applied()
+    outputs = await deployment.read_outputs(("task-quality",), at_least=len(events))
+    quality = by_schema(outputs, TASK_QUALITY)
+    assert len({e["event_id"] for e in quality}) == len(events)
+
+    states = await deployment.task_states()
+    for project, config in configs.items():
+        expected = score_export(export, config.scoring)
+        last: dict[str, dict[str, Any]] = {}
+        for event in quality:
+            if event["project_id"] == project:
+                last[event["task_id"]] = event
+        assert set(last) == {str(task_id) for task_id in expected}
+        dimensions_seen = set()
+        for task_id, score in expected.items():
+            event = last[str(task_id)]
+            # Exact equality: the stream's incremental numbers are the offline numbers.
+            assert event["agreement"] == score.overall, (project, task_id)
+            assert event["dimensions"] == score.dimensions, (project, task_id)
+            dimensions_seen |= set(score.dimensions)
+            field = deployment.keys.task_field(project, str(task_id))
+            [stored] = [doc for key, doc in states.items() if key.endswith(f"/{field}")]
+            record = TaskRecord.from_json(stored, scoring=config.scoring)
+            assert record.agreement.score == score.overall
+            assert record.agreement.dimensions == score.dimensions
+        assert dimensions_seen == {"boxes", "weather", "caption"}
+        overall = [s.overall for s in expected.values() if s.overall is not None]
+        # The export is not degenerate: tasks agree, partly agree and disagree.
+        assert min(overall) < 0.5 < max(overall)
