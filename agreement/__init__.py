@@ -5,11 +5,26 @@ from .methodology import Methodology, consensus_majority, task_score
 from .metrics import METRICS, Metric, ResultItem
 from .pair import PairScore, pair_score, score_pair
 from .scoring import ScoringConfig, TagScoring, TaskScore, score_export, score_task
+from .stats import (
+    AnnotatorMatrix,
+    CohenAccumulator,
+    FleissAccumulator,
+    KrippendorffAccumulator,
+    LabelAgreement,
+    cohen_kappa,
+    fleiss_kappa,
+    krippendorff_alpha,
+)
 from .task import TaskAgreement, recompute
 
 __all__ = [
     "METRICS",
+    "AnnotatorMatrix",
+    "CohenAccumulator",
     "ControlTag",
+    "FleissAccumulator",
+    "KrippendorffAccumulator",
+    "LabelAgreement",
     "Methodology",
     "Metric",
     "PairScore",
@@ -18,7 +33,10 @@ __all__ = [
     "TagScoring",
     "TaskAgreement",
     "TaskScore",
+    "cohen_kappa",
     "consensus_majority",
+    "fleiss_kappa",
+    "krippendorff_alpha",
     "pair_score",
     "parse_label_config",
     "read_export",
