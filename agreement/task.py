@@ -9,9 +9,9 @@ stored pair scores, so neither methodology ever re-runs a metric.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from itertools import combinations
-from typing import Any
+from typing import Any, Literal
 
 from .methodology import Methodology, task_score
 from .metrics import Metric, ResultItem
@@ -80,6 +80,20 @@ class _PairScorer:
             if (name := item.get("from_name")) is not None
             and (weights is None or weights.get(name, 1.0) != 0.0)
         }
+
+
+def _single_tag(results: Iterable[list[ResultItem]]) -> str | Literal[False] | None:
+    """The one control tag all ``results`` use; None if they have none; False if several."""
+    name = None
+    for result in results:
+        for item in result:
+            tag = item.get("from_name")
+            if tag is None or tag == name:
+                continue
+            if name is not None:
+                return False
+            name = tag
+    return name
 
 
 def _mean(pair_scores: Mapping[Any, float], count: int) -> float | None:
@@ -166,14 +180,26 @@ class TaskAgreement:
         Within a tag, a pair in which neither annotation has the tag agrees (1.0), as in
         :func:`agreement.scoring.score_task`, which gives the same numbers.
         """
+        return self.dimensions_at(self.score)
+
+    def dimensions_at(self, score: float | None) -> dict[str, float | None]:
+        """:attr:`dimensions`, given the task's :attr:`score` (the stream has it already)."""
         scorer = self._scorer
         if scorer.custom is not None or not self._results:
             return {}
+        single = _single_tag(self._results.values())
+        if single is not False:
+            # One tag in the whole task (the common case): every pair's tag score is its
+            # overall score, so the tag scores as the task does.
+            weights = scorer.weights
+            if single is None or (weights is not None and weights.get(single, 1.0) == 0.0):
+                return {}
+            return {single: score}
         tags_of = {aid: scorer.tags(result) for aid, result in self._results.items()}
         names: set[str] = set().union(*tags_of.values())
         if len(names) <= 1:
-            # One tag in the whole task: every pair's tag score is its overall score.
-            return dict.fromkeys(names, self.score)
+            # One tag left once weight-0 tags are out: it scores as the task does.
+            return dict.fromkeys(names, score)
         count = len(self._results)
         per_tag: dict[str, dict[tuple[str, str], float]] = {name: {} for name in names}
         for key, overall in self._pairs.items():

@@ -206,7 +206,7 @@ def _emit(
         "annotation_id": event.annotation_id,
         "kind": _KIND_TEXT[event.kind],
         "agreement": score,
-        "dimensions": record.agreement.dimensions,
+        "dimensions": record.agreement.dimensions_at(score),
         "annotations": len(record.agreement),
         "annotators": annotators,
         "status": _DECISION_TEXT[state.decision],

@@ -64,12 +64,21 @@ def choices(items_a: list[ResultItem], items_b: list[ResultItem]) -> float:
     # are equal sets, so the common agreeing case costs no set at all.
     if len(items_a) == 1 and len(items_b) == 1:
         value_a, value_b = value_of(items_a[0]), value_of(items_b[0])
-        if (
-            value_a is not None
-            and value_b is not None
-            and value_a.get("choices", ()) == value_b.get("choices", ())
-        ):
-            return 1.0
+        if value_a is not None and value_b is not None:
+            chosen_a = value_a.get("choices", ())
+            chosen_b = value_b.get("choices", ())
+            if chosen_a == chosen_b:
+                return 1.0
+            # Two different single choices, the commonest disagreement: no sets needed.
+            if (
+                chosen_a.__class__ is list
+                and chosen_b.__class__ is list
+                and len(chosen_a) == 1
+                and len(chosen_b) == 1
+                and chosen_a[0].__class__ is str
+                and chosen_b[0].__class__ is str
+            ):
+                return 0.0
     chosen_a = strings(_field_values(items_a, "choices"))
     chosen_b = strings(_field_values(items_b, "choices"))
     if chosen_a is None or chosen_b is None:

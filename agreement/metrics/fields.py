@@ -26,10 +26,12 @@ def canonical(value: Any) -> str:
 
 def value_of(item: ResultItem) -> dict[str, Any] | None:
     """The item's ``value`` dict, or ``None`` if the item or its value is not a dict."""
-    if not isinstance(item, Mapping):
+    # Exact class first: this runs for every item a metric reads.
+    if item.__class__ is dict or isinstance(item, Mapping):
+        value = item.get("value")
+    else:
         return None
-    value = item.get("value")
-    return value if isinstance(value, dict) else None
+    return value if value.__class__ is dict or isinstance(value, dict) else None
 
 
 def number(raw: Any) -> float | None:
