@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -47,9 +47,20 @@ _KIND_TEXT = {kind: kind.value for kind in AnnotationKind}
 _DECISION_TEXT = {decision: decision.value for decision in Decision}
 
 
+class Fetched(Protocol):
+    """What the core reads of a fetched message: an aiokafka ``ConsumerRecord`` has it."""
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class InputRecord:
-    """One fetched message: what the core needs of an aiokafka ``ConsumerRecord``."""
+    """One fetched message, for callers that do not hold aiokafka's records (tests, the
+    clean-run oracle, benchmarks)."""
 
     offset: int
     value: bytes | None
@@ -83,7 +94,7 @@ class ParsedBatch:
 
 
 def parse_batch(
-    partition: int, topic: str, records: Sequence[InputRecord], *, max_bytes: int
+    partition: int, topic: str, records: Sequence[Fetched], *, max_bytes: int
 ) -> ParsedBatch:
     """Decode and validate every record; a bad one becomes a refusal with its reason."""
     batch = ParsedBatch(partition=partition, topic=topic)

@@ -38,7 +38,6 @@ from streams import topics
 from streams.batch import (
     BatchOutcome,
     EncodedOutputs,
-    InputRecord,
     Message,
     ParsedBatch,
     apply_batch,
@@ -186,9 +185,9 @@ class AnnotationsAgent:
         batches: dict[TopicPartition, ParsedBatch] = {}
         for tp, messages in fetched.items():
             if tp.partition in self._owned and messages:
-                records = [InputRecord(m.offset, m.value) for m in messages]
+                # aiokafka's records as they are: a copy per message would cost more.
                 batches[tp] = parse_batch(
-                    tp.partition, self.topic, records, max_bytes=self.settings.max_event_bytes
+                    tp.partition, self.topic, messages, max_bytes=self.settings.max_event_bytes
                 )
         # Parsing above overlapped the previous fetch's write; its result is needed now,
         # and it may have cost this worker a partition.
