@@ -155,13 +155,26 @@ class TaskAgreement:
     @property
     def score(self) -> float | None:
         """Task score in [0, 1] by the methodology; ``None`` with no annotation, 1.0 with one."""
+        return self._task_score(self._pairs)
+
+    def _task_score(self, pairs: Mapping[str, float]) -> float | None:
+        """The methodology over pair scores keyed ``"a|b"``: :func:`task_score`'s numbers,
+        without building its tuple-keyed copy (this runs on every event)."""
         scoring = self._scorer.scoring
+        count = len(self._results)
         if scoring is None or scoring.methodology is Methodology.PAIRWISE:
-            return _mean(self._pairs, len(self._results))
-        return task_score(
-            self.pair_scores, len(self._results), scoring.methodology,
-            scoring.consensus_threshold,
-        )
+            return _mean(pairs, count)
+        if count < 2:
+            return None if count == 0 else 1.0
+        threshold = scoring.consensus_threshold
+        agreeing = dict.fromkeys(self._results, 0)
+        for key, pair_score_ in pairs.items():
+            if pair_score_ >= threshold:
+                id_a, _, id_b = key.partition(_SEPARATOR)
+                agreeing[id_a] += 1
+                agreeing[id_b] += 1
+        # The largest group agreeing with one annotation, that annotation included.
+        return (1 + max(agreeing.values())) / count
 
     @property
     def pair_scores(self) -> dict[tuple[str, str], float]:
@@ -200,26 +213,18 @@ class TaskAgreement:
         if len(names) <= 1:
             # One tag left once weight-0 tags are out: it scores as the task does.
             return dict.fromkeys(names, score)
-        count = len(self._results)
-        per_tag: dict[str, dict[tuple[str, str], float]] = {name: {} for name in names}
+        per_tag: dict[str, dict[str, float]] = {name: {} for name in names}
         for key, overall in self._pairs.items():
-            id_a, _, id_b = key.partition(_SEPARATOR)
-            pair = (id_a, id_b)
             stored = self._dims.get(key)
             if stored is None:
+                id_a, _, id_b = key.partition(_SEPARATOR)
                 present = tags_of[id_a] | tags_of[id_b]  # at most one tag
                 for name in names:
-                    per_tag[name][pair] = overall if name in present else 1.0
+                    per_tag[name][key] = overall if name in present else 1.0
             else:
                 for name in names:
-                    per_tag[name][pair] = stored.get(name, 1.0)
-        scoring = scorer.scoring
-        methodology = Methodology.PAIRWISE if scoring is None else scoring.methodology
-        threshold = 0.5 if scoring is None else scoring.consensus_threshold
-        return {
-            name: task_score(per_tag[name], count, methodology, threshold)
-            for name in sorted(names)
-        }
+                    per_tag[name][key] = stored.get(name, 1.0)
+        return {name: self._task_score(per_tag[name]) for name in sorted(names)}
 
     def upsert(self, annotation_id: str, result: list[ResultItem]) -> None:
         """Add an annotation or replace its result, scoring it against the other k.

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -341,6 +342,119 @@ def rebuild(
         raise _fail(QuorumError("this deletes every task's state; run again with --yes"))
     removed = asyncio.run(delete_state(_settings()))
     console.print(f"deleted {removed} state keys; start the workers to rebuild")
+
+
+@app.command()
+def score(
+    export: Annotated[Path, typer.Argument(help="Label Studio JSON export (Export > JSON)")],
+    config: Annotated[
+        Path | None, typer.Option(help="labeling config (XML): picks each tag's metric")
+    ] = None,
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            help="project JSON (GET /api/projects/ID): its label_config and control_weights"
+        ),
+    ] = None,
+    methodology: Annotated[str, typer.Option(help="pairwise or consensus")] = "pairwise",
+    threshold: Annotated[
+        float | None, typer.Option(help="count the tasks below this agreement")
+    ] = None,
+    lowest: Annotated[int, typer.Option(min=0, help="list this many lowest tasks")] = 10,
+    report: Annotated[Path, typer.Option(help="JSON report to write")] = Path("score-report.json"),
+    histogram: Annotated[
+        Path, typer.Option(help="PNG histogram of task agreement to write")
+    ] = Path("score-histogram.png"),
+) -> None:
+    """Score a Label Studio JSON export offline: tasks, annotators, project statistics."""
+    from agreement import read_export
+    from streams.report import build_report, write_histogram, write_report
+    from streams.report_tables import report_tables
+
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise _fail(QuorumError(f"--threshold must be between 0 and 1, got {threshold:g}"))
+    try:
+        body = _score_input(export, "a Label Studio JSON export", json=True)
+        with _naming(export):
+            tasks = read_export(body)
+        scoring = _score_config(config, project, methodology)
+    except QuorumError as exc:
+        raise _fail(exc) from None
+    try:
+        if len(tasks) > _SCORE_PROGRESS_TASKS:
+            with _progress() as progress:
+                bar = progress.add_task(f"scoring {export.name}", total=len(tasks))
+                built = build_report(
+                    tasks, scoring, threshold=threshold, on_task=lambda: progress.advance(bar)
+                )
+        else:
+            built = build_report(tasks, scoring, threshold=threshold)
+    except ValueError as exc:
+        raise _fail(ValueError(f"{export}: {exc}")) from None
+    if built.summary.annotations == 0:
+        console.print(
+            f"{export} has {len(tasks)} tasks and no annotation to score (skipped annotations "
+            "and predictions do not count): export the project once it is annotated"
+        )
+        return
+    for table in report_tables(built, export.name, lowest):
+        out.print(table)
+    try:
+        write_report(built, report, export=str(export))
+        write_histogram(built, histogram, export.name)
+    except OSError as exc:
+        raise _fail(
+            QuorumError(
+                f"cannot write the report ({exc}); pass --report and --histogram paths in a "
+                "directory that exists"
+            )
+        ) from None
+    console.print(f"report written to {report}, histogram to {histogram}")
+
+
+_SCORE_PROGRESS_TASKS = 2_000  # below this, scoring takes about a second: no progress bar
+
+
+def _score_config(config: Path | None, project: Path | None, methodology: str) -> Any:
+    """The ScoringConfig of `quorum score`; a QuorumError naming the file that is wrong."""
+    from agreement import ScoringConfig, parse_label_config, read_project
+
+    label_config = None if config is None else _score_input(config, "a labeling config")
+    body = None if project is None else _score_input(project, "a project", json=True)
+    # Read each input on its own first, so that an error names the file it is in.
+    with _naming(config):
+        if label_config is not None:
+            parse_label_config(label_config)
+    with _naming(project):
+        if body is not None:
+            read_project(body)
+    with _naming(None):
+        return ScoringConfig.from_label_studio(label_config, body, methodology=methodology)
+
+
+@contextlib.contextmanager
+def _naming(path: Path | None) -> Iterator[None]:
+    """Turn a ValueError about an input of `quorum score` into a QuorumError naming it."""
+    try:
+        yield
+    except ValueError as exc:
+        raise QuorumError(f"{path}: {exc}" if path is not None else str(exc)) from None
+
+
+def _score_input(path: Path, what: str, *, json: bool = False) -> Any:
+    """The text (or decoded JSON) of an input of `quorum score`; QuorumError saying why not."""
+    if not path.is_file():
+        reason = "is a directory" if path.is_dir() else "does not exist"
+        raise QuorumError(f"{path} {reason}; pass the path of {what}")
+    try:
+        raw = path.read_bytes()
+        return orjson.loads(raw) if json else raw.decode("utf-8")
+    except orjson.JSONDecodeError as exc:
+        raise QuorumError(
+            f"{path} is not JSON ({exc}); pass {what} as Label Studio writes it (JSON)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QuorumError(f"cannot read {path} ({exc}); pass {what}") from None
 
 
 def _progress() -> Progress:
