@@ -150,7 +150,12 @@ def _id(body: dict[str, Any], field: str) -> str:
 
 def _optional_id(body: dict[str, Any], field: str) -> str | None:
     """``optional_str_id`` by way of :func:`_id`."""
-    return None if body.get(field) is None else _id(body, field)
+    value = body.get(field)
+    if value is None:
+        return None
+    if value.__class__ is str and value:
+        return value
+    return _id(body, field)
 
 
 def _result(body: dict[str, Any], *, required: bool) -> list[dict[str, Any]]:
