@@ -1,0 +1,79 @@
+"""A Label Studio JSON export becomes one valid annotation event per annotation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from streams.export_events import annotation_events
+from streams.models.annotation import AnnotationKind, parse_annotation
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "label-studio"
+
+
+def _export() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": 7,
+            "data": {"text": "x"},
+            "annotations": [
+                {"id": 70, "completed_by": 1, "result": [], "created_at": "2026-11-01T10:00:00Z"},
+                {
+                    "id": 71,
+                    "completed_by": {"id": 2, "email": "b@example.com"},
+                    "result": [{"from_name": "s", "to_name": "t", "type": "choices",
+                                "value": {"choices": ["pos"]}}],
+                    "was_cancelled": True,
+                    "updated_at": "2026-11-02T10:00:00.123456Z",
+                },
+            ],
+            "predictions": [{"id": 5, "model_version": "m1", "result": []}],
+        }
+    ]
+
+
+def test_each_annotation_is_one_valid_event() -> None:
+    events = list(annotation_events(_export(), "proj"))
+    parsed = [parse_annotation(orjson.dumps(e), max_bytes=1 << 20) for e in events]
+    assert [(p.task_id, p.annotation_id, p.completed_by) for p in parsed] == [
+        ("7", "70", "1"),
+        ("7", "71", "2"),
+    ]
+    assert [p.kind for p in parsed] == [AnnotationKind.CREATED, AnnotationKind.SKIPPED]
+    assert parsed[0].occurred_at == "2026-11-01T10:00:00+00:00"
+    assert parsed[1].occurred_at == "2026-11-02T10:00:00.123456+00:00"
+    # Predictions are not annotations: none of them is sent.
+    assert all(p.model_version is None for p in parsed)
+
+
+def test_event_ids_are_stable_so_a_second_send_is_a_duplicate() -> None:
+    first = [e["event_id"] for e in annotation_events(_export(), "proj")]
+    second = [e["event_id"] for e in annotation_events(_export(), "proj")]
+    assert first == second
+    assert len(set(first)) == 2
+
+
+def test_fixture_export_converts() -> None:
+    export = json.loads((FIXTURES / "export-score-three-annotators.json").read_text("utf-8"))
+    events = list(annotation_events(export, "p"))
+    expected = sum(len(task["annotations"]) for task in export)
+    assert len(events) == expected
+    for event in events:
+        parse_annotation(orjson.dumps(event), max_bytes=1 << 20)
+
+
+@pytest.mark.parametrize(
+    ("export", "message"),
+    [
+        ({"tasks": []}, "list of tasks"),
+        ([{"id": 1, "annotations": [{"completed_by": 1, "result": []}]}], "has no 'id'"),
+        ([{"id": 1, "annotations": [{"id": 3, "result": []}]}], "no 'completed_by'"),
+    ],
+)
+def test_refusals_say_what_is_wrong(export: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        list(annotation_events(export, "p"))
