@@ -11,6 +11,8 @@ from .consensus import (
     transition,
 )
 from .dawid_skene import ConsensusLabel, DawidSkene, ReliabilityFit
+from .distribution import Distribution, DistributionPolicy
+from .label_stream import Assignment, LabelStream, Queue
 from .model_settings import (
     MetricMean,
     ModelEvaluationSettings,
@@ -22,16 +24,29 @@ from .models import ModelEvaluation
 from .prediction_scores import Prediction, PredictionScore, score_predictions
 from .reliability import ReliabilityEstimator
 from .reliability_settings import ConsensusChanged, ReliabilitySettings
+from .seats import (
+    DistributionEvent,
+    ReleaseReason,
+    ReservationReleased,
+    TaskUnfillable,
+    TaskView,
+)
+from .skips import RejectMode, SkipMode
 
 __all__ = [
     "INITIAL_STATE",
     "MAXIMUM_LIKELIHOOD",
+    "Assignment",
     "ConsensusChanged",
     "ConsensusLabel",
     "ConsensusPolicy",
     "DawidSkene",
     "Decision",
     "DecisionState",
+    "Distribution",
+    "DistributionEvent",
+    "DistributionPolicy",
+    "LabelStream",
     "MetricMean",
     "ModelEvaluation",
     "ModelEvaluationSettings",
@@ -40,11 +55,18 @@ __all__ = [
     "ModelScores",
     "Prediction",
     "PredictionScore",
+    "Queue",
+    "RejectMode",
+    "ReleaseReason",
     "ReliabilityEstimator",
     "ReliabilityFit",
     "ReliabilityModel",
     "ReliabilityPrior",
     "ReliabilitySettings",
+    "ReservationReleased",
+    "SkipMode",
+    "TaskUnfillable",
+    "TaskView",
     "decide",
     "score_predictions",
     "transition",

@@ -1,0 +1,633 @@
+"""Task distribution: which annotator labels which task, one event at a time.
+
+Label Studio Enterprise's automated distribution (project settings, "Annotation" and
+"Quality": https://docs.humansignal.com/guide/project_settings_lse; its label stream,
+``projects/functions/next_task.py`` and ``next_task.md`` in label-studio):
+
+* every task wants ``overlap`` annotations, or 1 outside the overlap cohort (the share of
+  tasks given by ``overlap_cohort_percentage``), plus one more at a time when the
+  consensus asks (REASSIGN), up to ``max_additional``;
+* a task is *reserved* for an annotator when offered ("Task Reservation"), and a
+  reservation takes a seat toward the overlap until it is submitted, skipped or expires;
+* never the same annotator twice on one task; per-annotator limits; paused annotators
+  and people who left get nothing.
+
+:class:`Distribution` holds one project's state and applies events one at a time in
+O(log n) (plus, for events that change who can work, the tasks whose fillability they
+change). Time is always an argument, ``now`` in seconds since the epoch. Output events
+(:class:`~assignment.seats.TaskUnfillable`, :class:`~assignment.seats.ReservationReleased`)
+are queued; every event method returns the queue and empties it, and
+:meth:`Distribution.take_events` does the same after :meth:`~Distribution.next_task` or
+:meth:`~Distribution.assign`. The index behind ``next_task`` is
+:class:`assignment.label_stream.LabelStream`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .consensus import ConsensusPolicy
+from .label_stream import TIERS, Assignment, LabelStream, Queue
+from .seats import (
+    AnnotatorSeats,
+    DistributionEvent,
+    ReleaseReason,
+    ReservationReleased,
+    Shortfalls,
+    TaskSeats,
+    TaskView,
+    event_from_state,
+    event_state,
+)
+from .skips import (
+    RejectMode,
+    SkipMode,
+    apply_rejection,
+    apply_skip,
+    parse_skip_mode,
+    rejection_requeues,
+)
+
+STATE_VERSION = 1
+DEFAULT_RESERVATION_TTL = 1440 * 60.0
+"""Label Studio Enterprise's default task reservation: 1440 minutes (one day)."""
+
+_LOW, _STARTED, _OVERLAP, _SEQUENCE = range(len(TIERS))
+
+
+def _hash_unit(*parts: str) -> float:
+    """A number in [0, 1) fixed by ``parts``: the same in every process (``hash`` is salted)."""
+    text = "\x1f".join(parts).encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big") / 2.0**64
+
+
+def _check_number(name: str, value: object, low: float, high: float, *, open_low: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not (low < value <= high if open_low else low <= value <= high):  # NaN fails both
+        bounds = f"({low}, {high}]" if open_low else f"[{low}, {high}]"
+        raise ValueError(f"{name} must be in {bounds}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DistributionPolicy:
+    """A project's distribution settings; defaults are Label Studio Enterprise's.
+
+    Attributes
+    ----------
+    consensus
+        Overlap (annotations per task, ``maximum_annotations``) and ``max_additional``
+        (extra annotators for low agreement) come from here, the one place they are set.
+    overlap_cohort_percentage
+        Share of tasks, in [0, 100], that get the full overlap; the rest get 1. The
+        cohort is fixed by a hash of the task id (default 100: every task).
+    show_overlap_first
+        Offer tasks other annotators already started, then fresh cohort tasks, before
+        the rest (Label Studio default: off).
+    max_tasks_per_annotator
+        At most this many tasks (submitted, counted skips and open reservations) per
+        annotator, >= 1; ``None`` for no limit (the default).
+    max_share_per_annotator
+        At most this share, in (0, 1], of the project's tasks per annotator, rounded up;
+        ``None`` for no limit (the default).
+    reservation_ttl
+        Seconds after which an unsubmitted reservation returns its task to the pool, > 0.
+    skip_mode
+        What a skip does (:class:`assignment.skips.SkipMode`); default requeue for others.
+    """
+
+    consensus: ConsensusPolicy = field(default_factory=ConsensusPolicy)
+    overlap_cohort_percentage: float = 100.0
+    show_overlap_first: bool = False
+    max_tasks_per_annotator: int | None = None
+    max_share_per_annotator: float | None = None
+    reservation_ttl: float = DEFAULT_RESERVATION_TTL
+    skip_mode: SkipMode = SkipMode.REQUEUE_FOR_OTHERS
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.consensus, ConsensusPolicy):
+            raise ValueError(f"consensus must be a ConsensusPolicy, got {self.consensus!r}")
+        _check_number("overlap_cohort_percentage", self.overlap_cohort_percentage, 0.0, 100.0,
+                      open_low=False)
+        if not isinstance(self.show_overlap_first, bool):
+            raise ValueError(f"show_overlap_first must be True or False, "
+                             f"got {self.show_overlap_first!r}")
+        limit = self.max_tasks_per_annotator
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 1):
+            raise ValueError("max_tasks_per_annotator must be a whole number of tasks >= 1, "
+                             f"or None for no limit; got {limit!r}")
+        if self.max_share_per_annotator is not None:
+            _check_number("max_share_per_annotator", self.max_share_per_annotator, 0.0, 1.0,
+                          open_low=True)
+        _check_number("reservation_ttl", self.reservation_ttl, 0.0, math.inf, open_low=True)
+        if math.isinf(self.reservation_ttl):
+            raise ValueError("reservation_ttl must be a finite number of seconds, got inf")
+        object.__setattr__(self, "skip_mode", parse_skip_mode(self.skip_mode))
+        object.__setattr__(self, "reservation_ttl", float(self.reservation_ttl))
+        object.__setattr__(self, "overlap_cohort_percentage",
+                           float(self.overlap_cohort_percentage))
+
+    @property
+    def overlap(self) -> int:
+        """Annotations per task in the overlap cohort."""
+        return self.consensus.overlap
+
+    @property
+    def max_additional(self) -> int:
+        """Extra annotators a low-agreement task may get."""
+        return self.consensus.max_additional
+
+    def task_overlap(self, task: str) -> int:
+        """Annotations ``task`` wants before any extra: ``overlap`` in the cohort, else 1."""
+        share = self.overlap_cohort_percentage / 100.0
+        return self.overlap if share >= 1.0 or _hash_unit("cohort", task) < share else 1
+
+    def annotator_limit(self, project_tasks: int) -> int | None:
+        """Most tasks one annotator may hold in a project of ``project_tasks`` tasks."""
+        limits = []
+        if self.max_tasks_per_annotator is not None:
+            limits.append(self.max_tasks_per_annotator)
+        if self.max_share_per_annotator is not None:
+            # The epsilon undoes binary rounding: 0.1 * 100 is 10.000000000000002.
+            limits.append(math.ceil(self.max_share_per_annotator * project_tasks - 1e-9))
+        return min(limits) if limits else None
+
+    def to_state(self) -> dict[str, Any]:
+        """The settings as JSON-ready data, ``"version": 1``."""
+        consensus = self.consensus
+        return {
+            "version": STATE_VERSION,
+            "overlap": consensus.overlap,
+            "threshold": consensus.threshold,
+            "max_additional": consensus.max_additional,
+            "overlap_cohort_percentage": self.overlap_cohort_percentage,
+            "show_overlap_first": self.show_overlap_first,
+            "max_tasks_per_annotator": self.max_tasks_per_annotator,
+            "max_share_per_annotator": self.max_share_per_annotator,
+            "reservation_ttl": self.reservation_ttl,
+            "skip_mode": self.skip_mode.value,
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> DistributionPolicy:
+        """Settings from :meth:`to_state`."""
+        _check_version(state, "distribution policy")
+        consensus = ConsensusPolicy(overlap=state["overlap"], threshold=state["threshold"],
+                                    max_additional=state["max_additional"])
+        fields = ("overlap_cohort_percentage", "show_overlap_first", "max_tasks_per_annotator",
+                  "max_share_per_annotator", "reservation_ttl", "skip_mode")
+        return cls(consensus=consensus, **{name: state[name] for name in fields})
+
+
+def _check_version(state: Mapping[str, Any], what: str) -> None:
+    if state.get("version") != STATE_VERSION:
+        raise ValueError(f"{what} state version {state.get('version')!r} is not "
+                         f"{STATE_VERSION}; rebuild the state from the input topics")
+
+
+class Distribution:
+    """One project's distribution state; see the module docstring.
+
+    Every method validates and applies one event; ``now`` first expires due reservations.
+    """
+
+    def __init__(self, policy: DistributionPolicy | None = None) -> None:
+        self.policy = policy if policy is not None else DistributionPolicy()
+        self._tasks: dict[str, TaskSeats] = {}
+        self._by_seq: dict[int, str] = {}
+        self._annotators: dict[str, AnnotatorSeats] = {}
+        self._eligible: dict[str, None] = {}  # joined, not paused, under the limit
+        self._limit = self.policy.annotator_limit(0)
+        self._stream = LabelStream()
+        self._expiry: list[tuple[float, int, str]] = []  # (expires_at, seq, annotator), lazy
+        self._shortfalls = Shortfalls()
+        self._outbox: list[DistributionEvent] = []
+        self._next_seq = 1
+
+    # Input events -------------------------------------------------------------------------
+
+    def task_imported(self, task: str, now: float) -> list[DistributionEvent]:
+        """A task joined the project (again: nothing changes)."""
+        self._advance(now)
+        if task not in self._tasks:
+            self._add_task(task)
+        return self.take_events()
+
+    def task_deleted(self, task: str, now: float) -> list[DistributionEvent]:
+        """A task left the project: its reservations end, its seats stop counting."""
+        self._advance(now)
+        record = self._tasks.get(task)
+        if record is not None:
+            record.closed = True
+            self._sync(record)
+            for annotator in sorted(record.held):
+                self._release(record, annotator, ReleaseReason.DELETED)
+            for annotator in record.done:
+                self._annotators[annotator].seats -= 1
+                self._refresh(self._annotators[annotator])
+            for annotator in record.deferred:
+                del self._annotators[annotator].skipped[task]
+            del self._tasks[task], self._by_seq[record.seq]
+            self._project_size_changed()
+        return self.take_events()
+
+    def annotator_joined(self, annotator: str, now: float) -> list[DistributionEvent]:
+        """An annotator became a member of the project (their history stays)."""
+        self._advance(now)
+        record = self._annotator(annotator)
+        record.member = True
+        self._refresh(record)
+        return self.take_events()
+
+    def annotator_left(self, annotator: str, now: float) -> list[DistributionEvent]:
+        """An annotator left: their reservations end; what they did still counts."""
+        return self._set_away(annotator, now, ReleaseReason.LEFT)
+
+    def annotator_paused(self, annotator: str, now: float) -> list[DistributionEvent]:
+        """An annotator was paused: their reservations end and they get nothing."""
+        return self._set_away(annotator, now, ReleaseReason.PAUSED)
+
+    def annotator_resumed(self, annotator: str, now: float) -> list[DistributionEvent]:
+        """A paused annotator may work again."""
+        self._advance(now)
+        record = self._annotator(annotator)
+        record.paused = False
+        self._refresh(record)
+        return self.take_events()
+
+    def annotation_submitted(self, task: str, annotator: str, now: float
+                             ) -> list[DistributionEvent]:
+        """``annotator`` submitted ``task``: their reservation, if any, becomes a done seat.
+
+        A task never imported is imported now (the task and annotation streams are not
+        ordered with each other); an annotator never joined is recorded as a non-member.
+        """
+        self._advance(now)
+        record = self._tasks.get(task) or self._add_task(task)
+        person = self._annotator(annotator)
+        if annotator not in record.done:
+            record.mark_done(person)
+            self._refresh(person)
+            self._sync(record)
+        return self.take_events()
+
+    def annotation_skipped(self, task: str, annotator: str, now: float
+                           ) -> list[DistributionEvent]:
+        """``annotator`` skipped ``task``; what follows is the policy's ``skip_mode``."""
+        self._advance(now)
+        record = self._tasks.get(task) or self._add_task(task)
+        person = self._annotator(annotator)
+        if annotator not in record.done:
+            apply_skip(record, person, self.policy.skip_mode)
+            self._refresh(person)
+            self._sync(record)
+        return self.take_events()
+
+    def expire(self, now: float) -> list[DistributionEvent]:
+        """Return the tasks of reservations due at ``now`` to the pool."""
+        self._advance(now)
+        return self.take_events()
+
+    def one_more_needed(self, task: str, annotator_count: int, now: float
+                        ) -> list[DistributionEvent]:
+        """The consensus decided REASSIGN with ``annotator_count`` counted annotators.
+
+        The task then wants ``annotator_count + 1`` annotators, at most ``overlap +
+        max_additional``, and is offered before other tasks. Idempotent: the same
+        decision delivered twice asks for one annotator, not two. A closed task reopens.
+        """
+        self._advance(now)
+        if isinstance(annotator_count, bool) or not isinstance(annotator_count, int) \
+                or annotator_count < 0:
+            raise ValueError(f"annotator_count must be a whole number >= 0, "
+                             f"got {annotator_count!r}")
+        record = self._known(task)
+        target = min(record.cap, max(record.target, annotator_count + 1))
+        if target > record.target:
+            record.target = target
+            record.closed = False
+            self._sync(record)
+        return self.take_events()
+
+    def task_completed(self, task: str, now: float) -> list[DistributionEvent]:
+        """The consensus completed the task: no more assignments, reservations end."""
+        return self._close(task, now)
+
+    def task_sent_to_review(self, task: str, now: float) -> list[DistributionEvent]:
+        """The task went to review: no more assignments, reservations end."""
+        return self._close(task, now)
+
+    def annotation_rejected(self, task: str, annotator: str, mode: RejectMode | str,
+                            now: float, *,
+                            requeue: bool | None = None) -> list[DistributionEvent]:
+        """A reviewer rejected ``annotator``'s annotation of ``task``.
+
+        Its seat stops counting. ``mode`` is the project's
+        :class:`assignment.skips.RejectMode`; with ``reviewer_choice``, ``requeue`` is
+        the reviewer's pick. Requeued: the task reopens for that annotator only, first in
+        their stream and without expiry (for someone else if they are paused or gone).
+        Removed: they never get the task again and an open task offers the seat to others.
+        """
+        back_to_annotator = rejection_requeues(mode, requeue)
+        self._advance(now)
+        record = self._known(task)
+        if annotator in record.done:
+            person = self._annotators[annotator]
+            apply_rejection(record, person, back_to_annotator)
+            self._refresh(person)
+            self._sync(record)
+        return self.take_events()
+
+    # The label stream -----------------------------------------------------------------------
+
+    def next_task(self, annotator: str, now: float) -> Assignment | None:
+        """The task ``annotator`` should label next, reserved for them; ``None`` if none.
+
+        In order: a rejected annotation to redo, a task they already hold, then the pool
+        (low agreement, then with ``show_overlap_first`` started and cohort tasks, then
+        import order), then their requeue-for-me skips. O(log n) for n open tasks.
+        """
+        self._advance(now)
+        person = self._annotators.get(annotator)
+        if person is None or not person.member or person.paused:
+            return None
+        for task in person.rework:
+            return Assignment(task, annotator, None, Queue.REWORK)
+        for task in person.reserved:
+            return Assignment(task, annotator, self._tasks[task].held[annotator], Queue.RESERVED)
+        if annotator not in self._eligible:
+            return None  # at their limit
+        found = self._stream.first(annotator)
+        if found is not None:
+            tier, seq = found
+            return self._reserve(self._tasks[self._by_seq[seq]], person, now, TIERS[tier])
+        # Label Studio tries the skipped queue last; a task full for now is kept for later.
+        for task in person.skipped:
+            record = self._tasks[task]
+            if record.needed > 0:
+                record.undefer(person)
+                return self._reserve(record, person, now, Queue.SKIPPED)
+        return None
+
+    def assign(self, task: str, now: float, reliability: Mapping[str, float] | None = None
+               ) -> list[Assignment]:
+        """Reserve ``task``'s free seats for the least-loaded eligible annotators.
+
+        Load is the annotator's seats (submitted and reserved tasks); ties go to a hash
+        of task and annotator, the same in every process. For a low-agreement task, a
+        ``reliability`` mapping (annotator -> score, higher is better) ranks first:
+        the most reliable available annotators get it (unknown annotators rank last).
+        Annotators who skipped it for later come after everyone else.
+        """
+        self._advance(now)
+        record = self._known(task)
+        needed = record.needed
+        if needed <= 0:
+            return []
+        low_agreement = reliability is not None and record.target > record.overlap
+        ranked = []
+        for annotator in self._eligible:
+            if annotator in record.done or annotator in record.held \
+                    or annotator in record.excluded:
+                continue
+            score = -math.inf
+            if low_agreement:
+                assert reliability is not None  # for mypy: low_agreement implies it
+                score = reliability.get(annotator, -math.inf)
+                if isinstance(score, bool) or not isinstance(score, int | float) \
+                        or math.isnan(score):
+                    raise ValueError(f"reliability of {annotator!r} must be a number, "
+                                     f"got {score!r}")
+            ranked.append((-score, annotator in record.deferred,
+                           self._annotators[annotator].seats, _hash_unit(task, annotator),
+                           annotator))
+        assignments = []
+        for *_, annotator in heapq.nsmallest(needed, ranked):
+            person = self._annotators[annotator]
+            record.undefer(person)
+            assignments.append(self._reserve(record, person, now, Queue.PUSHED))
+        return assignments
+
+    def take_events(self) -> list[DistributionEvent]:
+        """The output events queued since the last call, oldest first."""
+        events, self._outbox = self._outbox, []
+        return events
+
+    # Reading ---------------------------------------------------------------------------
+
+    def task_view(self, task: str) -> TaskView | None:
+        """``task``'s seats, or ``None`` if it is not in the project."""
+        record = self._tasks.get(task)
+        return None if record is None else record.view()
+
+    def annotator_load(self, annotator: str) -> int:
+        """Tasks ``annotator`` has done or holds (0 if unknown): what the limits count."""
+        person = self._annotators.get(annotator)
+        return 0 if person is None else person.seats
+
+    def linear_scan(self, annotator: str) -> tuple[str, Queue] | None:
+        """What the pool would offer ``annotator``, found by reading every task: O(n).
+
+        The reference for :meth:`next_task`'s index, in tests and in the benchmark;
+        reserves nothing and ignores held reservations, skips and limits.
+        """
+        best: tuple[int, int, str] | None = None
+        for record in self._tasks.values():
+            if record.needed <= 0 or annotator in record.done or annotator in record.held \
+                    or annotator in record.excluded or annotator in record.deferred:
+                continue
+            key = (self._tier(record), record.seq, record.id)
+            if best is None or key < best:
+                best = key
+        return None if best is None else (best[2], TIERS[best[0]])
+
+    # State --------------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-ready state, ``"version": 1``; :meth:`from_state` rebuilds the same answers."""
+        return {
+            "version": STATE_VERSION,
+            "policy": self.policy.to_state(),
+            "next_seq": self._next_seq,
+            "tasks": {t.id: [t.seq, t.target, t.closed, sorted(t.done), sorted(t.excluded),
+                             t.shortfall] for t in self._tasks.values()},
+            "annotators": {
+                a.id: [a.member, a.paused,
+                       [[task, self._tasks[task].held[a.id]] for task in a.reserved],
+                       list(a.rework), list(a.skipped)]
+                for a in self._annotators.values()
+            },
+            "outbox": [event_state(event) for event in self._outbox],
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> Distribution:
+        """The distribution :meth:`to_state` described."""
+        _check_version(state, "distribution")
+        restored = cls(DistributionPolicy.from_state(state["policy"]))
+        restored._next_seq = state["next_seq"]
+        policy = restored.policy
+        for task, (seq, target, closed, done, excluded, shortfall) in state["tasks"].items():
+            overlap = policy.task_overlap(task)
+            record = TaskSeats(task, seq, overlap, overlap + policy.max_additional, target,
+                               closed, set(done), {}, set(excluded), set(), shortfall)
+            restored._tasks[task] = record
+            restored._by_seq[seq] = task
+            for annotator in done:
+                restored._annotator(annotator).seats += 1
+        for annotator, (member, paused, reserved, rework, skipped) in state["annotators"].items():
+            person = restored._annotator(annotator)
+            person.member, person.paused = member, paused
+            for task, expires_at in reserved:
+                restored._tasks[task].held[annotator] = expires_at
+                person.reserved[task] = None
+                restored._expiry.append((expires_at, restored._tasks[task].seq, annotator))
+            for task in rework:
+                restored._tasks[task].held[annotator] = None
+                person.rework[task] = None
+            for task in skipped:
+                restored._tasks[task].deferred.add(annotator)
+                person.skipped[task] = None
+            person.seats += len(reserved) + len(rework)
+        heapq.heapify(restored._expiry)
+        restored._limit = policy.annotator_limit(len(restored._tasks))
+        restored._eligible = {a: None for a, person in restored._annotators.items()
+                              if restored._can_work(person)}
+        for record in sorted(restored._tasks.values(), key=lambda t: t.seq):
+            # The stored shortfalls were current when saved: this re-check reports nothing.
+            restored._sync(record)
+        restored._outbox = [event_from_state(event) for event in state["outbox"]]
+        return restored
+
+    # Internals ---------------------------------------------------------------------------
+
+    def _advance(self, now: float) -> None:
+        if not math.isfinite(now):
+            raise ValueError(f"now must be a finite number of seconds since the epoch, "
+                             f"got {now!r}")
+        expiry = self._expiry
+        while expiry and expiry[0][0] <= now:
+            expires_at, seq, annotator = heapq.heappop(expiry)
+            task = self._by_seq.get(seq)
+            record = None if task is None else self._tasks.get(task)
+            # Lazy deletion: the entry counts only if that very reservation is still held.
+            if record is not None and record.held.get(annotator, -math.inf) == expires_at:
+                self._release(record, annotator, ReleaseReason.EXPIRED)
+
+    def _add_task(self, task: str) -> TaskSeats:
+        overlap = self.policy.task_overlap(task)
+        record = TaskSeats(task, self._next_seq, overlap, overlap + self.policy.max_additional,
+                       overlap)
+        self._next_seq += 1
+        self._tasks[task] = record
+        self._by_seq[record.seq] = task
+        self._project_size_changed()
+        self._sync(record)
+        return record
+
+    def _known(self, task: str) -> TaskSeats:
+        record = self._tasks.get(task)
+        if record is None:
+            raise ValueError(f"task {task!r} is not in the project: import it (or submit an "
+                             "annotation of it) first")
+        return record
+
+    def _annotator(self, annotator: str) -> AnnotatorSeats:
+        person = self._annotators.get(annotator)
+        if person is None:
+            person = self._annotators[annotator] = AnnotatorSeats(annotator)
+        return person
+
+    def _set_away(self, annotator: str, now: float, reason: ReleaseReason
+                  ) -> list[DistributionEvent]:
+        self._advance(now)
+        person = self._annotator(annotator)
+        if reason is ReleaseReason.LEFT:
+            person.member = False
+        else:
+            person.paused = True
+        for task in [*person.rework, *person.reserved]:
+            self._release(self._tasks[task], annotator, reason)
+        self._refresh(person)
+        return self.take_events()
+
+    def _close(self, task: str, now: float) -> list[DistributionEvent]:
+        self._advance(now)
+        record = self._known(task)
+        record.closed = True
+        self._sync(record)
+        for annotator in sorted(record.held):
+            self._release(record, annotator, ReleaseReason.CLOSED)
+        return self.take_events()
+
+    def _reserve(self, record: TaskSeats, person: AnnotatorSeats, now: float, queue: Queue
+                 ) -> Assignment:
+        expires_at = now + self.policy.reservation_ttl
+        record.held[person.id] = expires_at
+        person.reserved[record.id] = None
+        person.seats += 1
+        heapq.heappush(self._expiry, (expires_at, record.seq, person.id))
+        self._refresh(person)
+        self._sync(record)
+        return Assignment(record.id, person.id, expires_at, queue)
+
+    def _release(self, record: TaskSeats, annotator: str, reason: ReleaseReason) -> None:
+        person = self._annotators[annotator]
+        record.unhold(person)
+        person.seats -= 1
+        self._outbox.append(ReservationReleased(record.id, annotator, reason))
+        self._refresh(person)
+        self._sync(record)
+
+    def _tier(self, record: TaskSeats) -> int:
+        if record.target > record.overlap:
+            return _LOW
+        if not self.policy.show_overlap_first:
+            return _SEQUENCE
+        if record.done or record.held:
+            return _STARTED
+        # Label Studio's own show-overlap-first: tasks with overlap > 1 before the others.
+        return _OVERLAP if record.overlap > 1 else _SEQUENCE
+
+    def _sync(self, record: TaskSeats) -> None:
+        """Bring the index and the shortfall report in line with ``record``."""
+        if record.needed:
+            self._stream.place(record.seq, self._tier(record), record.blockers())
+        else:
+            self._stream.place(record.seq, None, ())
+        event = self._shortfalls.track(record, self._eligible)
+        if event is not None:
+            self._outbox.append(event)
+
+    def _can_work(self, person: AnnotatorSeats) -> bool:
+        return person.member and not person.paused and (
+            self._limit is None or person.seats < self._limit)
+
+    def _refresh(self, person: AnnotatorSeats) -> None:
+        """Update ``person``'s eligibility; if it changed, re-check the tasks it may affect."""
+        eligible = self._can_work(person)
+        if eligible == (person.id in self._eligible):
+            return
+        if eligible:
+            self._eligible[person.id] = None
+        else:
+            del self._eligible[person.id]
+        affected = self._shortfalls.affected(eligible, len(self._eligible))
+        # In import order, so that events come out the same after a state round trip.
+        for record in sorted((self._tasks[task] for task in affected), key=lambda t: t.seq):
+            event = self._shortfalls.track(record, self._eligible)
+            if event is not None:
+                self._outbox.append(event)
+
+    def _project_size_changed(self) -> None:
+        limit = self.policy.annotator_limit(len(self._tasks))
+        if limit != self._limit:
+            self._limit = limit
+            for person in list(self._annotators.values()):
+                self._refresh(person)
