@@ -1,5 +1,5 @@
-"""Pure assignment policy: consensus decisions per task, annotator reliability and model
-evaluation. No I/O."""
+"""Pure assignment policy: consensus decisions per task, reviews, ground truth, annotator
+performance and reliability, model evaluation. No I/O."""
 
 from .confusion import MAXIMUM_LIKELIHOOD, ReliabilityModel, ReliabilityPrior
 from .consensus import (
@@ -12,6 +12,8 @@ from .consensus import (
 )
 from .dawid_skene import ConsensusLabel, DawidSkene, ReliabilityFit
 from .distribution import Distribution, DistributionPolicy
+from .evaluation import AnnotatorPaused, AnnotatorUnpaused, EvaluationSettings, ground_truth_due
+from .ground_truth import GroundTruth
 from .label_stream import Assignment, LabelStream, Queue
 from .model_settings import (
     MetricMean,
@@ -21,9 +23,27 @@ from .model_settings import (
     ModelScores,
 )
 from .models import ModelEvaluation
+from .pair_agreement import pair_agreement
+from .performance import AnnotatorPerformance, AnnotatorSummary, pairs_with
 from .prediction_scores import Prediction, PredictionScore, score_predictions
 from .reliability import ReliabilityEstimator
 from .reliability_settings import ConsensusChanged, ReliabilitySettings
+from .review import ReviewBoard
+from .review_events import (
+    CancelAnnotation,
+    RemoveFromAgreement,
+    ReplaceResult,
+    RequeueToAnnotator,
+    Review,
+    ReviewAction,
+    ReviewCriteria,
+    ReviewOutcome,
+    ReviewReason,
+    ReviewRequested,
+    TaskReviewed,
+)
+from .review_queue import ReviewQueue
+from .review_settings import ReviewSettings
 from .seats import (
     DistributionEvent,
     ReleaseReason,
@@ -36,7 +56,12 @@ from .skips import RejectMode, SkipMode
 __all__ = [
     "INITIAL_STATE",
     "MAXIMUM_LIKELIHOOD",
+    "AnnotatorPaused",
+    "AnnotatorPerformance",
+    "AnnotatorSummary",
+    "AnnotatorUnpaused",
     "Assignment",
+    "CancelAnnotation",
     "ConsensusChanged",
     "ConsensusLabel",
     "ConsensusPolicy",
@@ -46,6 +71,8 @@ __all__ = [
     "Distribution",
     "DistributionEvent",
     "DistributionPolicy",
+    "EvaluationSettings",
+    "GroundTruth",
     "LabelStream",
     "MetricMean",
     "ModelEvaluation",
@@ -63,11 +90,27 @@ __all__ = [
     "ReliabilityModel",
     "ReliabilityPrior",
     "ReliabilitySettings",
+    "RemoveFromAgreement",
+    "ReplaceResult",
+    "RequeueToAnnotator",
     "ReservationReleased",
+    "Review",
+    "ReviewAction",
+    "ReviewBoard",
+    "ReviewCriteria",
+    "ReviewOutcome",
+    "ReviewQueue",
+    "ReviewReason",
+    "ReviewRequested",
+    "ReviewSettings",
     "SkipMode",
+    "TaskReviewed",
     "TaskUnfillable",
     "TaskView",
     "decide",
+    "ground_truth_due",
+    "pair_agreement",
+    "pairs_with",
     "score_predictions",
     "transition",
 ]
