@@ -106,7 +106,7 @@ class AnnotationsAgent:
         self._unacked: dict[int, deque[asyncio.Future[list[object]]]] = defaultdict(deque)
         self._needs_recovery: set[int] = set()  # a publication failed: republish the outbox
         self._positions: dict[TopicPartition, int] = {}
-        self._partition_counts: dict[str, int] = {}  # output topic -> partitions
+        self._targets: dict[str, tuple[str, int]] = {}  # short name -> topic, partitions
         self._gap_checked: dict[int, int] = {}  # partition -> a batch start seen past a gap
         self._cycle = asyncio.Lock()  # held while batches are processed; rebalances wait
         self._write: _Write | None = None  # the last fetch's write, until settled
@@ -343,13 +343,16 @@ class AnnotationsAgent:
         to aiokafka without per-message partitioning and futures.
         """
         builders: dict[tuple[int, str, int], list[BatchBuilder]] = {}
+        targets = self._targets
         for partition, messages in entries:
             for short_topic, key, body in messages:
-                topic = self.settings.topic(short_topic)
-                count = self._partition_counts.get(topic)
-                if count is None:
+                # Looked up once per topic name: this loop runs once per output event.
+                target = targets.get(short_topic)
+                if target is None:
+                    topic = self.settings.topic(short_topic)
                     count = len(await self.producer.partitions_for(topic))
-                    self._partition_counts[topic] = count
+                    target = targets[short_topic] = (topic, count)
+                topic, count = target
                 chain = builders.setdefault((partition, topic, partition % count), [])
                 if not chain or chain[-1].append(key=key, value=body, timestamp=None) is None:
                     # The last batch is full (or there is none): start the next one.
