@@ -73,29 +73,8 @@ def pair_score(
             if weights is not None and _weight(weights, from_name) == 0.0:
                 return 1.0
             return _clip(tag_score(result_a, result_b))
-    tags_a = _by_tag(result_a)
-    tags_b = _by_tag(result_b)
-    if not tags_a and not tags_b:
-        return 1.0
-    # Sorted tags and fsum make the sum independent of which annotation comes first, so
-    # the score is symmetric to the last bit, not just up to rounding.
-    scores: list[float] = []
-    tag_weights: list[float] = []
-    for name in sorted(tags_a.keys() | tags_b.keys()):
-        weight = 1.0 if weights is None else _weight(weights, name)
-        if weight == 0.0:
-            continue
-        scores.append(tag_score(tags_a.get(name, _ABSENT), tags_b.get(name, _ABSENT)))
-        tag_weights.append(weight)
-    if not scores:
-        return 1.0
-    if len(scores) == 1:
-        # A lone tag's score must not pick up rounding from (w * s) / w.
-        return _clip(scores[0])
-    if weights is None:
-        return _clip(math.fsum(scores) / len(scores))
-    weighted = math.fsum(w * s for w, s in zip(tag_weights, scores, strict=True))
-    return _clip(weighted / math.fsum(tag_weights))
+    # A lone tag's score must not pick up rounding from (w * s) / w: score_pair keeps it.
+    return score_pair(result_a, result_b, None, weights).overall
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,16 +114,16 @@ def score_pair(
     Returns
     -------
     PairScore
-        ``overall`` equals ``pair_score(result_a, result_b, weights)`` bit for bit when
-        ``metrics`` lists no tag. Symmetric bit for bit when the metrics are.
+        ``overall`` is what :func:`pair_score` returns when ``metrics`` lists no tag
+        (it calls this). Symmetric bit for bit when the metrics are.
     """
     tags_a = _by_tag(result_a)
     tags_b = _by_tag(result_b)
     dimensions: dict[str, float] = {}
     scores: list[float] = []
     tag_weights: list[float] = []
-    # The same order, sums and special cases as pair_score, so the overall is the same
-    # number to the last bit.
+    # Sorted tags and fsum make the sum independent of which annotation comes first, so
+    # the score is symmetric to the last bit, not just up to rounding.
     for name in sorted(tags_a.keys() | tags_b.keys()):
         weight = 1.0 if weights is None else _weight(weights, name)
         if weight == 0.0:
