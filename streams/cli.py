@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import orjson
 import typer
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -413,6 +414,70 @@ def score(
 
 
 _SCORE_PROGRESS_TASKS = 2_000  # below this, scoring takes about a second: no progress bar
+
+
+@app.command()
+def stats(
+    project: Annotated[str, typer.Argument(help="project id, as in the annotation events")],
+    threshold: Annotated[
+        float | None, typer.Option(help="count the tasks below this agreement")
+    ] = None,
+    lowest: Annotated[int, typer.Option(min=0, help="list this many lowest tasks")] = 10,
+    report: Annotated[Path | None, typer.Option(help="also write this JSON report")] = None,
+    histogram: Annotated[
+        Path | None, typer.Option(help="also write this PNG histogram of task agreement")
+    ] = None,
+) -> None:
+    """A project's agreement as the stream holds it now: the report of `quorum score`.
+
+    Reads the project's task records from Redis (every partition) and its configuration,
+    and scores them with the same code as `quorum score`: per task and tag, per
+    annotator, Krippendorff's alpha, Fleiss' and Cohen's kappa.
+    """
+    from streams.operations import list_projects, project_tasks
+    from streams.report import build_report, write_histogram, write_report
+    from streams.report_tables import report_tables
+
+    settings = _settings()
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise _fail(QuorumError(f"--threshold must be between 0 and 1, got {threshold:g}"))
+    try:
+        tasks = asyncio.run(project_tasks(settings, project))
+        rows = {row.project_id: row for row in asyncio.run(list_projects(settings))}
+    except (OSError, RedisError) as exc:
+        raise _fail(QuorumError(
+            f"cannot read Redis at {settings.redis_url} ({exc}); start it with `quorum infra up`"
+        )) from None
+    if not tasks:
+        raise _fail(QuorumError(
+            f"no task of project {project!r} in the state under prefix {settings.key_prefix!r}; "
+            "check the project id and QUORUM_TOPIC_PREFIX (`quorum project list`)"
+        ))
+    config = rows[project].config if project in rows else None
+    scoring = None if config is None else config.scoring
+    with _progress() as progress:
+        bar = progress.add_task(f"scoring {len(tasks):,} tasks", total=len(tasks))
+        built = build_report(
+            tasks, scoring or _default_scoring(), threshold=threshold,
+            on_task=lambda: progress.advance(bar),
+        )
+    for table in report_tables(built, f"project {project}", lowest):
+        out.print(table)
+    try:
+        if report is not None:
+            write_report(built, report, export=f"project {project}")
+            console.print(f"report written to {report}")
+        if histogram is not None:
+            write_histogram(built, histogram, f"project {project}")
+            console.print(f"histogram written to {histogram}")
+    except OSError as exc:
+        raise _fail(QuorumError(f"cannot write the report: {exc}")) from None
+
+
+def _default_scoring() -> Any:
+    from agreement import ScoringConfig
+
+    return ScoringConfig()
 
 
 def _score_config(config: Path | None, project: Path | None, methodology: str) -> Any:

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 import orjson
 from redis.asyncio import Redis
 
+from agreement.label_studio import ExportTask
 from streams import topics
 from streams.kafka import plain_producer
 from streams.models.project import ProjectConfig, project_config_from_dict
 from streams.settings import Settings
 from streams.state.keys import Keys
+from streams.state.task import COUNTED, SKIPPED, TaskRecord
 
 
 def message_key(event: dict[str, object]) -> bytes:
@@ -173,3 +175,52 @@ def _glob_literal(text: str) -> str:
 def _text(value: bytes | str) -> str:
     """A Redis reply as text (clients here are made without ``decode_responses``)."""
     return value.decode() if isinstance(value, bytes) else value
+
+
+async def project_tasks(settings: Settings, project_id: str) -> list[ExportTask]:
+    """A project's tasks as the stream holds them, shaped like a Label Studio export.
+
+    Every partition's task records of the project, read with HSCAN: counted annotations
+    with their annotator and result, skipped ones as cancelled, predictions with their
+    model version. :func:`streams.report.build_report` scores them exactly as
+    ``quorum score`` scores an export, so the figures are the stream's own.
+    """
+    keys = Keys(settings.key_prefix)
+    prefix = keys.task_field(project_id, "")
+    redis = Redis.from_url(settings.redis_url)
+    tasks: list[ExportTask] = []
+    try:
+        for partition in range(settings.partitions):
+            async for field, doc in redis.hscan_iter(
+                keys.tasks(partition), match=_glob_literal(prefix) + "*", count=1000
+            ):
+                name = _text(field)
+                if name.startswith(prefix):
+                    tasks.append(_as_export_task(name[len(prefix):], doc))
+    finally:
+        await redis.aclose()
+    tasks.sort(key=lambda task: str(task.id))
+    return tasks
+
+
+def _as_export_task(task_id: str, doc: bytes) -> ExportTask:
+    record = TaskRecord.from_json(doc)
+    results = record.agreement.to_state()["results"]
+    annotations = []
+    for annotation_id, entry in record.entries.items():
+        if entry.status == COUNTED:
+            annotations.append(
+                {"id": annotation_id, "completed_by": entry.author or None,
+                 "result": results.get(annotation_id, [])}
+            )
+        elif entry.status == SKIPPED:
+            annotations.append(
+                {"id": annotation_id, "completed_by": entry.author or None, "result": [],
+                 "was_cancelled": True}
+            )
+    predictions = [
+        {"id": prediction_id, "model_version": record.entries[prediction_id].author,
+         "result": result}
+        for prediction_id, result in record.predictions.items()
+    ]
+    return ExportTask(id=task_id, annotations=tuple(annotations), predictions=tuple(predictions))

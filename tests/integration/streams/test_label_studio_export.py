@@ -8,16 +8,21 @@ skipped annotations; one project is scored pairwise, another with consensus.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
-from agreement import score_export
+from agreement import read_export, score_export
+from streams.cli import app
 from streams.export_events import annotation_events
 from streams.models.outputs import TASK_QUALITY
 from streams.models.project import ProjectConfig, project_config_from_dict
+from streams.operations import project_tasks
+from streams.report import build_report, report_to_json
 from streams.settings import Settings
 from streams.state.task import TaskRecord
 from streams.worker_process import WorkerProcess
@@ -166,3 +171,31 @@ async def test_streamed_export_scores_as_score_export(
         overall = [s.overall for s in expected.values() if s.overall is not None]
         # The export is not degenerate: tasks agree, partly agree and disagree.
         assert min(overall) < 0.5 < max(overall)
+
+        # `quorum stats` reads the same state back: the report of `quorum score`.
+        held = await project_tasks(deployment.settings, project)
+        from_stream = build_report(held, config.scoring)
+        from_export = build_report(read_export(export), config.scoring)
+        assert {str(row.id): (row.score, row.dimensions) for row in from_stream.tasks} == {
+            str(row.id): (row.score, row.dimensions) for row in from_export.tasks
+        }
+        stream_json, export_json = report_to_json(from_stream), report_to_json(from_export)
+        for part in ("tags", "annotators", "agreement_matrix", "summary"):
+            assert stream_json[part] == export_json[part], part
+
+    env = {
+        "QUORUM_TOPIC_PREFIX": deployment.settings.topic_prefix,
+        "QUORUM_REDIS_URL": deployment.settings.redis_url,
+        "QUORUM_KAFKA_BOOTSTRAP": deployment.settings.kafka_bootstrap,
+    }
+    # The command runs its own event loop: in a thread, away from this test's loop.
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, ["stats", "ls-consensus", "--lowest", "3"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "3 lowest tasks" in result.output and "Krippendorff" in result.output
+    missing = await asyncio.to_thread(
+        CliRunner().invoke, app, ["stats", "no-such-project"], env=env
+    )
+    assert missing.exit_code == 1
+    assert "no task of project 'no-such-project'" in missing.output
