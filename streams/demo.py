@@ -10,6 +10,7 @@ Everything lives under the ``quorum-demo`` prefix, wiped at the start of each ru
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,11 +25,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agreement import ScoringConfig
 from streams import infra, topics
 from streams.errors import QuorumError
 from streams.kafka import delete_topics, ensure_topics, plain_producer
 from streams.models.project import ProjectConfig
-from streams.operations import delete_state, message_key, publish_project_config, tasks_below
+from streams.operations import (
+    delete_state,
+    message_key,
+    project_tasks,
+    publish_project_config,
+    tasks_below,
+)
+from streams.report import build_report
 from streams.settings import Settings
 from streams.simulation import LabelingOperation, default_annotators
 from streams.state.keys import Keys
@@ -236,11 +245,23 @@ async def _summary(demo: Settings, operation: LabelingOperation, tally: Tally, s
                     ", ".join(sorted(operation.labeled_by.get(row.task_id, ()))))
     console.print(low)
 
+    # What Quorum measured, from the stream's own state (`quorum stats`), next to what
+    # the simulation knows: the annotators' agreement with the others ranks them as
+    # their hidden accuracy does.
+    report = build_report(await project_tasks(demo, PROJECT), ScoringConfig())
+    measured = {row.annotator: row for row in report.annotators}
     people = Table("annotator", "simulated accuracy", "annotations",
-                   title="annotators (simulated)")
+                   "measured: agreement with the others", title="annotators")
     for annotator in operation.annotators:
+        seen = measured.get(annotator.name)
         people.add_row(annotator.name, f"{annotator.accuracy:.2f}",
-                       f"{operation.load[annotator.name]:,}")
+                       f"{operation.load[annotator.name]:,}",
+                       "-" if seen is None else f"{seen.agreement:.3f}")
     console.print(people)
+    for tag, statistics in sorted(report.tags.items()):
+        alpha = statistics.alpha.get("nominal", math.nan)
+        if not math.isnan(alpha):
+            console.print(f"Krippendorff's alpha (nominal) of {tag!r}: {alpha:.3f} over "
+                          f"{statistics.units:,} tasks")
     console.print(f"explore: QUORUM_TOPIC_PREFIX={DEMO_PREFIX} quorum tasks below 0.5 | "
                   f"QUORUM_TOPIC_PREFIX={DEMO_PREFIX} quorum follow --from-beginning")

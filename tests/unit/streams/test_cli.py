@@ -20,7 +20,7 @@ def test_help_lists_the_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     for command in ("infra", "worker", "project", "send", "follow", "tasks", "demo", "rebuild",
-                    "score", "send-export"):
+                    "score", "send-export", "stats"):
         assert command in result.output
 
 

@@ -1,0 +1,41 @@
+"""The main job (`make demo`, `quorum demo`) end to end, small: it runs, resolves every
+task, and what Quorum measures ranks the simulated annotators as their hidden accuracy does.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from rich.console import Console
+
+from streams.demo import run_demo
+from streams.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+ANNOTATOR_ROW = re.compile(r"(annotator-\d+)\s*│\s*([\d.]+)\s*│\s*[\d,]+\s*│\s*([\d.]+)")
+COMPLETED = re.compile(r"tasks completed\s*│\s*([\d,]+) of ([\d,]+)")
+REVIEW = re.compile(r"sent to review[^│]*│\s*([\d,]+)")
+
+
+def test_demo_resolves_every_task_and_ranks_the_annotators(settings: Settings) -> None:
+    console = Console(record=True, width=200)
+    run_demo(settings, tasks=400, annotators=5, seed=11, console=console)
+    text = console.export_text()
+
+    completed = COMPLETED.search(text)
+    review = REVIEW.search(text)
+    assert completed and review, text
+    done, total = (int(group.replace(",", "")) for group in completed.groups())
+    # Five annotators cover overlap 3 plus 2 more: every task ends completed or in review.
+    assert total == 400
+    assert done + int(review.group(1).replace(",", "")) == 400
+
+    rows = {name: (float(accuracy), float(measured))
+            for name, accuracy, measured in ANNOTATOR_ROW.findall(text)}
+    assert len(rows) == 5, text
+    best = max(rows.values())
+    worst = min(rows.values())
+    assert best[1] > worst[1], rows  # the most accurate agrees most with the others
+    assert "Krippendorff's alpha (nominal) of 'sentiment'" in text
