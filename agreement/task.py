@@ -226,6 +226,19 @@ class TaskAgreement:
                     per_tag[name][key] = stored.get(name, 1.0)
         return {name: self._task_score(per_tag[name]) for name in sorted(names)}
 
+    def result_of(self, annotation_id: str) -> list[ResultItem] | None:
+        """The counted annotation's result, or None if it is not counted."""
+        return self._results.get(annotation_id)
+
+    def score_pair_of(
+        self, id_a: str, result_a: list[ResultItem], id_b: str, result_b: list[ResultItem]
+    ) -> float:
+        """The pair score this task would store for two results (ids in order, as for
+        the task's own pairs), e.g. an annotation against ground truth left out of it."""
+        if id_b < id_a:
+            id_a, result_a, id_b, result_b = id_b, result_b, id_a, result_a
+        return self._scorer.score(id_a, result_a, id_b, result_b)[0]
+
     def upsert(self, annotation_id: str, result: list[ResultItem]) -> None:
         """Add an annotation or replace its result, scoring it against the other k.
 

@@ -218,6 +218,9 @@ def _emit(
         "kind": _KIND_TEXT[event.kind],
         "agreement": score,
         "dimensions": record.agreement.dimensions_at(score),
+        "ground_truth_agreement": None
+        if record.ground_truth is None
+        else record.ground_truth_agreement(event.annotation_id),
         "annotations": len(record.agreement),
         "annotators": annotators,
         "status": _DECISION_TEXT[state.decision],

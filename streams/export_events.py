@@ -54,6 +54,7 @@ def _event(project_id: str, task_id: str, annotation: Mapping[str, Any]) -> dict
         "revision": 1,
         "completed_by": annotator,
         "result": annotation.get("result") or [],
+        "ground_truth": bool(annotation.get("ground_truth")),
     }
 
 

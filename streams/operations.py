@@ -206,12 +206,16 @@ async def project_tasks(settings: Settings, project_id: str) -> list[ExportTask]
 def _as_export_task(task_id: str, doc: bytes) -> ExportTask:
     record = TaskRecord.from_json(doc)
     results = record.agreement.to_state()["results"]
+    truth_id, truth_result = record.ground_truth or (None, [])
     annotations = []
     for annotation_id, entry in record.entries.items():
         if entry.status == COUNTED:
+            truth = annotation_id == truth_id
             annotations.append(
                 {"id": annotation_id, "completed_by": entry.author or None,
-                 "result": results.get(annotation_id, [])}
+                 # Ground truth left out of the agreement is kept apart with its result.
+                 "result": truth_result if truth else results.get(annotation_id, []),
+                 "ground_truth": truth}
             )
         elif entry.status == SKIPPED:
             annotations.append(

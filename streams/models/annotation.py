@@ -59,6 +59,8 @@ class AnnotationEvent:
     completed_by: str | None
     model_version: str | None
     result: list[dict[str, Any]]
+    # Label Studio's flag: this annotation is the task's ground truth (one per task).
+    ground_truth: bool = False
 
 
 def parse_annotation(raw: bytes, *, max_bytes: int) -> AnnotationEvent:
@@ -117,6 +119,13 @@ def annotation_from_dict(body: dict[str, Any]) -> AnnotationEvent:
     revision = body.get("revision")
     if revision.__class__ is not int or revision < 0:
         revision = require_int(body, "revision")
+    ground_truth = body.get("ground_truth", False)
+    if ground_truth is not False and ground_truth is not True:
+        if ground_truth is not None:
+            raise InvalidEvent(
+                f"field 'ground_truth' must be true or false, got {kind_of(ground_truth)}"
+            )
+        ground_truth = False
     # Positional: cheaper than ten keywords, once per event; the order is the fields'.
     return AnnotationEvent(
         _id(body, "event_id"),
@@ -129,6 +138,7 @@ def annotation_from_dict(body: dict[str, Any]) -> AnnotationEvent:
         completed_by,
         model_version,
         result,
+        ground_truth,
     )
 
 # The checks above and in _id decide the common valid case inline, by exact class (so bool,

@@ -55,6 +55,8 @@ class TaskRecord:
     entries: dict[str, AnnotationEntry] = field(default_factory=dict)
     predictions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     decision: DecisionState | None = None
+    # The task's ground truth annotation: (annotation id, its result), at most one.
+    ground_truth: tuple[str, list[dict[str, Any]]] | None = None
 
     def apply(self, event: AnnotationEvent) -> bool:
         """Apply one event; False when it is a duplicate or older than what is stored."""
@@ -62,6 +64,11 @@ class TaskRecord:
         if entry is not None and event.revision <= entry.revision:
             return False
         kind = event.kind
+        truth = self.ground_truth
+        if truth is not None and truth[0] == event.annotation_id:
+            # A newer revision of the ground truth annotation: it stays ground truth only
+            # if it still says so (an update without the flag unmarks it).
+            self.ground_truth = None
         if kind is _DELETED:
             self.agreement.remove(event.annotation_id)
             if self.predictions.pop(event.annotation_id, None) is not None:
@@ -87,11 +94,40 @@ class TaskRecord:
         else:
             # created, or an update of an annotation never seen: both carry the full
             # result, so both count as the annotation's current content.
-            self.agreement.upsert(event.annotation_id, event.result)
+            scoring = self.agreement.scoring
+            excluded = scoring is not None and not scoring.include_ground_truth
+            if event.ground_truth:
+                # One ground truth per task: marking another replaces it (Label Studio),
+                # and the one it replaces counts again if ground truth is left out.
+                before = self.ground_truth
+                if excluded and before is not None and self._counted(before[0]):
+                    self.agreement.upsert(before[0], before[1])
+                self.ground_truth = (event.annotation_id, event.result)
+            if event.ground_truth and excluded:
+                self.agreement.remove(event.annotation_id)
+            else:
+                self.agreement.upsert(event.annotation_id, event.result)
             self.entries[event.annotation_id] = AnnotationEntry(
                 event.revision, COUNTED, event.completed_by or ""
             )
         return True
+
+    def _counted(self, annotation_id: str) -> bool:
+        entry = self.entries.get(annotation_id)
+        return entry is not None and entry.status == COUNTED
+
+    def ground_truth_agreement(self, annotation_id: str) -> float | None:
+        """Agreement of a counted annotation with the task's ground truth, scored as the
+        task's pairs are; None without ground truth, for the ground truth itself, or for
+        an annotation that does not count (deleted, skipped, a prediction)."""
+        truth = self.ground_truth
+        entry = self.entries.get(annotation_id)
+        if truth is None or truth[0] == annotation_id or entry is None or entry.status != COUNTED:
+            return None
+        result = self.agreement.result_of(annotation_id)
+        if result is None:
+            return None
+        return self.agreement.score_pair_of(annotation_id, result, truth[0], truth[1])
 
     @property
     def annotators(self) -> list[str]:
@@ -119,6 +155,7 @@ class TaskRecord:
                 "decision": None
                 if self.decision is None
                 else [_DECISION_TEXT[self.decision.decision], self.decision.annotator_count],
+                "ground_truth": None if self.ground_truth is None else list(self.ground_truth),
             }
         )
 
@@ -148,4 +185,6 @@ class TaskRecord:
             entries={aid: AnnotationEntry(*e) for aid, e in doc["entries"].items()},
             predictions=doc["predictions"],
             decision=state,
+            # Records written before ground truth was kept have no such field.
+            ground_truth=None if doc.get("ground_truth") is None else tuple(doc["ground_truth"]),
         )

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from agreement import read_export, score_export
+from agreement import ScoringConfig, read_export, score_export
 from streams.cli import app
 from streams.export_events import annotation_events
 from streams.models.outputs import TASK_QUALITY
@@ -114,6 +114,8 @@ def make_export(seed: int, tasks: int) -> list[dict[str, Any]]:
         for annotator in rng.sample(range(1, 6), rng.randint(2, 4)):
             annotations.append(_annotation(rng, next_id, annotator, truth))
             next_id += 1
+        if task_id % 4 == 0 and not annotations[0]["was_cancelled"]:
+            annotations[0]["ground_truth"] = True  # a reviewer's answer on every 4th task
         export.append({
             "id": task_id,
             "data": {"image": f"/data/upload/1/{task_id}.jpg"},
@@ -139,7 +141,16 @@ async def test_streamed_export_scores_as_score_export(
             "label_config": LABEL_CONFIG,
             "methodology": methodology,
         })
-        await deployment.configure(configs[project])
+    # Ground truth scored against, not with: Quorum's own scoring object.
+    without_truth = ScoringConfig.from_label_studio(LABEL_CONFIG, include_ground_truth=False)
+    configs["ls-no-truth"] = project_config_from_dict({
+        "schema": "quorum.project/v1",
+        "project_id": "ls-no-truth",
+        "annotations_per_task": 3,
+        "scoring": without_truth.to_dict(),
+    })
+    for config in configs.values():
+        await deployment.configure(config)
     events = [e for project in configs for e in annotation_events(export, project)]
     await deployment.send(events)
     await deployment.wait_applied()
@@ -168,6 +179,10 @@ async def test_streamed_export_scores_as_score_export(
             assert record.agreement.score == score.overall
             assert record.agreement.dimensions == score.dimensions
         assert dimensions_seen == {"boxes", "weather", "caption"}
+        # Each submission's agreement with the task's ground truth, as the report has it.
+        truth_scores = [e["ground_truth_agreement"] for e in last.values()
+                        if e["ground_truth_agreement"] is not None]
+        assert truth_scores, "no task-quality event was scored against ground truth"
         overall = [s.overall for s in expected.values() if s.overall is not None]
         # The export is not degenerate: tasks agree, partly agree and disagree.
         assert min(overall) < 0.5 < max(overall)
@@ -182,6 +197,11 @@ async def test_streamed_export_scores_as_score_export(
         stream_json, export_json = report_to_json(from_stream), report_to_json(from_export)
         for part in ("tags", "annotators", "agreement_matrix", "summary"):
             assert stream_json[part] == export_json[part], part
+
+    # Leaving ground truth out changes some tasks' scores: the setting is not a no-op.
+    with_truth = score_export(export, configs["ls-pairwise"].scoring)
+    no_truth = score_export(export, configs["ls-no-truth"].scoring)
+    assert any(with_truth[t].overall != no_truth[t].overall for t in with_truth)
 
     env = {
         "QUORUM_TOPIC_PREFIX": deployment.settings.topic_prefix,

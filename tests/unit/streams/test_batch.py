@@ -561,3 +561,18 @@ def test_batches_and_replays_never_change_state_or_outputs(
         (max(0, start - back), end) for (start, end), back in zip(segments, backs, strict=False)
     ]
     assert process(records, replayed) == whole
+
+
+def test_task_quality_scores_each_submission_against_ground_truth() -> None:
+    truth = annotation_bytes(annotation_id="gt", completed_by=9, ground_truth=True,
+                             result=choice("pos"), event_id="e-gt")
+    agree = annotation_bytes(annotation_id="a1", completed_by=1, result=choice("pos"),
+                             event_id="e-a1")
+    disagree = annotation_bytes(annotation_id="a2", completed_by=2, result=choice("neg"),
+                                event_id="e-a2")
+    outcome = run(records_of([agree, truth, disagree]))
+    quality = bodies(outcome, TASK_QUALITY)
+    # Before any ground truth: null; the ground truth itself: null; then scored.
+    assert [q["ground_truth_agreement"] for q in quality] == [None, None, 0.0]
+    again = run(records_of([truth, agree]))
+    assert [q["ground_truth_agreement"] for q in bodies(again, TASK_QUALITY)] == [None, 1.0]

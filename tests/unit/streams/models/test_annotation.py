@@ -131,6 +131,8 @@ def test_refuses_missing_required_field(field: str) -> None:
         ({"completed_by": {"id": 1}}, ["completed_by", "an object"]),
         ({"kind": 1}, ["kind", "string"]),
         ({"occurred_at": 1764310000}, ["occurred_at", "string"]),
+        ({"ground_truth": "yes"}, ["ground_truth", "true or false", "a string"]),
+        ({"ground_truth": 1}, ["ground_truth", "true or false"]),
     ],
 )
 def test_refuses_wrong_types(fields: dict[str, Any], words: list[str]) -> None:
@@ -255,3 +257,9 @@ def test_message_of_exactly_max_bytes_is_accepted() -> None:
     raw = annotation_bytes()
     assert parse_annotation(raw, max_bytes=len(raw)).annotation_id == "3"
     assert str(len(raw)) in refusal(raw, max_bytes=len(raw) - 1)
+
+
+def test_ground_truth_flag() -> None:
+    assert annotation_from_dict(annotation_body(ground_truth=True)).ground_truth is True
+    assert annotation_from_dict(annotation_body(ground_truth=False)).ground_truth is False
+    assert annotation_from_dict(annotation_body()).ground_truth is False

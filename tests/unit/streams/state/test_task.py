@@ -218,3 +218,62 @@ def test_version_mismatch_asks_for_a_rebuild(version: object) -> None:
         doc["v"] = version
     with pytest.raises(ValueError, match="rebuild"):
         TaskRecord.from_json(orjson.dumps(doc))
+
+
+# Ground truth: one per task, scored against as annotators submit ---------------------
+
+
+def _with_scoring(include_ground_truth: bool) -> TaskRecord:
+    from agreement import ScoringConfig
+
+    return TaskRecord.from_json(
+        None, scoring=ScoringConfig(include_ground_truth=include_ground_truth)
+    )
+
+
+def test_ground_truth_scores_the_others_as_they_submit() -> None:
+    record = _with_scoring(include_ground_truth=True)
+    record.apply(event("gt", 1, completed_by=1, result=choice("pos"), ground_truth=True))
+    record.apply(event("a", 1, completed_by=2, result=choice("pos")))
+    record.apply(event("b", 1, completed_by=3, result=choice("neg")))
+    assert record.ground_truth == ("gt", choice("pos"))
+    assert record.ground_truth_agreement("a") == 1.0
+    assert record.ground_truth_agreement("b") == 0.0
+    assert record.ground_truth_agreement("gt") is None  # not against itself
+    # Counted as a normal annotation when the project includes ground truth.
+    assert record.agreement.ids == ["a", "b", "gt"]
+    loaded = TaskRecord.from_json(record.to_json())
+    assert loaded.ground_truth == record.ground_truth
+
+
+def test_ground_truth_left_out_of_the_agreement_and_replaced() -> None:
+    record = _with_scoring(include_ground_truth=False)
+    record.apply(event("gt", 1, completed_by=1, result=choice("pos"), ground_truth=True))
+    record.apply(event("a", 1, completed_by=2, result=choice("neg")))
+    assert record.agreement.ids == ["a"]
+    assert record.annotators == ["1", "2"]  # it still counts toward the overlap
+    assert record.ground_truth_agreement("a") == 0.0
+    # Marking another replaces it; the one replaced counts in the agreement again.
+    record.apply(event("a", 2, completed_by=2, result=choice("neg"), ground_truth=True))
+    assert record.ground_truth == ("a", choice("neg"))
+    assert record.agreement.ids == ["gt"]
+    assert record.ground_truth_agreement("gt") == 0.0
+
+
+def test_ground_truth_unmarked_by_an_update_or_a_delete() -> None:
+    record = _with_scoring(include_ground_truth=False)
+    record.apply(event("gt", 1, completed_by=1, result=choice("pos"), ground_truth=True))
+    record.apply(event("gt", 2, kind="updated", completed_by=1, result=choice("neu")))
+    assert record.ground_truth is None
+    assert record.agreement.ids == ["gt"]
+    record.apply(event("b", 1, completed_by=2, result=choice("neu"), ground_truth=True))
+    record.apply(event("b", 2, kind="deleted"))
+    assert record.ground_truth is None
+    assert record.ground_truth_agreement("gt") is None
+
+
+def test_records_written_before_ground_truth_still_load() -> None:
+    record = record_of(event("a1", 1, completed_by=10))
+    doc = orjson.loads(record.to_json())
+    del doc["ground_truth"]
+    assert TaskRecord.from_json(orjson.dumps(doc)).ground_truth is None
