@@ -34,9 +34,12 @@ def _pair_key(id_a: str, id_b: str) -> str:
     return f"{id_a}{_SEPARATOR}{id_b}" if id_a < id_b else f"{id_b}{_SEPARATOR}{id_a}"
 
 
-class _PairScorer:
-    """Scores one pair of results as a project's configuration asks; shared by the
-    incremental :class:`TaskAgreement` and :func:`recompute`, so both get the same bits."""
+class PairScorer:
+    """Scores one pair of results as a project's configuration asks.
+
+    Shared by the incremental :class:`TaskAgreement`, :func:`recompute` and whoever else
+    scores two results of a task (ground truth, reviews), so all get the same bits.
+    """
 
     __slots__ = ("custom", "metrics", "scoring", "weights")
 
@@ -126,7 +129,7 @@ class TaskAgreement:
     def __init__(
         self, weights: Mapping[str, float] | None = None, scoring: ScoringConfig | None = None
     ) -> None:
-        self._scorer = _PairScorer(weights, scoring)
+        self._scorer = PairScorer(weights, scoring)
         self._results: dict[str, list[ResultItem]] = {}
         self._pairs: dict[str, float] = {}  # by _pair_key
         self._dims: dict[str, dict[str, float]] = {}  # by _pair_key, pairs with 2+ tags
@@ -342,7 +345,7 @@ def recompute(
 
     ``results`` maps annotation id to ``result`` list. ``None`` when empty, 1.0 with one.
     """
-    scorer = _PairScorer(weights, scoring)
+    scorer = PairScorer(weights, scoring)
     pair_scores = {
         (a, b): scorer.score(a, results[a], b, results[b])[0]
         for a, b in combinations(sorted(results), 2)

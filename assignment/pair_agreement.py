@@ -1,16 +1,15 @@
 """Agreement of two results of one task under a project's scoring configuration.
 
 Ground truth agreement and a reviewer's fix are both "how close are these two answers",
-which is the pair score the task agreement already computes. This scores them the same
-way (``agreement.score_pair`` with the config's metrics and weights, or the config's
-custom metric), so a ground-truth score is the very number
-:class:`agreement.TaskAgreement` holds for that pair.
+which is the pair score the task agreement already computes. This scores them with
+:class:`agreement.task.PairScorer`, the task agreement's own scorer, so a ground-truth
+score is the very number :class:`agreement.TaskAgreement` holds for that pair.
 """
 
 from __future__ import annotations
 
-from agreement import ResultItem, ScoringConfig, pair_score, score_pair
-from agreement.scoring import custom_pair_score
+from agreement import ResultItem, ScoringConfig
+from agreement.task import PairScorer
 
 
 def pair_agreement(
@@ -43,11 +42,4 @@ def pair_agreement(
     """
     if id_b < id_a:
         id_a, result_a, id_b, result_b = id_b, result_b, id_a, result_a
-    if scoring is None:
-        return pair_score(result_a, result_b)
-    custom = scoring.custom
-    if custom is not None:
-        annotation_a = {"id": id_a, "result": result_a}
-        annotation_b = {"id": id_b, "result": result_b}
-        return custom_pair_score(scoring, custom, annotation_a, annotation_b)
-    return score_pair(result_a, result_b, scoring.metrics or None, scoring.weights or None).overall
+    return PairScorer(None, scoring).score(id_a, result_a, id_b, result_b)[0]

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from agreement import ResultItem, ScoringConfig, consensus_majority, pair_score, score_pair
+from agreement import ResultItem, ScoringConfig, consensus_majority
 from agreement.methodology import DEFAULT_CONSENSUS_THRESHOLD
 from agreement.scoring import custom_pair_score
+from agreement.task import PairScorer
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,23 +72,21 @@ class PredictionScore:
 
 
 class _PairScorer:
-    """Scores two results as the project's config says (custom metric, or per tag)."""
+    """Scores two results as the project's config says: a custom metric sees the whole
+    annotations, anything else goes through the task agreement's own scorer."""
 
-    __slots__ = ("config", "custom", "metrics", "weights")
+    __slots__ = ("config", "custom", "scorer")
 
     def __init__(self, config: ScoringConfig | None) -> None:
         self.config = config
         self.custom = None if config is None else config.custom
-        self.metrics = None if config is None else (config.metrics or None)
-        self.weights = None if config is None else (config.weights or None)
+        self.scorer = PairScorer(None, config)
 
     def __call__(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
         if self.custom is not None:
             assert self.config is not None
             return custom_pair_score(self.config, self.custom, a, b)
-        if self.metrics is None:
-            return pair_score(a["result"], b["result"], self.weights)
-        return score_pair(a["result"], b["result"], self.metrics, self.weights).overall
+        return self.scorer.score("a", a["result"], "b", b["result"])[0]
 
 
 def _mean(scores: list[float]) -> float | None:
