@@ -28,8 +28,10 @@ def _by_tag(result: list[ResultItem]) -> dict[str, list[ResultItem]]:
     return tags
 
 
-def tag_score(items_a: list[ResultItem], items_b: list[ResultItem]) -> float:
-    """Score the items of one control tag with its type's metric, in [0, 1].
+def tag_score(
+    items_a: list[ResultItem], items_b: list[ResultItem], metric: Metric | None = None
+) -> float:
+    """Score the items of one control tag with ``metric`` (by default its type's), in [0, 1].
 
     A tag present in only one annotation scores 0.0. If the two sides disagree on the
     type (which Label Studio does not produce), values are compared exactly.
@@ -37,8 +39,9 @@ def tag_score(items_a: list[ResultItem], items_b: list[ResultItem]) -> float:
     if not items_a or not items_b:
         return 0.0
     type_a = items_a[0].get("type")
-    metric = metric_for(type_a) if type_a == items_b[0].get("type") else exact_match
-    return metric(items_a, items_b)
+    if type_a != items_b[0].get("type"):
+        return exact_match(items_a, items_b)
+    return (metric_for(type_a) if metric is None else metric)(items_a, items_b)
 
 
 def pair_score(
@@ -131,7 +134,7 @@ def score_pair(
         metric = None if metrics is None else metrics.get(name)
         items_a = tags_a.get(name, _ABSENT)
         items_b = tags_b.get(name, _ABSENT)
-        score = tag_score(items_a, items_b) if metric is None else _scored(metric, items_a, items_b)
+        score = tag_score(items_a, items_b, metric)
         dimensions[name] = _clip(score)
         scores.append(score)
         tag_weights.append(weight)
@@ -145,15 +148,6 @@ def score_pair(
         weighted = math.fsum(w * s for w, s in zip(tag_weights, scores, strict=True))
         overall = _clip(weighted / math.fsum(tag_weights))
     return PairScore(overall, dimensions)
-
-
-def _scored(metric: Metric, items_a: list[ResultItem], items_b: list[ResultItem]) -> float:
-    # tag_score with the tag's configured metric in place of its type's default.
-    if not items_a or not items_b:
-        return 0.0
-    if items_a[0].get("type") != items_b[0].get("type"):
-        return exact_match(items_a, items_b)
-    return metric(items_a, items_b)
 
 
 def _weight(weights: Mapping[str, float], name: str) -> float:
