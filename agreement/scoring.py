@@ -13,6 +13,7 @@ import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
+from types import MappingProxyType
 from typing import Any
 
 from .label_studio import (
@@ -130,6 +131,8 @@ class ScoringConfig:
     include_ground_truth: bool = True
     custom_metric: str | None = None
     _metrics: dict[str, Metric] = field(init=False, repr=False, compare=False)
+    # Built once: every task record the stream loads asks for them.
+    _weights: Mapping[str, float] = field(init=False, repr=False, compare=False)
     _custom: CustomMetric | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -151,13 +154,15 @@ class ScoringConfig:
             if metric is not None:
                 metrics[name] = metric
         set_field(self, "_metrics", metrics)
+        weights = {name: scoring.weight for name, scoring in self.tags.items()}
+        set_field(self, "_weights", MappingProxyType(weights))
         custom = self.custom_metric
         set_field(self, "_custom", None if custom is None else load_custom_metric(custom))
 
     @property
-    def weights(self) -> dict[str, float]:
-        """Weight by control tag, for the tags this config lists."""
-        return {name: scoring.weight for name, scoring in self.tags.items()}
+    def weights(self) -> Mapping[str, float]:
+        """Weight by control tag, for the tags this config lists (read-only)."""
+        return self._weights
 
     @property
     def metrics(self) -> Mapping[str, Metric]:

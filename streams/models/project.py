@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +42,7 @@ class ProjectConfig:
         return self.scoring.methodology
 
     @property
-    def control_weights(self) -> dict[str, float]:
+    def control_weights(self) -> Mapping[str, float]:
         """Weight per control tag, for the tags the scoring config lists."""
         return self.scoring.weights
 
