@@ -372,8 +372,7 @@ def score(
     from streams.report import build_report, write_histogram, write_report
     from streams.report_tables import report_tables
 
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise _fail(QuorumError(f"--threshold must be between 0 and 1, got {threshold:g}"))
+    _check_threshold(threshold)
     try:
         body = _score_input(export, "a Label Studio JSON export", json=True)
         with _naming(export):
@@ -434,13 +433,13 @@ def stats(
     and scores them with the same code as `quorum score`: per task and tag, per
     annotator, Krippendorff's alpha, Fleiss' and Cohen's kappa.
     """
+    from agreement import ScoringConfig
     from streams.operations import list_projects, project_tasks
     from streams.report import build_report, write_histogram, write_report
     from streams.report_tables import report_tables
 
     settings = _settings()
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise _fail(QuorumError(f"--threshold must be between 0 and 1, got {threshold:g}"))
+    _check_threshold(threshold)
     try:
         tasks = asyncio.run(project_tasks(settings, project))
         rows = {row.project_id: row for row in asyncio.run(list_projects(settings))}
@@ -453,13 +452,12 @@ def stats(
             f"no task of project {project!r} in the state under prefix {settings.key_prefix!r}; "
             "check the project id and QUORUM_TOPIC_PREFIX (`quorum project list`)"
         ))
-    config = rows[project].config if project in rows else None
-    scoring = None if config is None else config.scoring
+    # A project without configuration is scored with the defaults, as the worker does.
+    scoring = rows[project].config.scoring if project in rows else ScoringConfig()
     with _progress() as progress:
         bar = progress.add_task(f"scoring {len(tasks):,} tasks", total=len(tasks))
         built = build_report(
-            tasks, scoring or _default_scoring(), threshold=threshold,
-            on_task=lambda: progress.advance(bar),
+            tasks, scoring, threshold=threshold, on_task=lambda: progress.advance(bar)
         )
     for table in report_tables(built, f"project {project}", lowest):
         out.print(table)
@@ -474,10 +472,9 @@ def stats(
         raise _fail(QuorumError(f"cannot write the report: {exc}")) from None
 
 
-def _default_scoring() -> Any:
-    from agreement import ScoringConfig
-
-    return ScoringConfig()
+def _check_threshold(threshold: float | None) -> None:
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise _fail(QuorumError(f"--threshold must be between 0 and 1, got {threshold:g}"))
 
 
 def _score_config(config: Path | None, project: Path | None, methodology: str) -> Any:

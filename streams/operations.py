@@ -205,7 +205,6 @@ async def project_tasks(settings: Settings, project_id: str) -> list[ExportTask]
 
 def _as_export_task(task_id: str, doc: bytes) -> ExportTask:
     record = TaskRecord.from_json(doc)
-    results = record.agreement.to_state()["results"]
     truth_id, truth_result = record.ground_truth or (None, [])
     annotations = []
     for annotation_id, entry in record.entries.items():
@@ -214,7 +213,8 @@ def _as_export_task(task_id: str, doc: bytes) -> ExportTask:
             annotations.append(
                 {"id": annotation_id, "completed_by": entry.author or None,
                  # Ground truth left out of the agreement is kept apart with its result.
-                 "result": truth_result if truth else results.get(annotation_id, []),
+                 "result": truth_result if truth
+                 else record.agreement.result_of(annotation_id) or [],
                  "ground_truth": truth}
             )
         elif entry.status == SKIPPED:
