@@ -44,6 +44,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from redis.asyncio import Redis
 
 from bench.events import Event, generate, now_iso
+from bench.pacing import paced_batches
 from streams import topics
 from streams.kafka import ensure_topics, plain_producer
 from streams.operations import delete_keys
@@ -457,34 +458,19 @@ async def log_append_time(bootstrap: str, topic: str) -> None:
 
 async def paced_send(settings: Settings, events: list[Event], rate: float,
                      sent_at: dict[str, tuple[float, float]]) -> dict[str, Any]:
-    """Produce ``events`` at ``rate``/s; ``sent_at[event_id]`` = (perf time, wall time)."""
+    """Produce ``events`` at ``rate``/s in batches (`bench.pacing`); ``sent_at[event_id]``
+    = (perf time, wall time) at which the event was due."""
     producer = plain_producer(settings)
     await producer.start()
-    topic = settings.topic(topics.ANNOTATIONS)
-    futures = []
-    sent = 0
-    behind_max = 0
+
+    def due(event: Event, perf: float, wall: float) -> None:
+        sent_at[event.event_id] = (perf, wall)
+
     try:
-        t0 = time.perf_counter()
-        while sent < len(events):
-            now = time.perf_counter()
-            due = min(len(events), int((now - t0) * rate) + 1)
-            behind_max = max(behind_max, due - sent)
-            while sent < due:
-                e = events[sent]
-                value = e.encode(now_iso())
-                sent_at[e.event_id] = (time.perf_counter(), time.time())
-                futures.append(await producer.send(topic, value=value, key=e.key))
-                sent += 1
-            next_t = t0 + (sent / rate)
-            delay = next_t - time.perf_counter()
-            await asyncio.sleep(max(delay, 0.005) if delay > 0 else 0)
-        elapsed = time.perf_counter() - t0
-        await asyncio.gather(*futures)
+        return await paced_batches(producer, settings.topic(topics.ANNOTATIONS), events, rate,
+                                   encode=lambda e: e.encode(now_iso()), on_due=due)
     finally:
         await producer.stop()
-    return {"sent": sent, "send_seconds": elapsed, "achieved_rate": sent / elapsed,
-            "max_backlog_in_producer_loop": behind_max}
 
 
 async def collect(settings: Settings, sent_at: dict[str, tuple[float, float]], expect: int,
@@ -511,7 +497,7 @@ async def collect(settings: Settings, sent_at: dict[str, tuple[float, float]], e
             for messages in fetched.values():
                 for m in messages:
                     seen += 1
-                    source = _source_event_id(m.value)
+                    source = source_event_id(m.value)
                     t = sent_at.pop(source, None)
                     if t is not None:
                         latencies.append(now - t[0])
@@ -525,7 +511,7 @@ async def collect(settings: Settings, sent_at: dict[str, tuple[float, float]], e
 _MARK = b'"source_event_id":"'
 
 
-def _source_event_id(value: bytes) -> str | None:
+def source_event_id(value: bytes) -> str | None:
     """The field without decoding the whole event (orjson writes no spaces)."""
     i = value.find(_MARK)
     if i < 0:
