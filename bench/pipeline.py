@@ -50,6 +50,7 @@ from streams.kafka import ensure_topics, plain_producer
 from streams.operations import delete_keys
 from streams.settings import REPO_ROOT, Settings
 from streams.state.keys import Keys
+from streams.worker_process import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PYTHON = sys.executable
@@ -384,6 +385,7 @@ def quorum_env(settings: Settings) -> dict[str, str]:
         "QUORUM_TOPIC_PREFIX": settings.topic_prefix,
         "QUORUM_CONSUMER_GROUP": settings.consumer_group,
         "QUORUM_PARTITIONS": str(settings.partitions),
+        "QUORUM_WEB_PORT": str(free_port(settings.web_host)),
     })
 
 

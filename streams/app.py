@@ -16,9 +16,11 @@ from redis.asyncio import Redis
 from streams import topics
 from streams.agents.annotations import AnnotationsAgent, make_producer
 from streams.agents.projects import apply_project_event
+from streams.agents.workflow import NotOwner, WorkflowAgent
 from streams.settings import Settings
 from streams.state.keys import Keys
 from streams.state.store import StateStore
+from streams.state.workflow_store import WorkflowStore
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,11 @@ def create_app(settings: Settings) -> faust.App:
         # faust keeps a small folder per app id; under .data/ (git-ignored) rather than
         # the working directory, where every test deployment would leave one.
         datadir=datadir,
-        web_enabled=False,
+        # The label stream (`POST /projects/{project}/annotators/{annotator}/next-task`).
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
         topic_partitions=settings.partitions,
         consumer_auto_offset_reset="earliest",
         producer_max_request_size=16 * 1024 * 1024,
@@ -95,12 +101,72 @@ def create_app(settings: Settings) -> faust.App:
             await self._producer.stop()
             await self._redis.aclose()
 
+    @app.service
+    class WorkflowService(Service):
+        """Runs the workflow agent (distribution, label stream) for as long as the worker runs."""
+
+        agent: WorkflowAgent | None = None
+
+        async def on_start(self) -> None:
+            self._redis = Redis.from_url(settings.redis_url)
+            self._producer = make_producer(settings)
+            await self._producer.start()
+            keys = Keys(settings.key_prefix)
+            self.agent = WorkflowAgent(settings, WorkflowStore(self._redis, keys),
+                                       StateStore(self._redis, keys), self._producer)
+            workflow_agents.append(self.agent)
+            self._halt = asyncio.Event()
+            self._runner = asyncio.ensure_future(self.agent.run(self._halt))
+            self._runner.add_done_callback(_stop_worker_if_crashed)
+
+        async def on_stop(self) -> None:
+            self._halt.set()
+            try:
+                await asyncio.wait_for(self._runner, timeout=30)
+            except Exception as exc:
+                log.warning("workflow agent did not stop cleanly: %r", exc)
+            await self._producer.stop()
+            await self._redis.aclose()
+
+    workflow_agents: list[WorkflowAgent] = []
+
+    @app.page("/projects/{project}/annotators/{annotator}/next-task")
+    class NextTask(faust.web.View):
+        """The label stream: reserve and return the task an annotator should label next."""
+
+        async def post(self, request: Any, project: str, annotator: str) -> Any:
+            return await label_stream_answer(self, workflow_agents, project, annotator)
+
     return app
+
+
+async def label_stream_answer(view: Any, agents: list[WorkflowAgent], project: str,
+                              annotator: str) -> Any:
+    """The HTTP answer of the label stream: 200 with the task (or ``task_id: null``),
+    409 when another worker owns the project, 503 while this one is starting."""
+    if not agents:
+        return view.json({"error": "the workflow agent is starting; retry shortly"},
+                         status=503)
+    try:
+        assignment = await agents[0].next_task(project, annotator)
+    except NotOwner:
+        return view.json({"error": f"project {project!r} is served by another worker: its "
+                                   "workflow partition is not owned here; ask another "
+                                   "worker (or retry after a rebalance)"}, status=409)
+    if assignment is None:
+        return view.json({"project_id": project, "annotator": annotator, "task_id": None})
+    return view.json({
+        "project_id": project,
+        "annotator": annotator,
+        "task_id": assignment.task,
+        "queue": assignment.queue.value,
+        "expires_at": assignment.expires_at,
+    })
 
 
 def _stop_worker_if_crashed(runner: asyncio.Future[None]) -> None:
     """A worker without its hot path must not look alive: stop it, loudly, for a restart."""
     if runner.cancelled() or runner.exception() is None:
         return
-    log.critical("the annotations agent crashed; stopping the worker", exc_info=runner.exception())
+    log.critical("an agent crashed; stopping the worker", exc_info=runner.exception())
     os.kill(os.getpid(), signal.SIGTERM)

@@ -28,6 +28,7 @@ from streams.models.outputs import (
     event_id,
 )
 from streams.models.project import ProjectConfig
+from streams.models.workflow import fact_body
 from streams.state.task import TaskRecord
 
 TaskRef = tuple[str, str]  # (project id, task id)
@@ -43,6 +44,9 @@ _DECISION_SCHEMA = {
 _QUALITY_TOPIC = TOPIC_OF_SCHEMA[TASK_QUALITY]
 _REASSIGN = Decision.REASSIGN
 _REVIEW = Decision.REVIEW
+_SKIPPED = AnnotationKind.SKIPPED
+_DELETED_KIND = AnnotationKind.DELETED
+_WORKFLOW_TOPIC = "workflow"
 _KIND_TEXT = {kind: kind.value for kind in AnnotationKind}
 _DECISION_TEXT = {decision: decision.value for decision in Decision}
 
@@ -183,6 +187,8 @@ def apply_batch(
             continue
         applied += 1
         _emit(outputs, causes, p, offset, event, record, policy)
+        if config.distribute:
+            _emit_facts(outputs, causes, p, offset, event, record)
 
     # Usually in order already: a partition's offsets ascend and dead letters are rare.
     if causes != sorted(causes):
@@ -253,6 +259,47 @@ def _emit(
         body["reason"] = "low_agreement_budget_exhausted"
     outputs.append(OutputEvent(TOPIC_OF_SCHEMA[schema], key, body))
     causes.append(offset)
+
+
+_FACT_OF_SCHEMA = {
+    REASSIGN_REQUESTED: "reassign",
+    TASK_COMPLETED: "completed",
+    REVIEW_REQUESTED: "review",
+}
+
+
+def _emit_facts(
+    outputs: list[OutputEvent],
+    causes: list[int],
+    partition: int,
+    offset: int,
+    event: AnnotationEvent,
+    record: TaskRecord,
+) -> None:
+    """Append the workflow facts of a project that Quorum distributes (``distribute``).
+
+    The workflow agent keys its state by project, so facts go to ``workflow`` keyed by
+    project id: a person's submission or skip, and the decision ``_emit`` just made.
+    Their ids continue the input's ranks after the outputs ``_emit`` appended.
+    """
+    made = [o for o, cause in zip(outputs[-2:], causes[-2:], strict=True) if cause == offset]
+    rank = len(made)
+    facts: list[tuple[str, str | None, int | None]] = []
+    if event.completed_by is not None:
+        if event.kind is _SKIPPED:
+            facts.append(("skipped", event.completed_by, None))
+        elif event.kind is not _DELETED_KIND:
+            facts.append(("submitted", event.completed_by, None))
+    if made and made[-1].body["schema"] in _FACT_OF_SCHEMA:
+        kind = _FACT_OF_SCHEMA[made[-1].body["schema"]]
+        facts.append((kind, None, len(record.annotators) if kind == "reassign" else None))
+    for kind, annotator, annotators in facts:
+        outputs.append(OutputEvent(_WORKFLOW_TOPIC, event.project_id, fact_body(
+            event_id=event_id(partition, offset, rank), project_id=event.project_id,
+            occurred_at=event.occurred_at, kind=kind, task_id=event.task_id,
+            annotator=annotator, annotators=annotators)))
+        causes.append(offset)
+        rank += 1
 
 
 Message = tuple[str, bytes, bytes]  # short topic name, key, body

@@ -30,10 +30,18 @@ infra_app = typer.Typer(
     help="Start, stop and inspect the local Kafka and Redis.", no_args_is_help=True
 )
 project_app = typer.Typer(help="Project quality configuration.", no_args_is_help=True)
-tasks_app = typer.Typer(help="Look at tasks' agreement.", no_args_is_help=True)
+tasks_app = typer.Typer(
+    help="Import and delete tasks of distributing projects; look at tasks' agreement.",
+    no_args_is_help=True,
+)
+annotators_app = typer.Typer(
+    help="Annotators of distributing projects: join, leave, pause, resume.",
+    no_args_is_help=True,
+)
 app.add_typer(infra_app, name="infra")
 app.add_typer(project_app, name="project")
 app.add_typer(tasks_app, name="tasks")
+app.add_typer(annotators_app, name="annotators")
 
 console = Console(stderr=True)
 out = Console()
@@ -141,9 +149,45 @@ def project_set(
     methodology: Annotated[
         str | None, typer.Option(help="pairwise (default) or consensus")
     ] = None,
+    distribute: Annotated[
+        bool, typer.Option(help="Quorum hands out the project's tasks (label stream)")
+    ] = False,
+    overlap_cohort: Annotated[
+        float | None,
+        typer.Option(
+            metavar="PERCENT", help="share of tasks that get the full overlap (default 100)"
+        ),
+    ] = None,
+    show_overlap_first: Annotated[
+        bool, typer.Option(help="offer tasks others started before fresh ones")
+    ] = False,
+    max_tasks_per_annotator: Annotated[
+        int | None, typer.Option(metavar="N", help="at most N tasks per annotator")
+    ] = None,
+    max_share_per_annotator: Annotated[
+        float | None,
+        typer.Option(metavar="SHARE", help="at most this share (0, 1] of tasks per annotator"),
+    ] = None,
+    reservation_ttl: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS",
+            help="an unsubmitted task returns to the pool after this (default 86400: a day)",
+        ),
+    ] = None,
+    skip_mode: Annotated[
+        str | None,
+        typer.Option(
+            metavar="MODE",
+            help="requeue_for_others (default), requeue_for_me or count_as_done",
+        ),
+    ] = None,
     wait: Annotated[bool, typer.Option(help="wait until a worker has applied it")] = True,
 ) -> None:
-    """Set a project's configuration (to the compacted projects topic)."""
+    """Set a project's configuration (to the compacted projects topic).
+
+    Every setting is sent: one left out takes its default, whatever was set before.
+    """
     from streams.models.invalid import InvalidEvent
     from streams.models.project import project_config_from_dict
     from streams.operations import publish_project_config
@@ -156,7 +200,16 @@ def project_set(
         "agreement_threshold": threshold,
         "max_additional_annotators": max_additional,
         "methodology": methodology,
+        "distribute": distribute,
+        "show_overlap_first": show_overlap_first,
+        "max_tasks_per_annotator": max_tasks_per_annotator,
+        "max_share_per_annotator": max_share_per_annotator,
     }
+    # Left out when not given, so that the configuration's defaults apply: one place has them.
+    for name, value in (("overlap_cohort_percentage", overlap_cohort),
+                        ("reservation_ttl_s", reservation_ttl), ("skip_mode", skip_mode)):
+        if value is not None:
+            body[name] = value
     try:
         if label_studio_project is not None:
             project = orjson.loads(label_studio_project.read_bytes())
@@ -179,8 +232,25 @@ def project_set(
     console.print(
         f"project {project_id}: overlap {overlap}, threshold {threshold}, "
         f"max additional {max_additional}, {config.methodology.value}, "
-        f"metrics: {_metrics_text(config)}"
+        f"metrics: {_metrics_text(config)}, {_distribution_text(config)}"
         + ("; applied by a worker" if applied else "; sent (no worker has applied it yet)")
+    )
+
+
+def _distribution_text(config: Any) -> str:
+    if not config.distribute:
+        return "tasks not distributed by Quorum"
+    limits = [
+        f"at most {config.max_tasks_per_annotator} tasks"
+        if config.max_tasks_per_annotator is not None else "",
+        f"at most {config.max_share_per_annotator:g} of the tasks"
+        if config.max_share_per_annotator is not None else "",
+    ]
+    return (
+        f"distributed: overlap cohort {config.overlap_cohort_percentage:g}%"
+        + (", overlap first" if config.show_overlap_first else "")
+        + "".join(f", {limit} per annotator" for limit in limits if limit)
+        + f", reservations {config.reservation_ttl_s:g} s, skips {config.skip_mode}"
     )
 
 
@@ -306,6 +376,124 @@ def tasks_below(
         table.add_row(row.project_id, row.task_id, f"{row.agreement:.3f}")
     out.print(table)
     console.print(f"{len(rows)} tasks below {agreement}")
+
+
+@tasks_app.command("import")
+def tasks_import(
+    project: Annotated[str, typer.Argument(help="project id")],
+    task_ids: Annotated[list[str] | None, typer.Argument(help="task ids to import")] = None,
+    task_range: Annotated[
+        str | None,
+        typer.Option(
+            "--range", metavar="START:END",
+            help="also import the integer ids START, START+1, ..., END-1 (END excluded)",
+        ),
+    ] = None,
+) -> None:
+    """Add tasks to a distributing project (quorum.task/v1 'imported' to the workflow topic)."""
+    from streams.models.workflow import task_event
+
+    ids = list(task_ids or [])
+    if task_range is not None:
+        ids.extend(str(task) for task in _task_range(task_range))
+    if not ids:
+        raise _fail(QuorumError("no task to import: give task ids, --range START:END, or both"))
+    sent = _send_workflow(project, [task_event(project, task, "imported") for task in ids])
+    console.print(f"sent {sent} task imports of project {project}")
+
+
+@tasks_app.command("delete")
+def tasks_delete(
+    project: Annotated[str, typer.Argument(help="project id")],
+    task_ids: Annotated[list[str], typer.Argument(help="task ids to delete")],
+) -> None:
+    """Remove tasks from a distributing project (quorum.task/v1 'deleted')."""
+    from streams.models.workflow import task_event
+
+    sent = _send_workflow(project, [task_event(project, task, "deleted") for task in task_ids])
+    console.print(f"sent {sent} task deletions of project {project}")
+
+
+def _task_range(text: str) -> range:
+    """``START:END`` as Python's ``range(START, END)``; a QuorumError saying what is wrong."""
+    start, sep, end = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        ids = range(int(start), int(end))
+    except ValueError:
+        raise _fail(QuorumError(
+            f"--range must be START:END with whole numbers, e.g. 1:2001; got {text!r}"
+        )) from None
+    if not ids:
+        raise _fail(QuorumError(f"--range {text} is empty: END must be above START"))
+    return ids
+
+
+_Project = Annotated[str, typer.Argument(help="project id")]
+_Annotators = Annotated[list[str], typer.Argument(help="annotator ids")]
+
+
+@annotators_app.command("join")
+def annotators_join(project: _Project, annotators: _Annotators) -> None:
+    """Annotators join a distributing project (quorum.annotator/v1 'joined')."""
+    _send_annotator_events(project, annotators, "joined")
+
+
+@annotators_app.command("leave")
+def annotators_leave(project: _Project, annotators: _Annotators) -> None:
+    """Annotators leave a project: their reservations end (quorum.annotator/v1 'left')."""
+    _send_annotator_events(project, annotators, "left")
+
+
+@annotators_app.command("pause")
+def annotators_pause(project: _Project, annotators: _Annotators) -> None:
+    """Pause annotators: they get no task until resumed (quorum.annotator/v1 'paused')."""
+    _send_annotator_events(project, annotators, "paused")
+
+
+@annotators_app.command("resume")
+def annotators_resume(project: _Project, annotators: _Annotators) -> None:
+    """Paused annotators may work again (quorum.annotator/v1 'resumed')."""
+    _send_annotator_events(project, annotators, "resumed")
+
+
+def _send_annotator_events(project: str, annotators: list[str], kind: str) -> None:
+    from streams.models.workflow import annotator_event
+
+    sent = _send_workflow(project, [annotator_event(project, a, kind) for a in annotators])
+    console.print(f"sent {sent} '{kind}' events of project {project}")
+
+
+def _send_workflow(project: str, bodies: list[dict[str, Any]]) -> int:
+    """Produce workflow events keyed by the project, flush, and return how many were sent."""
+    from aiokafka.errors import KafkaError
+
+    from streams.kafka import plain_producer
+
+    settings = _settings()
+
+    async def _send() -> int:
+        producer = plain_producer(settings)
+        try:
+            await producer.start()  # inside: a start that fails must still close the client
+            topic, key = settings.topic(topics.WORKFLOW), project.encode()
+            futures = [
+                await producer.send(topic, value=orjson.dumps(body), key=key) for body in bodies
+            ]
+            await producer.flush()
+            await asyncio.gather(*futures)  # raises the first delivery error, if any
+            return len(futures)
+        finally:
+            await producer.stop()
+
+    try:
+        return asyncio.run(_send())
+    except (KafkaError, OSError) as exc:
+        raise _fail(QuorumError(
+            f"cannot send to Kafka at {settings.kafka_bootstrap} ({type(exc).__name__}: {exc}); "
+            "start it with `quorum infra up`"
+        )) from None
 
 
 @app.command()

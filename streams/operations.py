@@ -145,8 +145,13 @@ async def tasks_below(
 
 
 async def delete_state(settings: Settings) -> int:
-    """Delete every partition-scoped key (task state, offsets, outboxes, indexes)."""
-    return await delete_keys(settings.redis_url, Keys(settings.key_prefix).partition_pattern("*"))
+    """Delete every partition-scoped key (task state, offsets, outboxes, indexes) and the
+    workflow partitions' (distribution snapshots, journals, offsets, outboxes)."""
+    keys = Keys(settings.key_prefix)
+    removed = 0
+    for pattern in (keys.partition_pattern("*"), keys.workflow_pattern("*")):
+        removed += await delete_keys(settings.redis_url, pattern)
+    return removed
 
 
 async def delete_keys(redis_url: str, pattern: str) -> int:

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     consumer_group: str = "quorum-annotations"
     # Bigger annotation events go to the dead-letter topic: no labeling result is this large.
     max_event_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The label-stream API (faust web) of `quorum worker`.
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=6066, ge=1, le=65535)
+    # The workflow agent writes each partition's projects to a snapshot once its journal
+    # holds this many entries (batches and label-stream requests) since the last one.
+    workflow_snapshot_every: int = Field(default=5000, ge=1)
     # Infrastructure errors (Redis or Kafka down) are retried with backoff up to this delay.
     retry_max_delay_s: float = 5.0
 

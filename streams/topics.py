@@ -6,13 +6,14 @@ from streams.settings import Settings
 
 ANNOTATIONS = "annotations"
 PROJECTS = "projects"  # compacted: the latest configuration per project id
+WORKFLOW = "workflow"  # key = project: tasks, annotators, the annotations agent's facts
 TASK_QUALITY = "task-quality"
 ASSIGNMENTS = "assignments"
 REVIEW_REQUESTS = "review-requests"
 TASK_COMPLETED = "task-completed"
 DEAD_LETTER = "dead-letter"
 
-INPUTS = (ANNOTATIONS, PROJECTS)
+INPUTS = (ANNOTATIONS, PROJECTS, WORKFLOW)
 OUTPUTS = (TASK_QUALITY, ASSIGNMENTS, REVIEW_REQUESTS, TASK_COMPLETED, DEAD_LETTER)
 
 

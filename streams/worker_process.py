@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,12 +15,24 @@ from streams.errors import QuorumError
 from streams.settings import REPO_ROOT, Settings
 
 
+def free_port(host: str) -> int:
+    """A TCP port nobody listens on now (the OS picks it)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
 class WorkerProcess:
     """Starts a worker for ``settings`` with its output in ``log_path``."""
 
-    def __init__(self, settings: Settings, log_path: Path) -> None:
+    def __init__(self, settings: Settings, log_path: Path, *, web_port: int | None = None
+                 ) -> None:
         self.settings = settings
         self.log_path = log_path
+        # Several workers run side by side in tests and benchmarks: each gets a free port
+        # for its label-stream API unless one is asked for.
+        self.web_port = web_port if web_port is not None else free_port(settings.web_host)
+        self.web_url = f"http://{settings.web_host}:{self.web_port}"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
@@ -30,6 +43,9 @@ class WorkerProcess:
             "QUORUM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
             "QUORUM_BATCH_MAX_RECORDS": str(settings.batch_max_records),
             "QUORUM_PARTITIONS": str(settings.partitions),
+            "QUORUM_WEB_HOST": settings.web_host,
+            "QUORUM_WEB_PORT": str(self.web_port),
+            "QUORUM_WORKFLOW_SNAPSHOT_EVERY": str(settings.workflow_snapshot_every),
         }
         self._log = log_path.open("ab")
         # Its own process group, so that a kill takes everything it started.
@@ -43,9 +59,12 @@ class WorkerProcess:
         """Everything the worker printed so far."""
         return self.log_path.read_text(errors="replace")
 
-    async def wait_owning(self, partitions: int, timeout_s: float = 90) -> None:
-        """Wait until the worker has claimed all ``partitions`` (it logs them)."""
-        wanted = f"owning partitions {list(range(partitions))}"
+    async def wait_owning(self, partitions: int, timeout_s: float = 90, *,
+                          workflow: bool = False) -> None:
+        """Wait until the worker has claimed all ``partitions`` (it logs them) of the
+        annotations topic, or with ``workflow`` of the workflow topic."""
+        kind = "workflow partitions" if workflow else "partitions"
+        wanted = f"owning {kind} {list(range(partitions))}"
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if wanted in self.log():

@@ -51,12 +51,17 @@ def box_iou(box_a: Box, box_b: Box) -> float:
     x_a, y_a, width_a, height_a, rotation_a, _ = box_a.params
     x_b, y_b, width_b, height_b, rotation_b, _ = box_b.params
     if rotation_a == 0.0 and rotation_b == 0.0:
-        across = min(x_a + width_a, x_b + width_b) - max(x_a, x_b)
-        down = min(y_a + height_a, y_b + height_b) - max(y_a, y_b)
+        right_a, right_b, bottom_a, bottom_b = x_a + width_a, x_b + width_b, \
+            y_a + height_a, y_b + height_b
+        across = min(right_a, right_b) - max(x_a, x_b)
+        down = min(bottom_a, bottom_b) - max(y_a, y_b)
         if across <= 0.0 or down <= 0.0:
             return 0.0
         intersection = across * down
-        union = width_a * height_a + width_b * height_b - intersection
+        # Areas from the corners, as the polygons have them, not from width and height:
+        # (1 + 1e-7) - 1 is not 1e-7, and two equal boxes must score exactly 1.
+        union = (right_a - x_a) * (bottom_a - y_a) + (right_b - x_b) * (bottom_b - y_b) \
+            - intersection
         return fraction(intersection / union)
     return area_iou(box_a.geometry, box_b.geometry)
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -63,6 +64,10 @@ INFRA_ERRORS: tuple[type[BaseException], ...] = (
 # position that counts, so committing once a second is plenty.
 _COMMIT_INTERVAL_S = 1.0
 
+
+# Output topics partitioned by message key rather than by the causing input partition.
+_KEYED_TOPICS = frozenset({topics.WORKFLOW})
+_PARTITIONER = DefaultPartitioner()
 
 _Pending = dict[TopicPartition, tuple[ParsedBatch, BatchOutcome, EncodedOutputs | None]]
 
@@ -107,6 +112,7 @@ class AnnotationsAgent:
         self._needs_recovery: set[int] = set()  # a publication failed: republish the outbox
         self._positions: dict[TopicPartition, int] = {}
         self._targets: dict[str, tuple[str, int]] = {}  # short name -> topic, partitions
+        self._by_key: dict[bytes, int] = {}  # keyed topics: key -> partition (murmur2)
         self._gap_checked: dict[int, int] = {}  # partition -> a batch start seen past a gap
         self._cycle = asyncio.Lock()  # held while batches are processed; rebalances wait
         self._write: _Write | None = None  # the last fetch's write, until settled
@@ -353,7 +359,11 @@ class AnnotationsAgent:
                     count = len(await self.producer.partitions_for(topic))
                     target = targets[short_topic] = (topic, count)
                 topic, count = target
-                chain = builders.setdefault((partition, topic, partition % count), [])
+                if short_topic in _KEYED_TOPICS:
+                    out_partition = self._keyed_partition(key, count)
+                else:
+                    out_partition = partition % count
+                chain = builders.setdefault((partition, topic, out_partition), [])
                 if not chain or chain[-1].append(key=key, value=body, timestamp=None) is None:
                     # The last batch is full (or there is none): start the next one.
                     chain.append(self.producer.create_batch())
@@ -367,6 +377,15 @@ class AnnotationsAgent:
                     await self.producer.send_batch(builder, topic, partition=out_partition)
                 )
         return futures
+
+    def _keyed_partition(self, key: bytes, count: int) -> int:
+        """Kafka's default partitioner (murmur2) on the key, as any producer would pick:
+        the workflow topic is keyed by project, and users' own events share it."""
+        partition = self._by_key.get(key)
+        if partition is None:
+            partitions = list(range(count))
+            partition = self._by_key[key] = _PARTITIONER(key, partitions, partitions)
+        return partition
 
     async def _publish(self, entries: Iterable[tuple[int, list[Message]]]) -> None:
         """Send output messages and wait until Kafka has them all."""

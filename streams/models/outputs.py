@@ -74,3 +74,44 @@ def dead_letter_body(
         "original_size": len(original),
         "original_truncated": len(kept) < len(original),
     }
+
+
+ASSIGNMENT = "quorum.assignment/v1"
+TOPIC_OF_SCHEMA[ASSIGNMENT] = "assignments"
+
+
+def assignment_body(
+    outcome: Any, *, event_id: str, project_id: str, occurred_at: str
+) -> dict[str, Any]:
+    """A ``quorum.assignment/v1`` event for what the distribution decided.
+
+    ``kind``: ``assigned`` (a task reserved for an annotator: ``queue`` says why,
+    ``expires_at`` when it returns to the pool, null for rework that waits),
+    ``released`` (a reservation ended: ``reason``), ``unfillable`` (``needed`` free
+    seats, only ``available`` annotators who could take them).
+    """
+    body: dict[str, Any] = {
+        "schema": ASSIGNMENT,
+        "event_id": event_id,
+        "project_id": project_id,
+        "task_id": outcome.task,
+        "occurred_at": occurred_at,
+    }
+    kind = type(outcome).__name__
+    if kind == "Assignment":
+        body.update(kind="assigned", annotator=outcome.annotator, queue=outcome.queue.value,
+                    expires_at=None if outcome.expires_at is None
+                    else _iso(outcome.expires_at))
+    elif kind == "ReservationReleased":
+        body.update(kind="released", annotator=outcome.annotator, reason=outcome.reason.value)
+    elif kind == "TaskUnfillable":
+        body.update(kind="unfillable", needed=outcome.needed, available=outcome.available)
+    else:
+        raise TypeError(f"not a distribution outcome: {outcome!r}")
+    return body
+
+
+def _iso(seconds: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC).isoformat()

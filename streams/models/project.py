@@ -10,10 +10,13 @@ import orjson
 
 from agreement import Methodology, ScoringConfig
 from assignment.consensus import ConsensusPolicy
+from assignment.distribution import DEFAULT_RESERVATION_TTL, DistributionPolicy
+from assignment.skips import parse_skip_mode
 from streams.models.invalid import InvalidEvent, kind_of, require_str_id
 
 PROJECT_SCHEMA = "quorum.project/v1"
 _DEFAULT_POLICY = ConsensusPolicy()
+_DEFAULT_DISTRIBUTION = DistributionPolicy()
 
 # Fields that describe scoring the Label Studio way; ``scoring`` describes it Quorum's way.
 _LABEL_STUDIO_FIELDS = ("methodology", "control_weights", "label_config")
@@ -28,6 +31,11 @@ class ProjectConfig:
     ``annotations_per_task`` is Label Studio's overlap (``maximum_annotations``);
     ``scoring`` says how tasks are scored: per control tag metric and weight,
     methodology, custom metric (:class:`agreement.ScoringConfig`).
+
+    Quorum hands out the project's tasks only with ``distribute``; the other distribution
+    settings are :class:`assignment.DistributionPolicy`'s (Label Studio Enterprise's
+    defaults), ``reservation_ttl_s`` in seconds and ``skip_mode`` a
+    :class:`assignment.SkipMode` value.
     """
 
     project_id: str
@@ -35,6 +43,13 @@ class ProjectConfig:
     agreement_threshold: float = _DEFAULT_POLICY.threshold
     max_additional_annotators: int = _DEFAULT_POLICY.max_additional
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    distribute: bool = False
+    overlap_cohort_percentage: float = _DEFAULT_DISTRIBUTION.overlap_cohort_percentage
+    show_overlap_first: bool = _DEFAULT_DISTRIBUTION.show_overlap_first
+    max_tasks_per_annotator: int | None = _DEFAULT_DISTRIBUTION.max_tasks_per_annotator
+    max_share_per_annotator: float | None = _DEFAULT_DISTRIBUTION.max_share_per_annotator
+    reservation_ttl_s: float = DEFAULT_RESERVATION_TTL
+    skip_mode: str = _DEFAULT_DISTRIBUTION.skip_mode.value
 
     @property
     def methodology(self) -> Methodology:
@@ -55,6 +70,20 @@ class ProjectConfig:
             max_additional=self.max_additional_annotators,
         )
 
+    @property
+    def distribution_policy(self) -> DistributionPolicy:
+        """How ``assignment.Distribution`` hands out this project's tasks (``ValueError``
+        for settings that were not validated by :func:`project_config_from_dict`)."""
+        return DistributionPolicy(
+            consensus=self.policy,
+            overlap_cohort_percentage=self.overlap_cohort_percentage,
+            show_overlap_first=self.show_overlap_first,
+            max_tasks_per_annotator=self.max_tasks_per_annotator,
+            max_share_per_annotator=self.max_share_per_annotator,
+            reservation_ttl=self.reservation_ttl_s,
+            skip_mode=parse_skip_mode(self.skip_mode),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The event body, as ``quorum project set`` sends it."""
         return {
@@ -64,6 +93,13 @@ class ProjectConfig:
             "agreement_threshold": self.agreement_threshold,
             "max_additional_annotators": self.max_additional_annotators,
             "scoring": self.scoring.to_dict(),
+            "distribute": self.distribute,
+            "overlap_cohort_percentage": self.overlap_cohort_percentage,
+            "show_overlap_first": self.show_overlap_first,
+            "max_tasks_per_annotator": self.max_tasks_per_annotator,
+            "max_share_per_annotator": self.max_share_per_annotator,
+            "reservation_ttl_s": self.reservation_ttl_s,
+            "skip_mode": self.skip_mode,
         }
 
 
@@ -92,13 +128,31 @@ def project_config_from_dict(body: dict[str, Any]) -> ProjectConfig:
         ConsensusPolicy(overlap=overlap, threshold=threshold, max_additional=max_additional)
     except ValueError as exc:
         raise InvalidEvent(str(exc)) from None
-    return ProjectConfig(
+    config = ProjectConfig(
         project_id=project_id,
         annotations_per_task=overlap,
         agreement_threshold=threshold,
         max_additional_annotators=max_additional,
         scoring=_scoring(body),
+        distribute=_bool(body, "distribute", False),
+        overlap_cohort_percentage=_number(
+            body, "overlap_cohort_percentage", _DEFAULT_DISTRIBUTION.overlap_cohort_percentage
+        ),
+        show_overlap_first=_bool(
+            body, "show_overlap_first", _DEFAULT_DISTRIBUTION.show_overlap_first
+        ),
+        max_tasks_per_annotator=_optional_int(body, "max_tasks_per_annotator"),
+        max_share_per_annotator=_optional_number(body, "max_share_per_annotator"),
+        reservation_ttl_s=_number(body, "reservation_ttl_s", DEFAULT_RESERVATION_TTL),
+        skip_mode=_str(body, "skip_mode", _DEFAULT_DISTRIBUTION.skip_mode.value),
     )
+    try:
+        config.distribution_policy  # noqa: B018 - built to validate the settings
+    except ValueError as exc:
+        # The policy names its TTL `reservation_ttl`; the configuration field has a unit.
+        reason = str(exc).replace("reservation_ttl ", "reservation_ttl_s ", 1)
+        raise InvalidEvent(reason) from None
+    return config
 
 
 def _scoring(body: dict[str, Any]) -> ScoringConfig:
@@ -144,3 +198,26 @@ def _number(body: dict[str, Any], name: str, default: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidEvent(f"field {name!r} must be a number, got {kind_of(value)}")
     return float(value)
+
+
+# The per-annotator limits are optional: absent or null means no limit.
+def _optional_int(body: dict[str, Any], name: str) -> int | None:
+    return None if body.get(name) is None else _int(body, name, 0)
+
+
+def _optional_number(body: dict[str, Any], name: str) -> float | None:
+    return None if body.get(name) is None else _number(body, name, 0.0)
+
+
+def _bool(body: dict[str, Any], name: str, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise InvalidEvent(f"field {name!r} must be true or false, got {kind_of(value)}")
+    return value
+
+
+def _str(body: dict[str, Any], name: str, default: str) -> str:
+    value = body.get(name, default)
+    if not isinstance(value, str):
+        raise InvalidEvent(f"field {name!r} must be a string, got {kind_of(value)}")
+    return value

@@ -1,9 +1,9 @@
 """Every Redis key Quorum writes, in one place.
 
-Keys of one input partition share the hash tag ``{p<N>}``: everything one batch touches
-lives in one slot, so one script applies the whole batch atomically, on one Redis or on
-Redis Cluster alike. Cross-partition views (the agreement index, projects seen) are kept
-per partition and merged when read.
+Keys of one input partition share the hash tag ``{p<N>}`` (``{w<N>}`` on the workflow
+topic): everything one batch touches lives in one slot, so one script applies the whole
+batch atomically, on one Redis or on Redis Cluster alike. Cross-partition views (the
+agreement index, projects seen) are kept per partition and merged when read.
 """
 
 from __future__ import annotations
@@ -65,3 +65,44 @@ class Keys:
     def partition_pattern(self, suffix: str) -> str:
         """A SCAN pattern over every partition's key of one kind, e.g. ``projects``."""
         return f"{self.prefix}:{{p*}}:{suffix}"
+
+    # Workflow state (task distribution), per partition of ``<prefix>.workflow``. Its own
+    # hash tag ``{w<N>}``: the workflow topic's partitions are not the annotations topic's,
+    # and one script touches only one workflow partition's keys.
+
+    def _workflow_tagged(self, partition: int) -> str:
+        return f"{self.prefix}:{{w{partition}}}"
+
+    def workflow_owner(self, partition: int) -> str:
+        """String: the fencing token of the workflow partition's owner (INCR on claim)."""
+        return f"{self._workflow_tagged(partition)}:owner"
+
+    def workflow_offset(self, partition: int) -> str:
+        """String: the last workflow input offset applied (its effects in journal or snapshot)."""
+        return f"{self._workflow_tagged(partition)}:offset"
+
+    def workflow_requests(self, partition: int) -> str:
+        """String: how many label-stream requests were applied (the last request's number)."""
+        return f"{self._workflow_tagged(partition)}:requests"
+
+    def workflow_snapshot(self, partition: int) -> str:
+        """Hash: project -> distribution state JSON, plus what the snapshot reflects.
+
+        Reserved fields ``_offset`` (input offset, '' = none) and ``_requests`` (request
+        count); project fields are escaped so that no project id can take their place
+        (see ``streams.state.workflow_store``).
+        """
+        return f"{self._workflow_tagged(partition)}:snapshot"
+
+    def workflow_journal(self, partition: int) -> str:
+        """List: what was applied since the snapshot, one entry per batch or request,
+        oldest first; replayed on top of the snapshot on recovery."""
+        return f"{self._workflow_tagged(partition)}:journal"
+
+    def workflow_outbox(self, partition: int) -> str:
+        """List: workflow output events applied but not yet known to be published."""
+        return f"{self._workflow_tagged(partition)}:outbox"
+
+    def workflow_pattern(self, suffix: str) -> str:
+        """A SCAN pattern over every workflow partition's key of one kind, e.g. ``journal``."""
+        return f"{self.prefix}:{{w*}}:{suffix}"

@@ -125,6 +125,15 @@ class StateStore:
                     configs[project_id] = self._config(raw)
         return loaded, configs
 
+    async def project_configs(self, project_ids: list[str]) -> dict[str, ProjectConfig]:
+        """The configurations of those projects that have one."""
+        if not project_ids:
+            return {}
+        raws = await self.redis.hmget(self.keys.project_configs(), project_ids)
+        # The client is made with decode_responses=False: values are bytes.
+        return {p: self._config(raw) for p, raw in zip(project_ids, raws, strict=True)
+                if isinstance(raw, bytes)}
+
     def _config(self, raw: bytes) -> ProjectConfig:
         """A stored configuration, parsed once per distinct value."""
         config = self._configs.get(raw)

@@ -1,0 +1,456 @@
+"""The workflow agent: task distribution per project, from ``<prefix>.workflow``.
+
+The annotations stream is keyed by task, but who labels what is a per-project question,
+so it has its own project-keyed topic: task and annotator events from the labeling tool,
+and the facts the annotations agent derives for projects with ``distribute: true``
+(submitted, skipped, one more annotator needed, completed, sent to review). This agent
+owns some of its partitions; for each, every project's :class:`assignment.Distribution`
+lives in memory and is event-sourced in Redis (``streams.state.workflow_store``):
+
+* a fetched batch becomes ops (``streams.workflow``), applied in memory, then journaled
+  with its outputs and the partition's offset in one fenced script, then published;
+* a label-stream request (:meth:`WorkflowAgent.next_task`) is applied, journaled and
+  published the same way, before it is answered;
+* on assignment, or after any failed write, the partition is rebuilt from the snapshot
+  and the journal, its outbox published again, and the consumer put back at the offset
+  after the last one applied. Every op carries the time it was applied at, so the rebuilt
+  state is the one the live worker had.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
+
+from assignment import Assignment, Queue
+from streams import topics
+from streams.agents.annotations import INFRA_ERRORS
+from streams.batch import OutputEvent, decode_outputs, encode_outputs
+from streams.models.invalid import InvalidEvent
+from streams.models.outputs import assignment_body, dead_letter_body
+from streams.models.workflow import ANNOTATOR_SCHEMA, TASK_SCHEMA, parse_workflow_event
+from streams.settings import Settings
+from streams.state.store import ApplyStatus, StateStore
+from streams.state.workflow_store import WorkflowStore
+from streams.workflow import Op, Outcome, WorkflowPartition, encode_entry
+
+log = logging.getLogger(__name__)
+
+_EXPIRE_INTERVAL_S = 1.0
+# Answers that reserve nothing new: the annotator already holds the task, or has a
+# rejected annotation to redo. Nothing changes, so nothing is journaled or published.
+_UNCHANGED_QUEUES = frozenset({Queue.RESERVED, Queue.REWORK})
+
+
+class NotOwner(Exception):
+    """This worker does not own the project's workflow partition (now)."""
+
+
+@dataclass(slots=True)
+class _Owned:
+    token: str
+    state: WorkflowPartition
+    offset_raw: bytes | None
+    requests: int
+    journal: int  # entries since the snapshot
+    unacked: deque[asyncio.Future[Any]] = field(default_factory=deque)
+
+
+@dataclass(slots=True)
+class WorkflowStats:
+    batches: int = 0
+    events: int = 0
+    requests: int = 0
+    assignments: int = 0
+    dead_letters: int = 0
+    retries: int = 0
+
+
+class WorkflowAgent:
+    """Consumes ``<prefix>.workflow``; answers the label stream for the projects it owns."""
+
+    def __init__(self, settings: Settings, store: WorkflowStore, configs: StateStore,
+                 producer: AIOKafkaProducer) -> None:
+        self.settings = settings
+        self.store = store
+        self.configs = configs
+        self.producer = producer
+        self.topic = settings.topic(topics.WORKFLOW)
+        self.stats = WorkflowStats()
+        self.consumer: AIOKafkaConsumer | None = None
+        self._owned: dict[int, _Owned] = {}
+        self._lock = asyncio.Lock()  # one change at a time: batches, requests, rebalances
+        self._partitioner = DefaultPartitioner()
+        self._partition_of: dict[str, int] = {}
+        self._targets: dict[str, tuple[str, int]] = {}
+        self._last_expire = 0.0
+
+    @property
+    def owned_partitions(self) -> list[int]:
+        return sorted(self._owned)
+
+    def partition_of(self, project: str) -> int:
+        """The workflow partition of a project: Kafka's default partitioner on its key."""
+        partition = self._partition_of.get(project)
+        if partition is None:
+            partitions = list(range(self.settings.partitions))
+            partition = self._partitioner(project.encode(), partitions, partitions)
+            self._partition_of[project] = partition
+        return partition
+
+    # The stream ------------------------------------------------------------------------
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        s = self.settings
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=f"{s.consumer_group}-workflow",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        self.consumer = consumer
+        consumer.subscribe([self.topic], listener=_Rebalance(self))
+        delay = 0.1
+        while True:
+            try:
+                await consumer.start()
+                break
+            except KafkaError as exc:
+                if stopping.is_set():
+                    return
+                self._retrying(f"connecting to Kafka at {s.kafka_bootstrap}", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, s.retry_max_delay_s)
+        try:
+            while not stopping.is_set():
+                fetched = await consumer.getmany(timeout_ms=100, max_records=5000)
+                async with self._lock:
+                    for tp, messages in fetched.items():
+                        if tp.partition in self._owned and messages:
+                            await self._batch(tp, messages)
+                    if time.monotonic() - self._last_expire >= _EXPIRE_INTERVAL_S:
+                        self._last_expire = time.monotonic()
+                        for partition in list(self._owned):
+                            await self._expire(partition)
+                    for partition in list(self._owned):
+                        await self._maybe_snapshot(partition)
+        finally:
+            async with self._lock:
+                await self._drain(list(self._owned))
+            await consumer.stop()
+            self.consumer = None
+
+    async def _batch(self, tp: TopicPartition, messages: list[Any]) -> None:
+        owned = self._owned[tp.partition]
+        floor = -1 if owned.offset_raw is None else int(owned.offset_raw)
+        messages = [m for m in messages if m.offset > floor]
+        if not messages:
+            return
+        p = tp.partition
+        parsed: list[tuple[Any, Any]] = []
+        projects: list[str] = []
+        for message in messages:
+            try:
+                event = parse_workflow_event(message.value)
+            except InvalidEvent as exc:
+                parsed.append((message, str(exc)))
+                continue
+            parsed.append((message, event))
+            projects.append(event.project_id)
+        try:
+            configs = await self.configs.project_configs(list(dict.fromkeys(projects)))
+        except INFRA_ERRORS as exc:
+            self._retrying("reading project configurations failed", exc)
+            await self._recover(p)
+            return
+        ops: list[Op] = []
+        outputs: list[OutputEvent] = []
+        now = time.time()
+        for message, event in parsed:
+            eid = f"w{p}:{message.offset}"
+            if isinstance(event, str):
+                outputs.append(OutputEvent("dead-letter", eid, dead_letter_body(
+                    reason=event, topic=self.topic, partition=p, offset=message.offset,
+                    original=message.value, eid=f"{eid}:0")))
+                self.stats.dead_letters += 1
+                continue
+            project = event.project_id
+            config = configs.get(project)
+            policy = (config.distribution_policy if config is not None
+                      else _default_config(project).distribution_policy)
+            policy_op = owned.state.policy_op(project, policy)
+            if policy_op is not None:
+                ops.append(policy_op)
+                owned.state.apply(policy_op)
+            op = _op_of(event, now)
+            ops.append(op)
+            outcomes = owned.state.apply(op)
+            outputs.extend(self._outputs(outcomes, project, eid, event.occurred_at))
+        entry = encode_outputs(outputs) if outputs else None
+        try:
+            status = await self.store.apply(
+                p, owned.token, expected_offset_raw=owned.offset_raw,
+                new_offset=messages[-1].offset,
+                journal_entry=encode_entry(ops) if ops else None,
+                outbox_entries=[] if entry is None else [entry.entry],
+                acked=self._acknowledged(owned),
+            )
+        except INFRA_ERRORS as exc:
+            self._retrying("writing a workflow batch failed", exc)
+            await self._recover(p)
+            return
+        if status is not ApplyStatus.APPLIED:
+            log.warning("workflow partition %d: write refused (%s); rebuilding", p, status.name)
+            await self._recover(p)
+            return
+        trimmed = self._acknowledged(owned)
+        for _ in range(trimmed):
+            owned.unacked.popleft()
+        owned.offset_raw = str(messages[-1].offset).encode()
+        owned.journal += 1 if ops else 0
+        self.stats.batches += 1
+        self.stats.events += len(messages)
+        if entry is not None:
+            await self._publish(owned, p, entry.messages)
+
+    async def _expire(self, partition: int) -> None:
+        owned = self._owned[partition]
+        now = time.time()
+        for project in sorted(owned.state.projects):
+            op: Op = ["expire", project, now]
+            outcomes = owned.state.apply(op)
+            if outcomes:
+                await self._request(partition, owned, op, outcomes, project)
+
+    # The label stream ------------------------------------------------------------------
+
+    async def next_task(self, project: str, annotator: str) -> Assignment | None:
+        """Reserve the next task for ``annotator`` in ``project``; ``None`` if none.
+
+        Raises :class:`NotOwner` when another worker owns the project's partition.
+        The reservation is journaled in Redis before it is returned.
+        """
+        partition = self.partition_of(project)
+        async with self._lock:
+            owned = self._owned.get(partition)
+            if owned is None:
+                raise NotOwner(project)
+            if project not in owned.state.projects:
+                return None  # no task was ever imported: nothing to offer
+            op: Op = ["next", project, annotator, time.time()]
+            outcomes = owned.state.apply(op)
+            answer = next((o for o in outcomes if isinstance(o, Assignment)), None)
+            changed = [o for o in outcomes
+                       if not (isinstance(o, Assignment) and o.queue in _UNCHANGED_QUEUES)]
+            if changed and not await self._request(partition, owned, op, changed, project):
+                raise NotOwner(project)
+            self.stats.requests += 1
+            return answer
+
+    async def _request(self, partition: int, owned: _Owned, op: Op, outcomes: list[Outcome],
+                       project: str) -> bool:
+        """Journal one request's op and publish what it caused; False if the write failed."""
+        number = owned.requests + 1
+        occurred = datetime.fromtimestamp(op[-1], UTC).isoformat()
+        outputs = list(self._outputs(outcomes, project, f"w{partition}:r{number}", occurred))
+        entry = encode_outputs(outputs)
+        try:
+            status, stored = await self.store.record_request(
+                partition, owned.token, journal_entry=encode_entry([op]),
+                outbox_entries=[entry.entry], acked=self._acknowledged(owned))
+        except INFRA_ERRORS as exc:
+            self._retrying("journaling a label-stream request failed", exc)
+            await self._recover(partition)
+            return False
+        if status is not ApplyStatus.APPLIED or stored != number:
+            log.warning("workflow partition %d: request write refused (%s); rebuilding",
+                        partition, status.name)
+            await self._recover(partition)
+            return False
+        for _ in range(self._acknowledged(owned)):
+            owned.unacked.popleft()
+        owned.requests = number
+        owned.journal += 1
+        await self._publish(owned, partition, entry.messages)
+        return True
+
+    def _outputs(self, outcomes: Iterable[Outcome], project: str, eid: str,
+                 occurred_at: str) -> Iterable[OutputEvent]:
+        for rank, outcome in enumerate(outcomes):
+            body = assignment_body(outcome, event_id=f"{eid}:{rank}", project_id=project,
+                                   occurred_at=occurred_at)
+            if body["kind"] == "assigned":
+                self.stats.assignments += 1
+            yield OutputEvent("assignments", f"{project}:{outcome.task}", body)
+
+    # Publication, as the annotations agent does it ---------------------------------------
+
+    async def _publish(self, owned: _Owned, partition: int, messages: list[Any]) -> None:
+        futures = []
+        try:
+            for short_topic, key, body in messages:
+                topic, count = await self._target(short_topic)
+                futures.append(await self.producer.send(
+                    topic, value=body, key=key, partition=partition % count))
+        except INFRA_ERRORS as exc:
+            self._retrying("publishing workflow outputs failed; they stay in the outbox", exc)
+            await self._recover(partition)
+            return
+        publication = asyncio.gather(*futures)
+        publication.add_done_callback(functools.partial(self._published, partition))
+        owned.unacked.append(publication)
+
+    async def _target(self, short_topic: str) -> tuple[str, int]:
+        target = self._targets.get(short_topic)
+        if target is None:
+            topic = self.settings.topic(short_topic)
+            target = self._targets[short_topic] = (
+                topic, len(await self.producer.partitions_for(topic)))
+        return target
+
+    @staticmethod
+    def _acknowledged(owned: _Owned) -> int:
+        count = 0
+        for publication in owned.unacked:
+            if not publication.done() or publication.cancelled() or publication.exception():
+                break
+            count += 1
+        return count
+
+    def _published(self, partition: int, publication: asyncio.Future[Any]) -> None:
+        if publication.cancelled() or publication.exception() is not None:
+            owned = self._owned.get(partition)
+            if owned is not None and publication in owned.unacked:
+                log.warning("workflow partition %d: publishing failed; the outbox is "
+                            "published again on the next rebuild", partition)
+                owned.unacked.clear()
+
+    async def _drain(self, partitions: Iterable[int]) -> None:
+        pending = [f for p in partitions if p in self._owned for f in self._owned[p].unacked]
+        if pending:
+            await asyncio.wait(pending, timeout=30)
+
+    # Ownership and recovery ------------------------------------------------------------
+
+    async def claim(self, assigned: Iterable[TopicPartition]) -> None:
+        async with self._lock:
+            for tp in assigned:
+                if tp.topic != self.topic:
+                    continue
+                delay = 0.1
+                while True:
+                    try:
+                        token = await self.store.claim(tp.partition)
+                        break
+                    except INFRA_ERRORS as exc:
+                        self._retrying(f"workflow partition {tp.partition}: claiming failed", exc)
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, self.settings.retry_max_delay_s)
+                self._owned[tp.partition] = _Owned(token, WorkflowPartition(), None, 0, 0)
+                await self._recover(tp.partition)
+            log.info("owning workflow partitions %s of %s", self.owned_partitions, self.topic)
+
+    async def release(self, revoked: Iterable[TopicPartition]) -> None:
+        revoked = [tp.partition for tp in revoked if tp.topic == self.topic]
+        async with self._lock:
+            await self._drain(revoked)
+            for partition in revoked:
+                self._owned.pop(partition, None)
+
+    async def _recover(self, partition: int) -> None:
+        """Rebuild the partition from Redis, publish its outbox, seek after its offset."""
+        delay = 0.1
+        while partition in self._owned:
+            token = self._owned[partition].token
+            try:
+                loaded = await self.store.load(partition)
+                state = WorkflowPartition.restore(loaded.snapshot, loaded.journal)
+                owned = _Owned(token, state, loaded.offset_raw, loaded.requests,
+                               len(loaded.journal))
+                self._owned[partition] = owned
+                futures = []
+                for entry in loaded.outbox:
+                    for short_topic, key, body in decode_outputs(entry):
+                        topic, count = await self._target(short_topic)
+                        futures.append(await self.producer.send(
+                            topic, value=body, key=key, partition=partition % count))
+                await asyncio.gather(*futures)
+                if loaded.outbox and not await self.store.trim_outbox(
+                        partition, token, len(loaded.outbox)):
+                    log.warning("workflow partition %d was claimed by another worker", partition)
+                    self._owned.pop(partition, None)
+                    return
+                assert self.consumer is not None
+                tp = TopicPartition(self.topic, partition)
+                if loaded.offset is None:
+                    await self.consumer.seek_to_beginning(tp)
+                else:
+                    self.consumer.seek(tp, loaded.offset + 1)
+                return
+            except INFRA_ERRORS as exc:
+                self._retrying(f"workflow partition {partition}: rebuilding failed", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.retry_max_delay_s)
+
+    async def _maybe_snapshot(self, partition: int) -> None:
+        owned = self._owned[partition]
+        if owned.journal < self.settings.workflow_snapshot_every:
+            return
+        states = {p: owned.state.projects[p].to_json() for p in sorted(owned.state.dirty)}
+        offset = None if owned.offset_raw is None else int(owned.offset_raw)
+        try:
+            status = await self.store.write_snapshot(
+                partition, owned.token, states=states, offset=offset,
+                requests=owned.requests, journal_entries=owned.journal)
+        except INFRA_ERRORS as exc:
+            self._retrying("writing a workflow snapshot failed (the journal still holds "
+                           "everything)", exc)
+            return
+        if status is ApplyStatus.APPLIED:
+            owned.journal = 0
+            owned.state.dirty.clear()
+
+    def _retrying(self, what: str, exc: BaseException) -> None:
+        self.stats.retries += 1
+        log.warning("%s: %s: %s; retrying with backoff", what, type(exc).__name__, exc)
+
+
+def _op_of(event: Any, now: float) -> Op:
+    """The op of one parsed workflow event."""
+    if event.schema == TASK_SCHEMA:
+        return ["task", event.project_id, event.kind, event.task_id, now]
+    if event.schema == ANNOTATOR_SCHEMA:
+        return ["annotator", event.project_id, event.kind, event.annotator, now]
+    partition, offset, rank = (int(x) for x in event.event_id.split(":"))
+    detail = event.annotators if event.kind == "reassign" else event.annotator
+    return ["fact", event.project_id, event.kind, event.task_id, detail, now,
+            [partition, offset, rank]]
+
+
+@functools.lru_cache(maxsize=1024)
+def _default_config(project: str) -> Any:
+    from streams.models.project import ProjectConfig
+
+    return ProjectConfig(project)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, agent: WorkflowAgent) -> None:
+        self.agent = agent
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.agent.release(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self.agent.claim(assigned)

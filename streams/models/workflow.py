@@ -1,0 +1,218 @@
+"""Workflow events on the project-keyed ``workflow`` topic: tasks, annotators, and the
+facts the annotations agent reports for projects that distribute their tasks."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from streams.models.invalid import (
+    InvalidEvent,
+    kind_of,
+    require_int,
+    require_str,
+    require_str_id,
+)
+
+TASK_SCHEMA = "quorum.task/v1"
+ANNOTATOR_SCHEMA = "quorum.annotator/v1"
+FACT_SCHEMA = "quorum.workflow-fact/v1"
+
+# Kinds per schema, in the order a refusal lists them.
+TASK_KINDS = ("imported", "deleted")
+ANNOTATOR_KINDS = ("joined", "left", "paused", "resumed")
+FACT_KINDS = ("submitted", "skipped", "reassign", "completed", "review")
+KINDS: Mapping[str, tuple[str, ...]] = {
+    TASK_SCHEMA: TASK_KINDS,
+    ANNOTATOR_SCHEMA: ANNOTATOR_KINDS,
+    FACT_SCHEMA: FACT_KINDS,
+}
+
+# The body fields each (schema, kind) needs. Fields a kind does not use are ignored, like
+# unknown ones, so a fact never carries a stray annotator into the distribution.
+_TASK, _ANNOTATOR, _ANNOTATORS = "task_id", "annotator", "annotators"
+_NEEDS: Mapping[tuple[str, str], tuple[str, ...]] = {
+    **{(TASK_SCHEMA, kind): (_TASK,) for kind in TASK_KINDS},
+    **{(ANNOTATOR_SCHEMA, kind): (_ANNOTATOR,) for kind in ANNOTATOR_KINDS},
+    (FACT_SCHEMA, "submitted"): (_TASK, _ANNOTATOR),
+    (FACT_SCHEMA, "skipped"): (_TASK, _ANNOTATOR),
+    (FACT_SCHEMA, "reassign"): (_TASK, _ANNOTATORS),
+    (FACT_SCHEMA, "completed"): (_TASK,),
+    (FACT_SCHEMA, "review"): (_TASK,),
+}
+
+__all__ = [
+    "ANNOTATOR_KINDS",
+    "ANNOTATOR_SCHEMA",
+    "FACT_KINDS",
+    "FACT_SCHEMA",
+    "KINDS",
+    "TASK_KINDS",
+    "TASK_SCHEMA",
+    "WorkflowEvent",
+    "annotator_event",
+    "fact_body",
+    "parse_workflow_event",
+    "task_event",
+    "workflow_event_from_dict",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowEvent:
+    """A validated event of the ``workflow`` topic.
+
+    ``task_id``, ``annotator`` and ``annotators`` (the counted annotators of a
+    ``reassign`` fact) are set exactly when ``kind`` needs them, ``None`` otherwise.
+    """
+
+    schema: str
+    event_id: str
+    project_id: str
+    occurred_at: str
+    kind: str
+    task_id: str | None = None
+    annotator: str | None = None
+    annotators: int | None = None
+
+
+def parse_workflow_event(raw: bytes) -> WorkflowEvent:
+    """Decode and validate one message value; raise ``InvalidEvent`` with the reason."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(f"not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidEvent(f"the event must be a JSON object, got {kind_of(body)}")
+    return workflow_event_from_dict(body)
+
+
+def workflow_event_from_dict(body: Mapping[str, Any]) -> WorkflowEvent:
+    """Validate an already decoded event body."""
+    schema = body.get("schema")
+    if not isinstance(schema, str) or schema not in KINDS:
+        raise InvalidEvent(
+            f"unknown schema {schema!r}: the workflow topic carries "
+            f"{', '.join(repr(name) for name in KINDS)}"
+        )
+    kinds = KINDS[schema]
+    kind = require_str(body, "kind")
+    if kind not in kinds:
+        raise InvalidEvent(
+            f"field 'kind' of a {schema} event must be one of {', '.join(kinds)}; got {kind!r}"
+        )
+    occurred_at = require_str(body, "occurred_at")
+    try:
+        datetime.fromisoformat(occurred_at)
+    except ValueError:
+        raise InvalidEvent(
+            f"field 'occurred_at' must be an ISO 8601 timestamp, got {occurred_at!r}"
+        ) from None
+    event_id = require_str_id(body, "event_id")
+    project_id = require_str_id(body, "project_id")
+    needs = _NEEDS[schema, kind]
+    try:
+        task_id = require_str_id(body, _TASK) if _TASK in needs else None
+        annotator = require_str_id(body, _ANNOTATOR) if _ANNOTATOR in needs else None
+        annotators = require_int(body, _ANNOTATORS) if _ANNOTATORS in needs else None
+    except InvalidEvent as exc:
+        # Say which kind needs the field: the producer may have sent the wrong kind.
+        raise InvalidEvent(f"{exc} (a {schema} '{kind}' event needs {', '.join(needs)})") from None
+    return WorkflowEvent(
+        schema, event_id, project_id, occurred_at, kind, task_id, annotator, annotators
+    )
+
+
+def task_event(
+    project_id: str,
+    task_id: str,
+    kind: str,
+    *,
+    event_id: str | None = None,
+    occurred_at: str | None = None,
+) -> dict[str, Any]:
+    """A ``quorum.task/v1`` body: ``kind`` is ``imported`` or ``deleted``.
+
+    ``event_id`` defaults to a fresh uuid4 hex, ``occurred_at`` to now (UTC, ISO 8601).
+    """
+    _check_kind(TASK_SCHEMA, kind)
+    return {
+        **_envelope(TASK_SCHEMA, project_id, event_id, occurred_at),
+        "kind": kind,
+        "task_id": task_id,
+    }
+
+
+def annotator_event(
+    project_id: str,
+    annotator: str,
+    kind: str,
+    *,
+    event_id: str | None = None,
+    occurred_at: str | None = None,
+) -> dict[str, Any]:
+    """A ``quorum.annotator/v1`` body: ``kind`` is joined, left, paused or resumed.
+
+    ``event_id`` defaults to a fresh uuid4 hex, ``occurred_at`` to now (UTC, ISO 8601).
+    """
+    _check_kind(ANNOTATOR_SCHEMA, kind)
+    return {
+        **_envelope(ANNOTATOR_SCHEMA, project_id, event_id, occurred_at),
+        "kind": kind,
+        "annotator": annotator,
+    }
+
+
+def fact_body(
+    *,
+    event_id: str,
+    project_id: str,
+    occurred_at: str,
+    kind: str,
+    task_id: str,
+    annotator: str | None = None,
+    annotators: int | None = None,
+) -> dict[str, Any]:
+    """A ``quorum.workflow-fact/v1`` body, as the annotations agent writes it.
+
+    Nothing is generated: the agent passes deterministic ids and the source event's time,
+    so that a replayed batch writes the same facts. ``annotator`` and ``annotators`` are
+    written only when given.
+    """
+    _check_kind(FACT_SCHEMA, kind)
+    body: dict[str, Any] = {
+        **_envelope(FACT_SCHEMA, project_id, event_id, occurred_at),
+        "kind": kind,
+        "task_id": task_id,
+    }
+    if annotator is not None:
+        body["annotator"] = annotator
+    if annotators is not None:
+        body["annotators"] = annotators
+    return body
+
+
+def _envelope(
+    schema: str, project_id: str, event_id: str | None, occurred_at: str | None
+) -> dict[str, Any]:
+    return {
+        "schema": schema,
+        "event_id": event_id if event_id is not None else uuid.uuid4().hex,
+        "project_id": project_id,
+        "occurred_at": (
+            occurred_at if occurred_at is not None else datetime.now(UTC).isoformat()
+        ),
+    }
+
+
+def _check_kind(schema: str, kind: str) -> None:
+    """A builder called with a kind its schema lacks is a bug in the caller: say so now,
+    not later as a dead letter."""
+    if kind not in KINDS[schema]:
+        raise ValueError(f"a {schema} event's kind must be one of "
+                         f"{', '.join(KINDS[schema])}; got {kind!r}")

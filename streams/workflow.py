@@ -1,0 +1,191 @@
+"""One workflow partition's projects in memory: distribution ops, applied and replayed.
+
+The workflow agent (``streams.agents.workflow``) turns each input batch, and each
+label-stream request, into a list of *ops*, applies them here, and journals them in
+Redis with the outputs they caused. Recovery replays the journal on top of the last
+snapshot through the same :meth:`WorkflowPartition.apply`, so the rebuilt state is the
+state the live worker had, whatever the clock says at replay time: every op carries the
+``now`` it was applied at.
+
+Ops are JSON lists, first element the op name, second the project id:
+
+* ``["policy", project, policy_state]``: the project's distribution settings (first use,
+  or changed configuration);
+* ``["task", project, kind, task, now]``: ``imported`` or ``deleted``;
+* ``["annotator", project, kind, annotator, now]``: ``joined``, ``left``, ``paused`` or
+  ``resumed``;
+* ``["fact", project, kind, task, detail, now, source]``: from the annotations agent:
+  ``submitted``/``skipped`` (detail: the annotator), ``reassign`` (detail: the counted
+  annotators), ``completed``/``review`` (detail: null); ``source`` is the fact's
+  ``[partition, offset, rank]`` in the annotations topic, for deduplication;
+* ``["next", project, annotator, now]``: a label-stream request;
+* ``["expire", project, now]``: reservations due at ``now`` return to the pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from assignment import Assignment, Distribution, DistributionPolicy
+from assignment.seats import DistributionEvent
+
+Op = list[Any]
+Outcome = Assignment | DistributionEvent
+
+STATE_VERSION = 1
+
+_ANNOTATOR_KINDS = ("joined", "left", "paused", "resumed")
+
+
+@dataclass(slots=True)
+class ProjectWorkflow:
+    """One project's distribution, and the newest fact applied per annotations partition.
+
+    Facts reach the workflow topic at least once (the annotations agent republishes its
+    outbox after a crash), in order per annotations partition: a fact at or below the
+    newest one applied from its partition is a duplicate.
+    """
+
+    distribution: Distribution
+    facts_seen: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({
+            "version": STATE_VERSION,
+            "distribution": self.distribution.to_state(),
+            "facts_seen": {str(p): list(seen) for p, seen in self.facts_seen.items()},
+        })
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> ProjectWorkflow:
+        state = orjson.loads(raw)
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"workflow state version {state.get('version')!r} is not "
+                             f"{STATE_VERSION}; rebuild the state with `quorum rebuild`")
+        return cls(
+            Distribution.from_state(state["distribution"]),
+            {int(p): (seen[0], seen[1]) for p, seen in state["facts_seen"].items()},
+        )
+
+
+class WorkflowPartition:
+    """The projects of one workflow partition, changed only through :meth:`apply`."""
+
+    def __init__(self, projects: Mapping[str, ProjectWorkflow] | None = None) -> None:
+        self.projects: dict[str, ProjectWorkflow] = dict(projects or {})
+        self.dirty: set[str] = set()  # projects changed since the last snapshot
+
+    @classmethod
+    def restore(cls, snapshot: Mapping[str, bytes], journal: list[bytes]) -> WorkflowPartition:
+        """The state a snapshot and the journal entries written after it describe."""
+        partition = cls({p: ProjectWorkflow.from_json(raw) for p, raw in snapshot.items()})
+        for entry in journal:
+            for op in decode_entry(entry):
+                partition.apply(op)
+        return partition
+
+    def policy_op(self, project: str, policy: DistributionPolicy) -> Op | None:
+        """The op that gives ``project`` this policy, or ``None`` if it has it already."""
+        current = self.projects.get(project)
+        state = policy.to_state()
+        if current is not None and current.distribution.policy.to_state() == state:
+            return None
+        return ["policy", project, state]
+
+    def apply(self, op: Op) -> list[Outcome]:
+        """Apply one op; what the distribution emitted (assignments, releases, shortfalls)."""
+        name, project = op[0], op[1]
+        if name == "policy":
+            return self._set_policy(project, DistributionPolicy.from_state(op[2]))
+        workflow = self.projects.get(project)
+        if workflow is None:
+            # Ops of a project always follow its policy op; replaying a journal that
+            # lost it must fail loudly, not invent defaults.
+            raise ValueError(f"op {name!r} for project {project!r} before its policy")
+        self.dirty.add(project)
+        distribution = workflow.distribution
+        if name == "next":
+            assignment = distribution.next_task(op[2], op[3])
+            events: list[Outcome] = list(distribution.take_events())
+            return events if assignment is None else [*events, assignment]
+        if name == "expire":
+            return list(distribution.expire(op[2]))
+        if name == "task":
+            kind, task, now = op[2], op[3], op[4]
+            if kind == "imported":
+                return list(distribution.task_imported(task, now))
+            return list(distribution.task_deleted(task, now))
+        if name == "annotator":
+            return list(_annotator_op(distribution, op[2], op[3], op[4]))
+        if name == "fact":
+            return self._fact(workflow, op)
+        raise ValueError(f"unknown workflow op {name!r}")
+
+    def _set_policy(self, project: str, policy: DistributionPolicy) -> list[Outcome]:
+        self.dirty.add(project)
+        current = self.projects.get(project)
+        if current is None:
+            self.projects[project] = ProjectWorkflow(Distribution(policy))
+            return []
+        state = current.distribution.to_state()
+        state["policy"] = policy.to_state()
+        current.distribution = Distribution.from_state(state)
+        return []
+
+    @staticmethod
+    def _fact(workflow: ProjectWorkflow, op: Op) -> list[Outcome]:
+        _, _, kind, task, detail, now, source = op
+        partition, offset, rank = source
+        seen = workflow.facts_seen.get(partition)
+        if seen is not None and (offset, rank) <= seen:
+            return []  # a republished fact
+        workflow.facts_seen[partition] = (offset, rank)
+        distribution = workflow.distribution
+        if kind == "submitted":
+            return list(distribution.annotation_submitted(task, detail, now))
+        if kind == "skipped":
+            return list(distribution.annotation_skipped(task, detail, now))
+        if kind == "reassign":
+            return list(distribution.one_more_needed(task, detail, now))
+        if kind == "completed":
+            return list(distribution.task_completed(task, now))
+        if kind == "review":
+            return list(distribution.task_sent_to_review(task, now))
+        raise ValueError(f"unknown workflow fact {kind!r}")
+
+
+def _annotator_op(distribution: Distribution, kind: str, annotator: str, now: float
+                  ) -> list[DistributionEvent]:
+    if kind == "joined":
+        return distribution.annotator_joined(annotator, now)
+    if kind == "left":
+        return distribution.annotator_left(annotator, now)
+    if kind == "paused":
+        return distribution.annotator_paused(annotator, now)
+    if kind == "resumed":
+        return distribution.annotator_resumed(annotator, now)
+    raise ValueError(f"unknown annotator event kind {kind!r}; one of {', '.join(_ANNOTATOR_KINDS)}")
+
+
+def encode_entry(ops: list[Op]) -> bytes:
+    """A journal entry: the ops of one batch or one request, in the order applied."""
+    return orjson.dumps(ops)
+
+
+def decode_entry(entry: bytes) -> list[Op]:
+    ops: list[Op] = orjson.loads(entry)
+    return ops
+
+
+__all__ = [
+    "Op",
+    "Outcome",
+    "ProjectWorkflow",
+    "WorkflowPartition",
+    "decode_entry",
+    "encode_entry",
+]

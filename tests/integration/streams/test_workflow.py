@@ -1,0 +1,152 @@
+"""Task distribution end to end on the real Kafka and Redis: tasks and annotators on the
+workflow topic, annotators pulling from the label stream over HTTP, their annotations
+scored, low agreement reassigned up to the budget, a worker SIGKILLed halfway."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import orjson
+
+from streams import topics
+from streams.kafka import plain_producer
+from streams.models.project import ProjectConfig
+from streams.models.workflow import annotator_event, task_event
+from streams.settings import Settings
+from streams.worker_process import WorkerProcess
+
+from .pipeline import Deployment, annotation
+
+PROJECT = "wf1"
+TASKS = 60
+OVERLAP, THRESHOLD, MAX_ADDITIONAL = 3, 0.7, 2
+# Two poor annotators among eight: disagreement sends tasks past their overlap.
+ACCURACY = {f"u{i}": acc for i, acc in enumerate((0.95, 0.9, 0.9, 0.85, 0.85, 0.8, 0.4, 0.35))}
+LABELS = ("pos", "neg", "neu")
+
+
+async def _produce_workflow(settings: Settings, bodies: list[dict[str, Any]]) -> None:
+    producer = plain_producer(settings)
+    await producer.start()
+    try:
+        topic = settings.topic(topics.WORKFLOW)
+        futures = [await producer.send(topic, value=orjson.dumps(b), key=PROJECT.encode())
+                   for b in bodies]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def _next_task(session: aiohttp.ClientSession, worker: WorkerProcess, annotator: str
+                     ) -> str | None:
+    url = f"{worker.web_url}/projects/{PROJECT}/annotators/{annotator}/next-task"
+    for _ in range(100):  # 503/409 while the worker starts or takes its partitions
+        async with session.post(url) as response:
+            if response.status == 200:
+                answer = await response.json()
+                assert answer["annotator"] == annotator
+                return answer["task_id"]  # type: ignore[no-any-return]
+            assert response.status in (409, 503), await response.text()
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the label stream at {url} did not answer")
+
+
+async def _label(deployment: Deployment, worker: WorkerProcess, rng: random.Random,
+                 truth: dict[str, str], done: set[str], rounds: int) -> int:
+    """Annotators pull and label in turns for ``rounds`` rounds (or until all tasks are
+    decided); the annotations sent."""
+    sent = 0
+    counter = defaultdict(int)
+    async with aiohttp.ClientSession() as session:
+        for _ in range(rounds):
+            batch = []
+            for annotator, accuracy in ACCURACY.items():
+                task = await _next_task(session, worker, annotator)
+                if task is None:
+                    continue
+                label = truth[task] if rng.random() < accuracy else rng.choice(LABELS)
+                counter[annotator] += 1
+                event = annotation(task, f"{task}-{annotator}", annotator, label,
+                                   project=PROJECT)
+                batch.append(event)
+            if batch:
+                await deployment.send(batch)
+                sent += len(batch)
+            else:
+                # Nothing offered: the last annotations' facts are still on their way.
+                await asyncio.sleep(0.3)
+            decided = await _decided(deployment)
+            done.clear()
+            done.update(decided)
+            if len(done) == TASKS:
+                break
+    return sent
+
+
+async def _decided(deployment: Deployment) -> set[str]:
+    events = await deployment.read_outputs((topics.TASK_COMPLETED, topics.REVIEW_REQUESTS),
+                                           settle_s=0.05, timeout_s=10)
+    return {e["task_id"] for e in events}
+
+
+async def test_distribution_end_to_end_with_a_crash(
+    deployment: Deployment, start_worker: Callable[[Settings], WorkerProcess]
+) -> None:
+    settings = deployment.settings.model_copy(update={"workflow_snapshot_every": 50})
+    deployment.settings = settings
+    rng = random.Random(4)
+    truth = {f"t{i}": rng.choice(LABELS) for i in range(TASKS)}
+    worker = start_worker(settings)
+    await worker.wait_owning(settings.partitions)
+    await worker.wait_owning(settings.partitions, workflow=True)
+    await deployment.configure(ProjectConfig(
+        PROJECT, annotations_per_task=OVERLAP, agreement_threshold=THRESHOLD,
+        max_additional_annotators=MAX_ADDITIONAL, distribute=True))
+    await _produce_workflow(settings, [task_event(PROJECT, t, "imported") for t in truth])
+    await _produce_workflow(settings, [annotator_event(PROJECT, a, "joined") for a in ACCURACY])
+
+    done: set[str] = set()
+    sent = await _label(deployment, worker, rng, truth, done, rounds=12)
+    assert 0 < len(done) < TASKS, "the crash must land mid-operation"
+    worker.kill()
+    worker = start_worker(settings)
+    await worker.wait_owning(settings.partitions, workflow=True)
+    deadline = time.monotonic() + 240
+    while len(done) < TASKS and time.monotonic() < deadline:
+        sent += await _label(deployment, worker, rng, truth, done, rounds=20)
+    assert len(done) == TASKS, f"{TASKS - len(done)} tasks never decided"
+
+    outputs = await deployment.read_outputs(
+        (topics.ASSIGNMENTS, topics.TASK_COMPLETED, topics.REVIEW_REQUESTS, topics.TASK_QUALITY,
+         topics.DEAD_LETTER), settle_s=2)
+    unique = {e["event_id"]: e for e in outputs}
+    assert not [e for e in unique.values() if e["schema"] == "quorum.dead-letter/v1"]
+    assigned = [e for e in unique.values()
+                if e["schema"] == "quorum.assignment/v1" and e["kind"] == "assigned"]
+    # Never the same annotator twice on one task, never more than the budget.
+    pairs = [(e["task_id"], e["annotator"]) for e in assigned]
+    assert len(pairs) == len(set(pairs)), "an annotator was assigned a task twice"
+    per_task = defaultdict(set)
+    for task, annotator in pairs:
+        per_task[task].add(annotator)
+    assert max(len(a) for a in per_task.values()) <= OVERLAP + MAX_ADDITIONAL
+    # Every annotation came from an assignment, and every task met the completion rule.
+    quality = [e for e in unique.values() if e["schema"] == "quorum.task-quality/v1"]
+    assert len(quality) == sent
+    assert all(a in per_task[q["task_id"]] for q in quality for a in q["annotators"])
+    for event in unique.values():
+        if event["schema"] == "quorum.task-completed/v1":
+            assert event["agreement"] >= THRESHOLD or \
+                len(event["annotators"]) == OVERLAP + MAX_ADDITIONAL
+            assert len(event["annotators"]) >= OVERLAP
+        elif event["schema"] == "quorum.review-requested/v1":
+            assert event["agreement"] < THRESHOLD
+            assert len(event["annotators"]) == OVERLAP + MAX_ADDITIONAL
+    # Low agreement got more annotators: some task went past its overlap.
+    assert any(len(a) > OVERLAP for a in per_task.values())
