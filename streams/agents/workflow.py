@@ -198,13 +198,15 @@ class WorkflowAgent:
             outcomes = owned.state.apply(op)
             outputs.extend(self._outputs(outcomes, project, eid, event.occurred_at))
         entry = encode_outputs(outputs) if outputs else None
+        # Counted once: the script trims exactly these, and exactly these leave `unacked`.
+        acked = self._acknowledged(owned)
         try:
             status = await self.store.apply(
                 p, owned.token, expected_offset_raw=owned.offset_raw,
                 new_offset=messages[-1].offset,
                 journal_entry=encode_entry(ops) if ops else None,
                 outbox_entries=[] if entry is None else [entry.entry],
-                acked=self._acknowledged(owned),
+                acked=acked,
             )
         except INFRA_ERRORS as exc:
             self._retrying("writing a workflow batch failed", exc)
@@ -214,8 +216,7 @@ class WorkflowAgent:
             log.warning("workflow partition %d: write refused (%s); rebuilding", p, status.name)
             await self._recover(p)
             return
-        trimmed = self._acknowledged(owned)
-        for _ in range(trimmed):
+        for _ in range(acked):
             owned.unacked.popleft()
         owned.offset_raw = str(messages[-1].offset).encode()
         owned.journal += 1 if ops else 0
@@ -265,10 +266,11 @@ class WorkflowAgent:
         occurred = datetime.fromtimestamp(op[-1], UTC).isoformat()
         outputs = list(self._outputs(outcomes, project, f"w{partition}:r{number}", occurred))
         entry = encode_outputs(outputs)
+        acked = self._acknowledged(owned)
         try:
             status, stored = await self.store.record_request(
                 partition, owned.token, journal_entry=encode_entry([op]),
-                outbox_entries=[entry.entry], acked=self._acknowledged(owned))
+                outbox_entries=[entry.entry], acked=acked)
         except INFRA_ERRORS as exc:
             self._retrying("journaling a label-stream request failed", exc)
             await self._recover(partition)
@@ -278,7 +280,7 @@ class WorkflowAgent:
                         partition, status.name)
             await self._recover(partition)
             return False
-        for _ in range(self._acknowledged(owned)):
+        for _ in range(acked):
             owned.unacked.popleft()
         owned.requests = number
         owned.journal += 1

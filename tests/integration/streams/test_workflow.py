@@ -150,3 +150,8 @@ async def test_distribution_end_to_end_with_a_crash(
             assert len(event["annotators"]) == OVERLAP + MAX_ADDITIONAL
     # Low agreement got more annotators: some task went past its overlap.
     assert any(len(a) > OVERLAP for a in per_task.values())
+    # Published outputs leave the outbox with the next write: it does not grow.
+    keys = deployment.keys
+    left = [await deployment.redis.llen(keys.workflow_outbox(p))
+            for p in range(settings.partitions)]
+    assert sum(left) <= 2 * settings.partitions, f"outbox entries never trimmed: {left}"
