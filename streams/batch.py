@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import orjson
 
 from assignment.consensus import ConsensusPolicy, Decision, transition
+from assignment.performance import pairs_with
 from streams.models.annotation import AnnotationEvent, AnnotationKind, parse_annotation
 from streams.models.invalid import InvalidEvent
 from streams.models.outputs import (
@@ -284,22 +285,45 @@ def _emit_facts(
     """
     made = [o for o, cause in zip(outputs[-2:], causes[-2:], strict=True) if cause == offset]
     rank = len(made)
-    facts: list[tuple[str, str | None, int | None]] = []
-    if event.completed_by is not None:
+    facts: list[tuple[str, str | None, int | None, dict[str, Any] | None]] = []
+    annotation = event.annotation_id
+    if event.kind is _DELETED_KIND:
+        facts.append(("deleted", event.completed_by, None, {"annotation_id": annotation}))
+    elif event.completed_by is not None:
         if event.kind is _SKIPPED:
-            facts.append(("skipped", event.completed_by, None))
-        elif event.kind is not _DELETED_KIND:
-            facts.append(("submitted", event.completed_by, None))
+            facts.append(("skipped", event.completed_by, None, {"annotation_id": annotation}))
+        else:
+            # What annotator performance, evaluation and reliability need, computed here
+            # where the task's agreement is at hand.
+            facts.append(("submitted", event.completed_by, None, {
+                "annotation_id": annotation,
+                "pairs": pairs_with(record.agreement, annotation),
+                "ground_truth_score": record.ground_truth_agreement(annotation),
+                "label": _single_label(event.result),
+            }))
     if made and made[-1].body["schema"] in _FACT_OF_SCHEMA:
         kind = _FACT_OF_SCHEMA[made[-1].body["schema"]]
-        facts.append((kind, None, len(record.annotators) if kind == "reassign" else None))
-    for kind, annotator, annotators in facts:
+        facts.append((kind, None, len(record.annotators) if kind == "reassign" else None, None))
+    for kind, annotator, annotators, quality in facts:
         outputs.append(OutputEvent(_WORKFLOW_TOPIC, event.project_id, fact_body(
             event_id=event_id(partition, offset, rank), project_id=event.project_id,
             occurred_at=event.occurred_at, kind=kind, task_id=event.task_id,
-            annotator=annotator, annotators=annotators)))
+            annotator=annotator, annotators=annotators, quality=quality)))
         causes.append(offset)
         rank += 1
+
+
+def _single_label(result: list[dict[str, Any]]) -> str | None:
+    """The label of the first Choices tag when exactly one choice is made: what a
+    classification reliability model (Dawid-Skene) counts. ``None`` otherwise."""
+    for item in result:
+        if item.get("type") == "choices":
+            value = item.get("value")
+            choices = value.get("choices") if isinstance(value, dict) else None
+            if isinstance(choices, list) and len(choices) == 1 and isinstance(choices[0], str):
+                return choices[0]
+            return None
+    return None
 
 
 Message = tuple[str, bytes, bytes]  # short topic name, key, body

@@ -14,10 +14,11 @@ Ops are JSON lists, first element the op name, second the project id:
 * ``["task", project, kind, task, now]``: ``imported`` or ``deleted``;
 * ``["annotator", project, kind, annotator, now]``: ``joined``, ``left``, ``paused`` or
   ``resumed``;
-* ``["fact", project, kind, task, detail, now, source]``: from the annotations agent:
-  ``submitted``/``skipped`` (detail: the annotator), ``reassign`` (detail: the counted
-  annotators), ``completed``/``review`` (detail: null); ``source`` is the fact's
-  ``[partition, offset, rank]`` in the annotations topic, for deduplication;
+* ``["fact", project, kind, task, detail, now, source, quality]``: from the annotations
+  agent: ``submitted``/``skipped``/``deleted`` (detail: the annotator), ``reassign``
+  (detail: the counted annotators), ``completed``/``review`` (detail: null); ``source``
+  is the fact's ``[partition, offset, rank]`` in the annotations topic, for
+  deduplication; ``quality`` the annotation's fields for annotator quality (or null);
 * ``["next", project, annotator, now]``: a label-stream request;
 * ``["expire", project, now]``: reservations due at ``now`` return to the pool.
 """
@@ -138,7 +139,7 @@ class WorkflowPartition:
 
     @staticmethod
     def _fact(workflow: ProjectWorkflow, op: Op) -> list[Outcome]:
-        _, _, kind, task, detail, now, source = op
+        _, _, kind, task, detail, now, source = op[:7]
         partition, offset, rank = source
         seen = workflow.facts_seen.get(partition)
         if seen is not None and (offset, rank) <= seen:
@@ -155,6 +156,8 @@ class WorkflowPartition:
             return list(distribution.task_completed(task, now))
         if kind == "review":
             return list(distribution.task_sent_to_review(task, now))
+        if kind == "deleted":
+            return []  # the seat stays taken (README, "Not done yet")
         raise ValueError(f"unknown workflow fact {kind!r}")
 
 

@@ -193,9 +193,18 @@ class WorkflowAgent:
             if policy_op is not None:
                 ops.append(policy_op)
                 owned.state.apply(policy_op)
-            op = _op_of(event, now)
+            try:
+                op = _op_of(event, now)
+                outcomes = owned.state.apply(op)
+            except ValueError as exc:
+                # Valid JSON the distribution cannot take (e.g. a fact id that is not
+                # <partition>:<offset>:<rank>): refused before it changed anything.
+                outputs.append(OutputEvent("dead-letter", eid, dead_letter_body(
+                    reason=str(exc), topic=self.topic, partition=p, offset=message.offset,
+                    original=message.value, eid=f"{eid}:0")))
+                self.stats.dead_letters += 1
+                continue
             ops.append(op)
-            outcomes = owned.state.apply(op)
             outputs.extend(self._outputs(outcomes, project, eid, event.occurred_at))
         entry = encode_outputs(outputs) if outputs else None
         # Counted once: the script trims exactly these, and exactly these leave `unacked`.
@@ -434,10 +443,19 @@ def _op_of(event: Any, now: float) -> Op:
         return ["task", event.project_id, event.kind, event.task_id, now]
     if event.schema == ANNOTATOR_SCHEMA:
         return ["annotator", event.project_id, event.kind, event.annotator, now]
-    partition, offset, rank = (int(x) for x in event.event_id.split(":"))
+    parts = event.event_id.split(":")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        raise ValueError(f"a {event.schema} event_id must be <partition>:<offset>:<rank> of "
+                         f"the annotation that caused it, got {event.event_id!r}; facts come "
+                         "from Quorum's annotations agent, not from other producers")
+    partition, offset, rank = (int(part) for part in parts)
     detail = event.annotators if event.kind == "reassign" else event.annotator
+    q = event.quality
+    quality = None if q is None else {
+        "annotation_id": q.annotation_id, "pairs": dict(q.pairs),
+        "ground_truth_score": q.ground_truth_score, "label": q.label, "lead_time": q.lead_time}
     return ["fact", event.project_id, event.kind, event.task_id, detail, now,
-            [partition, offset, rank]]
+            [partition, offset, rank], quality]
 
 
 @functools.lru_cache(maxsize=1024)

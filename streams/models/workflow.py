@@ -26,7 +26,7 @@ FACT_SCHEMA = "quorum.workflow-fact/v1"
 # Kinds per schema, in the order a refusal lists them.
 TASK_KINDS = ("imported", "deleted")
 ANNOTATOR_KINDS = ("joined", "left", "paused", "resumed")
-FACT_KINDS = ("submitted", "skipped", "reassign", "completed", "review")
+FACT_KINDS = ("submitted", "skipped", "deleted", "reassign", "completed", "review")
 KINDS: Mapping[str, tuple[str, ...]] = {
     TASK_SCHEMA: TASK_KINDS,
     ANNOTATOR_SCHEMA: ANNOTATOR_KINDS,
@@ -41,6 +41,7 @@ _NEEDS: Mapping[tuple[str, str], tuple[str, ...]] = {
     **{(ANNOTATOR_SCHEMA, kind): (_ANNOTATOR,) for kind in ANNOTATOR_KINDS},
     (FACT_SCHEMA, "submitted"): (_TASK, _ANNOTATOR),
     (FACT_SCHEMA, "skipped"): (_TASK, _ANNOTATOR),
+    (FACT_SCHEMA, "deleted"): (_TASK,),
     (FACT_SCHEMA, "reassign"): (_TASK, _ANNOTATORS),
     (FACT_SCHEMA, "completed"): (_TASK,),
     (FACT_SCHEMA, "review"): (_TASK,),
@@ -54,6 +55,7 @@ __all__ = [
     "KINDS",
     "TASK_KINDS",
     "TASK_SCHEMA",
+    "AnnotationQuality",
     "WorkflowEvent",
     "annotator_event",
     "fact_body",
@@ -79,6 +81,52 @@ class WorkflowEvent:
     task_id: str | None = None
     annotator: str | None = None
     annotators: int | None = None
+    quality: AnnotationQuality | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationQuality:
+    """What a ``submitted``, ``skipped`` or ``deleted`` fact says of the annotation, for
+    annotator performance, evaluation and reliability (all optional on the wire).
+
+    ``pairs``: its pair score with each other counted annotation of the task, by
+    annotation id; ``ground_truth_score``: its agreement with the task's ground truth;
+    ``label``: its single classification label; ``lead_time``: seconds spent on it.
+    """
+
+    annotation_id: str
+    pairs: Mapping[str, float]
+    ground_truth_score: float | None = None
+    label: str | None = None
+    lead_time: float | None = None
+
+
+_QUALITY_KINDS = frozenset({"submitted", "skipped", "deleted"})
+
+
+def _quality(body: Mapping[str, Any]) -> AnnotationQuality | None:
+    """The optional annotation fields of a fact; ``None`` without ``annotation_id``."""
+    if body.get("annotation_id") is None:
+        return None
+    annotation_id = require_str_id(body, "annotation_id")
+    pairs = body.get("pairs") or {}
+    if not isinstance(pairs, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and 0.0 <= v <= 1.0
+            for v in pairs.values()):
+        raise InvalidEvent("field 'pairs' must map annotation ids to scores in [0, 1]")
+    numbers = {}
+    for name in ("ground_truth_score", "lead_time"):
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or value < 0):
+            raise InvalidEvent(f"field {name!r} must be a number >= 0 or null, "
+                               f"got {kind_of(value)}")
+        numbers[name] = None if value is None else float(value)
+    label = body.get("label")
+    if label is not None and not isinstance(label, str):
+        raise InvalidEvent(f"field 'label' must be a string or null, got {kind_of(label)}")
+    return AnnotationQuality(annotation_id, {str(k): float(v) for k, v in pairs.items()},
+                             numbers["ground_truth_score"], label, numbers["lead_time"])
 
 
 def parse_workflow_event(raw: bytes) -> WorkflowEvent:
@@ -123,8 +171,12 @@ def workflow_event_from_dict(body: Mapping[str, Any]) -> WorkflowEvent:
     except InvalidEvent as exc:
         # Say which kind needs the field: the producer may have sent the wrong kind.
         raise InvalidEvent(f"{exc} (a {schema} '{kind}' event needs {', '.join(needs)})") from None
+    quality = _quality(body) if schema == FACT_SCHEMA and kind in _QUALITY_KINDS else None
+    if kind == "deleted" and schema == FACT_SCHEMA and quality is None:
+        raise InvalidEvent("a deleted fact needs 'annotation_id'")
     return WorkflowEvent(
-        schema, event_id, project_id, occurred_at, kind, task_id, annotator, annotators
+        schema, event_id, project_id, occurred_at, kind, task_id, annotator, annotators,
+        quality,
     )
 
 
@@ -177,6 +229,7 @@ def fact_body(
     task_id: str,
     annotator: str | None = None,
     annotators: int | None = None,
+    quality: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A ``quorum.workflow-fact/v1`` body, as the annotations agent writes it.
 
@@ -194,6 +247,8 @@ def fact_body(
         body["annotator"] = annotator
     if annotators is not None:
         body["annotators"] = annotators
+    if quality is not None:
+        body.update(quality)  # annotation_id, pairs, ground_truth_score, label, lead_time
     return body
 
 

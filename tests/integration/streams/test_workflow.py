@@ -155,3 +155,40 @@ async def test_distribution_end_to_end_with_a_crash(
     left = [await deployment.redis.llen(keys.workflow_outbox(p))
             for p in range(settings.partitions)]
     assert sum(left) <= 2 * settings.partitions, f"outbox entries never trimmed: {left}"
+
+
+async def test_bad_workflow_input_is_dead_lettered_and_the_rest_flows(
+    deployment: Deployment, start_worker: Callable[[Settings], WorkerProcess]
+) -> None:
+    settings = deployment.settings
+    worker = start_worker(settings)
+    await worker.wait_owning(settings.partitions, workflow=True)
+    await deployment.configure(ProjectConfig(PROJECT, annotations_per_task=1, distribute=True))
+    forged = {"schema": "quorum.workflow-fact/v1", "event_id": "not-a-fact-id",
+              "project_id": PROJECT, "occurred_at": "2026-11-28T06:00:00+00:00",
+              "kind": "completed", "task_id": "t0"}
+    producer = plain_producer(settings)
+    await producer.start()
+    try:
+        topic = settings.topic(topics.WORKFLOW)
+        for value in (b"{not json", orjson.dumps({"schema": "quorum.task/v1"}),
+                      orjson.dumps(forged)):
+            await producer.send_and_wait(topic, value=value, key=PROJECT.encode())
+    finally:
+        await producer.stop()
+    await _produce_workflow(settings, [task_event(PROJECT, "t0", "imported"),
+                                       annotator_event(PROJECT, "u0", "joined")])
+    async with aiohttp.ClientSession() as session:
+        deadline = time.monotonic() + 30
+        task = None
+        while task is None and time.monotonic() < deadline:
+            task = await _next_task(session, worker, "u0")
+            await asyncio.sleep(0.2)
+    assert task == "t0"
+    dead = [e for e in await deployment.read_outputs((topics.DEAD_LETTER,), at_least=3)
+            if e["topic"] == settings.topic(topics.WORKFLOW)]
+    reasons = sorted(e["reason"] for e in dead)
+    assert len(reasons) == 3
+    assert any("not valid JSON" in r for r in reasons)
+    assert any("missing field" in r or "kind" in r for r in reasons)
+    assert any("<partition>:<offset>:<rank>" in r for r in reasons)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -127,7 +128,7 @@ def test_from_dict_matches_parse() -> None:
         (task_bytes("joined"), ["'kind'", TASK_SCHEMA, "imported, deleted", "'joined'"]),
         (annotator_bytes("imported"), ["joined, left, paused, resumed", "'imported'"]),
         (fact_bytes("created", task_id="t"),
-         ["submitted, skipped, reassign, completed, review", "'created'"]),
+         ["submitted, skipped, deleted, reassign, completed, review", "'created'"]),
         # The envelope.
         (task_bytes(occurred_at=None), ["missing field 'occurred_at'"]),
         (task_bytes(occurred_at=1714564800), ["'occurred_at'", "an integer"]),
@@ -231,3 +232,37 @@ def test_builders_refuse_a_kind_of_another_schema(build: Any, words: list[str]) 
         build()
     for word in words:
         assert word in str(caught.value)
+
+
+def test_quality_fields_of_a_fact_round_trip() -> None:
+    body = fact_body(event_id="3:7:2", project_id="p", occurred_at="2026-11-28T06:00:00+00:00",
+                     kind="submitted", task_id="t", annotator="u1",
+                     quality={"annotation_id": 42, "pairs": {"41": 0.5, "40": 1},
+                              "ground_truth_score": 0.25, "label": "pos", "lead_time": None})
+    event = parse_workflow_event(orjson.dumps(body))
+    assert event.quality is not None
+    assert event.quality.annotation_id == "42"
+    assert event.quality.pairs == {"41": 0.5, "40": 1.0}
+    assert (event.quality.ground_truth_score, event.quality.label) == (0.25, "pos")
+    assert event.quality.lead_time is None
+
+
+@pytest.mark.parametrize(("extra", "words"), [
+    ({"annotation_id": "a", "pairs": {"b": 1.5}}, "scores in [0, 1]"),
+    ({"annotation_id": "a", "pairs": [0.5]}, "scores in [0, 1]"),
+    ({"annotation_id": "a", "ground_truth_score": "high"}, "'ground_truth_score' must be"),
+    ({"annotation_id": "a", "lead_time": -1}, "'lead_time' must be"),
+    ({"annotation_id": "a", "label": 3}, "'label' must be a string"),
+])
+def test_bad_quality_fields_are_refused(extra: dict[str, object], words: str) -> None:
+    body = fact_body(event_id="3:7:2", project_id="p", occurred_at="2026-11-28T06:00:00+00:00",
+                     kind="submitted", task_id="t", annotator="u1", quality=extra)
+    with pytest.raises(InvalidEvent, match=re.escape(words)):
+        parse_workflow_event(orjson.dumps(body))
+
+
+def test_a_deleted_fact_needs_its_annotation() -> None:
+    body = fact_body(event_id="3:7:2", project_id="p", occurred_at="2026-11-28T06:00:00+00:00",
+                     kind="deleted", task_id="t")
+    with pytest.raises(InvalidEvent, match="annotation_id"):
+        parse_workflow_event(orjson.dumps(body))
