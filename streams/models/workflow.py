@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from assignment.review_events import ReviewAction
 from streams.models.invalid import (
     InvalidEvent,
     kind_of,
@@ -26,7 +27,7 @@ FACT_SCHEMA = "quorum.workflow-fact/v1"
 # Kinds per schema, in the order a refusal lists them.
 TASK_KINDS = ("imported", "deleted")
 ANNOTATOR_KINDS = ("joined", "left", "paused", "resumed")
-FACT_KINDS = ("submitted", "skipped", "deleted", "reassign", "completed", "review")
+FACT_KINDS = ("submitted", "skipped", "deleted", "reassign", "completed", "review", "reviewed")
 KINDS: Mapping[str, tuple[str, ...]] = {
     TASK_SCHEMA: TASK_KINDS,
     ANNOTATOR_SCHEMA: ANNOTATOR_KINDS,
@@ -42,6 +43,7 @@ _NEEDS: Mapping[tuple[str, str], tuple[str, ...]] = {
     (FACT_SCHEMA, "submitted"): (_TASK, _ANNOTATOR),
     (FACT_SCHEMA, "skipped"): (_TASK, _ANNOTATOR),
     (FACT_SCHEMA, "deleted"): (_TASK,),
+    (FACT_SCHEMA, "reviewed"): (_TASK, _ANNOTATOR),
     (FACT_SCHEMA, "reassign"): (_TASK, _ANNOTATORS),
     (FACT_SCHEMA, "completed"): (_TASK,),
     (FACT_SCHEMA, "review"): (_TASK,),
@@ -53,9 +55,11 @@ __all__ = [
     "FACT_KINDS",
     "FACT_SCHEMA",
     "KINDS",
+    "REVIEW_ACTIONS",
     "TASK_KINDS",
     "TASK_SCHEMA",
     "AnnotationQuality",
+    "ReviewVerdict",
     "WorkflowEvent",
     "annotator_event",
     "fact_body",
@@ -82,6 +86,42 @@ class WorkflowEvent:
     annotator: str | None = None
     annotators: int | None = None
     quality: AnnotationQuality | None = None
+    review: ReviewVerdict | None = None
+
+
+REVIEW_ACTIONS = tuple(action.value for action in ReviewAction)  # accept, reject, fix_and_accept
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewVerdict:
+    """What a ``reviewed`` fact says: a reviewer's ``action`` on one annotation.
+
+    ``score`` is its performance-score contribution (accept 1, reject 0, fix-and-accept
+    the agreement between the submitted and the fixed result); ``requeue`` the reviewer's
+    choice for a rejected annotation (``None``: the project's reject mode decides).
+    """
+
+    annotation_id: str
+    reviewer: str
+    action: str
+    score: float
+    requeue: bool | None = None
+
+
+def _review(body: Mapping[str, Any]) -> ReviewVerdict:
+    annotation_id = require_str_id(body, "annotation_id")
+    reviewer = require_str_id(body, "reviewer")
+    action = require_str(body, "action")
+    if action not in REVIEW_ACTIONS:
+        raise InvalidEvent(f"field 'action' must be one of {', '.join(REVIEW_ACTIONS)}; "
+                           f"got {action!r}")
+    score = body.get("score")
+    if isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1:
+        raise InvalidEvent(f"field 'score' must be a number in [0, 1], got {score!r}")
+    requeue = body.get("requeue")
+    if requeue is not None and not isinstance(requeue, bool):
+        raise InvalidEvent(f"field 'requeue' must be true, false or null, got {kind_of(requeue)}")
+    return ReviewVerdict(annotation_id, reviewer, action, float(score), requeue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,9 +214,10 @@ def workflow_event_from_dict(body: Mapping[str, Any]) -> WorkflowEvent:
     quality = _quality(body) if schema == FACT_SCHEMA and kind in _QUALITY_KINDS else None
     if kind == "deleted" and schema == FACT_SCHEMA and quality is None:
         raise InvalidEvent("a deleted fact needs 'annotation_id'")
+    review = _review(body) if schema == FACT_SCHEMA and kind == "reviewed" else None
     return WorkflowEvent(
         schema, event_id, project_id, occurred_at, kind, task_id, annotator, annotators,
-        quality,
+        quality, review,
     )
 
 
@@ -230,6 +271,7 @@ def fact_body(
     annotator: str | None = None,
     annotators: int | None = None,
     quality: Mapping[str, Any] | None = None,
+    review: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A ``quorum.workflow-fact/v1`` body, as the annotations agent writes it.
 
@@ -249,6 +291,8 @@ def fact_body(
         body["annotators"] = annotators
     if quality is not None:
         body.update(quality)  # annotation_id, pairs, ground_truth_score, label, lead_time
+    if review is not None:
+        body.update(review)  # annotation_id, reviewer, action, score, requeue
     return body
 
 

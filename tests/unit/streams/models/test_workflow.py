@@ -128,7 +128,7 @@ def test_from_dict_matches_parse() -> None:
         (task_bytes("joined"), ["'kind'", TASK_SCHEMA, "imported, deleted", "'joined'"]),
         (annotator_bytes("imported"), ["joined, left, paused, resumed", "'imported'"]),
         (fact_bytes("created", task_id="t"),
-         ["submitted, skipped, deleted, reassign, completed, review", "'created'"]),
+         ["submitted, skipped, deleted, reassign, completed, review, reviewed", "'created'"]),
         # The envelope.
         (task_bytes(occurred_at=None), ["missing field 'occurred_at'"]),
         (task_bytes(occurred_at=1714564800), ["'occurred_at'", "an integer"]),
@@ -266,3 +266,20 @@ def test_a_deleted_fact_needs_its_annotation() -> None:
                      kind="deleted", task_id="t")
     with pytest.raises(InvalidEvent, match="annotation_id"):
         parse_workflow_event(orjson.dumps(body))
+
+
+def test_a_reviewed_fact_round_trips_and_is_checked() -> None:
+    base = {"event_id": "3:7:2", "project_id": "p", "occurred_at": "2026-11-28T06:00:00+00:00",
+            "kind": "reviewed", "task_id": "t", "annotator": "u1"}
+    good = fact_body(**base, review={"annotation_id": 5, "reviewer": "boss",
+                                     "action": "fix_and_accept", "score": 0.5, "requeue": None})
+    event = parse_workflow_event(orjson.dumps(good))
+    assert event.review is not None
+    assert (event.review.annotation_id, event.review.action, event.review.score) == \
+        ("5", "fix_and_accept", 0.5)
+    for bad, words in (({"action": "maybe"}, "'action' must be one of"),
+                       ({"score": 2}, "'score' must be a number in [0, 1]"),
+                       ({"requeue": "yes"}, "'requeue' must be")):
+        body = {**good, **bad}
+        with pytest.raises(InvalidEvent, match=re.escape(words)):
+            parse_workflow_event(orjson.dumps(body))
