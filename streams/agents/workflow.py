@@ -104,7 +104,9 @@ class WorkflowAgent:
         """The workflow partition of a project: Kafka's default partitioner on its key."""
         partition = self._partition_of.get(project)
         if partition is None:
-            partitions = list(range(self.settings.partitions))
+            # The topic's real partition count, as producers see it, once it is known.
+            known = self.consumer.partitions_for_topic(self.topic) if self.consumer else None
+            partitions = sorted(known) if known else list(range(self.settings.partitions))
             partition = self._partitioner(project.encode(), partitions, partitions)
             self._partition_of[project] = partition
         return partition
@@ -186,6 +188,17 @@ class WorkflowAgent:
                 self.stats.dead_letters += 1
                 continue
             project = event.project_id
+            if self.partition_of(project) != p:
+                # The label stream looks a project up on the partition its id hashes to:
+                # state kept elsewhere would never be found.
+                outputs.append(OutputEvent("dead-letter", eid, dead_letter_body(
+                    reason=f"project {project!r} arrived on workflow partition {p}, not "
+                           f"{self.partition_of(project)}: key workflow events by project "
+                           "id (the message key must be the project_id)",
+                    topic=self.topic, partition=p, offset=message.offset,
+                    original=message.value, eid=f"{eid}:0")))
+                self.stats.dead_letters += 1
+                continue
             config = configs.get(project)
             policy = (config.distribution_policy if config is not None
                       else _default_config(project).distribution_policy)

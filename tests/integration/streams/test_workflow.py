@@ -36,8 +36,8 @@ async def _produce_workflow(settings: Settings, bodies: list[dict[str, Any]]) ->
     await producer.start()
     try:
         topic = settings.topic(topics.WORKFLOW)
-        futures = [await producer.send(topic, value=orjson.dumps(b), key=PROJECT.encode())
-                   for b in bodies]
+        futures = [await producer.send(topic, value=orjson.dumps(b),
+                                       key=str(b["project_id"]).encode()) for b in bodies]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
