@@ -4,17 +4,22 @@ Pure: no Redis, no Kafka. The annotations agent reads what a batch needs in one 
 trip, calls :func:`apply_batch`, writes the result atomically and publishes the outputs.
 Outputs depend only on the input and the stored state, never on batch boundaries or the
 clock, so a replay after a crash produces the same events with the same ids.
+
+The annotations topic carries reviewers' verdicts too (``quorum.review/v1``, keyed by
+task like the annotations they judge): a review changes the task's agreement, so it is
+applied here, in offset order with the annotations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Protocol
 
 import orjson
 
-from assignment.consensus import ConsensusPolicy, Decision, transition
+from assignment.consensus import INITIAL_STATE, ConsensusPolicy, Decision, transition
 from assignment.performance import pairs_with
 from streams.models.annotation import AnnotationEvent, AnnotationKind, parse_annotation
 from streams.models.invalid import InvalidEvent
@@ -29,6 +34,7 @@ from streams.models.outputs import (
     event_id,
 )
 from streams.models.project import ProjectConfig
+from streams.models.review import ReviewEvent, review_or_reason
 from streams.models.workflow import fact_body
 from streams.state.task import TaskRecord
 
@@ -49,6 +55,7 @@ _SKIPPED = AnnotationKind.SKIPPED
 _DELETED_KIND = AnnotationKind.DELETED
 _WORKFLOW_TOPIC = "workflow"
 _KIND_TEXT = {kind: kind.value for kind in AnnotationKind}
+_REVIEWED = "reviewed"  # the task-quality and workflow-fact kind of an applied review
 _DECISION_TEXT = {decision: decision.value for decision in Decision}
 
 
@@ -78,6 +85,9 @@ class ParsedBatch:
     partition: int
     topic: str
     events: list[tuple[int, AnnotationEvent]] = field(default_factory=list)
+    # Apart from the annotations, so that a batch without reviews (most) costs nothing
+    # more; the raw bytes are kept for the dead letter of a review that cannot apply.
+    reviews: list[tuple[int, bytes, ReviewEvent]] = field(default_factory=list)
     refused: list[tuple[int, bytes, str]] = field(default_factory=list)  # offset, raw, reason
     first_offset: int = -1
     last_offset: int = -1
@@ -85,23 +95,40 @@ class ParsedBatch:
     @property
     def size(self) -> int:
         """Messages in the batch, valid or not."""
-        return len(self.events) + len(self.refused)
+        return len(self.events) + len(self.reviews) + len(self.refused)
 
     @property
     def task_refs(self) -> list[TaskRef]:
-        """The tasks the batch touches, each once, in first-seen order."""
-        return list(dict.fromkeys([(e.project_id, e.task_id) for _, e in self.events]))
+        """The tasks the batch touches, each once, in first-seen order (reviews' last)."""
+        refs = [(e.project_id, e.task_id) for _, e in self.events]
+        refs += [(r.project_id, r.task_id) for _, _, r in self.reviews]
+        return list(dict.fromkeys(refs))
 
     @property
     def project_ids(self) -> list[str]:
         """The projects the batch touches, each once."""
-        return list(dict.fromkeys([e.project_id for _, e in self.events]))
+        projects = [e.project_id for _, e in self.events]
+        projects += [r.project_id for _, _, r in self.reviews]
+        return list(dict.fromkeys(projects))
+
+    def in_offset_order(self) -> list[tuple[int, AnnotationEvent | ReviewEvent]]:
+        """Annotations and reviews together, by offset: the order they apply in."""
+        if not self.reviews:
+            return list(self.events)
+        merged: list[tuple[int, AnnotationEvent | ReviewEvent]] = [*self.events]
+        merged += [(offset, review) for offset, _, review in self.reviews]
+        merged.sort(key=itemgetter(0))  # two ascending runs: linear
+        return merged
 
 
 def parse_batch(
     partition: int, topic: str, records: Sequence[Fetched], *, max_bytes: int
 ) -> ParsedBatch:
-    """Decode and validate every record; a bad one becomes a refusal with its reason."""
+    """Decode and validate every record; a bad one becomes a refusal with its reason.
+
+    Every message is parsed as an annotation first; only one that fails is looked at
+    again, as a review, so the annotation path pays nothing for reviews.
+    """
     batch = ParsedBatch(partition=partition, topic=topic)
     # Locals and a running maximum: this loop runs once per message.
     events = batch.events
@@ -118,7 +145,11 @@ def parse_batch(
         try:
             events.append((offset, parse_annotation(raw, max_bytes=max_bytes)))
         except InvalidEvent as exc:
-            refused.append((offset, raw, str(exc)))
+            review = review_or_reason(raw, exc, max_bytes=max_bytes)
+            if isinstance(review, str):
+                refused.append((offset, raw, review))
+            else:
+                batch.reviews.append((offset, raw, review))
     batch.last_offset = last_offset
     if records:
         batch.first_offset = records[0].offset
@@ -133,6 +164,7 @@ class BatchOutcome:
     outputs: list[OutputEvent]
     applied: int  # events that changed state
     ignored: int  # duplicates and stale revisions
+    dead_letters: int = 0  # reviews refused when applied (of an annotation not counted)
 
 
 def apply_batch(
@@ -156,21 +188,22 @@ def apply_batch(
     # Two flat lists rather than an (offset, [outputs]) pair per event: fewer objects per
     # event for the garbage collector to track.
     causes: list[int] = []
-    applied = ignored = 0
+    applied = ignored = dead_letters = 0
     p = batch.partition
 
     for offset, raw, reason in batch.refused:
         if offset > floor:
-            body = dead_letter_body(
-                reason=reason, topic=batch.topic, partition=p, offset=offset, original=raw,
-                eid=event_id(p, offset, 0),
-            )
-            outputs.append(OutputEvent("dead-letter", f"{p}:{offset}", body))
+            outputs.append(_dead_letter(batch, offset, raw, reason))
             causes.append(offset)
 
     # Built once per batch: a policy validates itself on construction.
     policies: dict[str, tuple[ProjectConfig, ConsensusPolicy]] = {}
-    for offset, event in batch.events:
+    items: Sequence[tuple[int, AnnotationEvent | ReviewEvent]] = batch.events
+    raws: dict[int, bytes] = {}
+    if batch.reviews:
+        items = batch.in_offset_order()
+        raws = {offset: raw for offset, raw, _ in batch.reviews}
+    for offset, event in items:
         if offset <= floor:
             continue
         ref = (event.project_id, event.task_id)
@@ -183,11 +216,29 @@ def apply_batch(
         if record is None:
             record = TaskRecord.from_json(stored.get(ref), scoring=config.scoring)
             records[ref] = record
+        if type(event) is ReviewEvent:  # the one check reviews cost an annotation
+            try:
+                changed = record.review(event)
+            except InvalidEvent as exc:  # of an annotation it cannot judge
+                outputs.append(_dead_letter(batch, offset, raws[offset], str(exc)))
+                causes.append(offset)
+                dead_letters += 1
+                if not record.entries:
+                    del records[ref]  # nothing ever applied: store no empty task
+                continue
+            if not changed:
+                ignored += 1
+                continue
+            applied += 1
+            _emit(outputs, causes, p, offset, event, record, policy, _REVIEWED)
+            if config.distribute:
+                _emit_review_facts(outputs, causes, p, offset, event, record)
+            continue
         if not record.apply(event):
             ignored += 1
             continue
         applied += 1
-        _emit(outputs, causes, p, offset, event, record, policy)
+        _emit(outputs, causes, p, offset, event, record, policy, _KIND_TEXT[event.kind])
         if config.distribute:
             _emit_facts(outputs, causes, p, offset, event, record)
 
@@ -195,7 +246,18 @@ def apply_batch(
     if causes != sorted(causes):
         order = sorted(range(len(outputs)), key=causes.__getitem__)  # stable
         outputs = [outputs[i] for i in order]
-    return BatchOutcome(records=records, outputs=outputs, applied=applied, ignored=ignored)
+    return BatchOutcome(records=records, outputs=outputs, applied=applied, ignored=ignored,
+                        dead_letters=dead_letters)
+
+
+def _dead_letter(batch: ParsedBatch, offset: int, raw: bytes, reason: str) -> OutputEvent:
+    """The dead letter of the message at ``offset``, keyed by its partition and offset."""
+    p = batch.partition
+    body = dead_letter_body(
+        reason=reason, topic=batch.topic, partition=p, offset=offset, original=raw,
+        eid=event_id(p, offset, 0),
+    )
+    return OutputEvent("dead-letter", f"{p}:{offset}", body)
 
 
 def _emit(
@@ -203,15 +265,23 @@ def _emit(
     causes: list[int],
     partition: int,
     offset: int,
-    event: AnnotationEvent,
+    event: AnnotationEvent | ReviewEvent,
     record: TaskRecord,
     policy: ConsensusPolicy,
+    kind: str,
 ) -> None:
-    """Append the task-quality event, plus a decision event when the task's decision
-    changed, each with ``offset`` as its cause."""
+    """Append the task-quality event (``kind``: the annotation event's, or ``reviewed``),
+    plus a decision event when the task's decision changed, each with ``offset`` as its
+    cause."""
     annotators = record.annotators
     score = record.agreement.score
-    state, decision = transition(record.decision, policy, len(annotators), score)
+    if record.verdicts:
+        # A reviewer has acted on the task: theirs is the decision now. The consensus
+        # stops reassigning or completing it, so a reject or a redone annotation cannot
+        # send it round the low-agreement loop again or past its annotator budget.
+        state, decision = record.decision or INITIAL_STATE, None
+    else:
+        state, decision = transition(record.decision, policy, len(annotators), score)
     record.decision = state
     key = f"{event.project_id}:{event.task_id}"
     quality = {
@@ -222,7 +292,7 @@ def _emit(
         "occurred_at": event.occurred_at,
         "source_event_id": event.event_id,
         "annotation_id": event.annotation_id,
-        "kind": _KIND_TEXT[event.kind],
+        "kind": kind,
         "agreement": score,
         "dimensions": record.agreement.dimensions_at(score),
         "ground_truth_agreement": None
@@ -269,6 +339,10 @@ _FACT_OF_SCHEMA = {
 }
 
 
+# A fact before its body: kind, annotator, counted annotators, the kind's own fields.
+_Fact = tuple[str, str | None, int | None, dict[str, Any] | None]
+
+
 def _emit_facts(
     outputs: list[OutputEvent],
     causes: list[int],
@@ -281,11 +355,8 @@ def _emit_facts(
 
     The workflow agent keys its state by project, so facts go to ``workflow`` keyed by
     project id: a person's submission or skip, and the decision ``_emit`` just made.
-    Their ids continue the input's ranks after the outputs ``_emit`` appended.
     """
-    made = [o for o, cause in zip(outputs[-2:], causes[-2:], strict=True) if cause == offset]
-    rank = len(made)
-    facts: list[tuple[str, str | None, int | None, dict[str, Any] | None]] = []
+    facts: list[_Fact] = []
     annotation = event.annotation_id
     if event.kind is _DELETED_KIND:
         facts.append(("deleted", event.completed_by, None, {"annotation_id": annotation}))
@@ -301,14 +372,58 @@ def _emit_facts(
                 "ground_truth_score": record.ground_truth_agreement(annotation),
                 "label": _single_label(event.result),
             }))
+    _append_facts(outputs, causes, partition, offset, event, record, facts)
+
+
+def _emit_review_facts(
+    outputs: list[OutputEvent],
+    causes: list[int],
+    partition: int,
+    offset: int,
+    review: ReviewEvent,
+    record: TaskRecord,
+) -> None:
+    """Append the ``reviewed`` fact of an applied review (for the annotation's author's
+    performance and the reject's requeue), then the decision ``_emit`` just made."""
+    entry = record.entries[review.annotation_id]
+    verdict = record.verdicts[review.annotation_id]
+    facts: list[_Fact] = [(_REVIEWED, entry.author, None, {
+        "annotation_id": review.annotation_id,
+        "reviewer": review.reviewer,
+        "action": review.action.value,
+        "score": verdict.score,
+        "requeue": review.requeue,
+    })]
+    _append_facts(outputs, causes, partition, offset, review, record, facts)
+
+
+def _append_facts(
+    outputs: list[OutputEvent],
+    causes: list[int],
+    partition: int,
+    offset: int,
+    event: AnnotationEvent | ReviewEvent,
+    record: TaskRecord,
+    facts: list[_Fact],
+) -> None:
+    """Append ``facts``, then the fact of the decision ``_emit`` just made, if any.
+
+    Their ids continue the input's ranks after the outputs ``_emit`` appended.
+    """
+    made = [o for o, cause in zip(outputs[-2:], causes[-2:], strict=True) if cause == offset]
+    rank = len(made)
     if made and made[-1].body["schema"] in _FACT_OF_SCHEMA:
         kind = _FACT_OF_SCHEMA[made[-1].body["schema"]]
         facts.append((kind, None, len(record.annotators) if kind == "reassign" else None, None))
-    for kind, annotator, annotators, quality in facts:
-        outputs.append(OutputEvent(_WORKFLOW_TOPIC, event.project_id, fact_body(
+    for kind, annotator, annotators, fields in facts:
+        body = fact_body(
             event_id=event_id(partition, offset, rank), project_id=event.project_id,
             occurred_at=event.occurred_at, kind=kind, task_id=event.task_id,
-            annotator=annotator, annotators=annotators, quality=quality)))
+            annotator=annotator, annotators=annotators,
+            quality=None if kind == _REVIEWED else fields,
+            review=fields if kind == _REVIEWED else None,
+        )
+        outputs.append(OutputEvent(_WORKFLOW_TOPIC, event.project_id, body))
         causes.append(offset)
         rank += 1
 

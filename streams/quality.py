@@ -9,10 +9,7 @@ time. :class:`ProjectQuality` folds those facts into the pure core:
 * :class:`assignment.AnnotatorPerformance`: agreement with others, submitted, skipped,
   lead times, the annotator x annotator matrix;
 * the ground-truth score of each annotation (an update replaces it, a skip or deletion
-  removes it), its mean per annotator, and Label Studio's evaluation rule
-  (:class:`assignment.EvaluationSettings`, as :class:`assignment.GroundTruth` applies it):
-  with ``enabled`` and ``pause_on_failure``, a mean below ``minimum_score`` over at least
-  ``minimum_tasks`` scored annotations pauses the annotator, once;
+  removes it) and the evaluation rule (:mod:`streams.evaluation_scores`);
 * :class:`assignment.ReliabilityEstimator`: online Dawid-Skene reliability and each
   task's reliability-weighted consensus label.
 
@@ -29,131 +26,37 @@ does (a score outside [0, 1], a negative lead time), before anything changes.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from agreement.stats.sums import ExactSum
 from assignment import (
-    AnnotatorPaused,
     AnnotatorPerformance,
     AnnotatorSummary,
-    AnnotatorUnpaused,
     ConsensusChanged,
-    EvaluationSettings,
     ReliabilityEstimator,
-    ReliabilitySettings,
 )
-from assignment.evaluation import PAUSE_REASON, UNPAUSE_REASON
+from streams.evaluation_scores import EvaluationScores
+from streams.quality_settings import (
+    EVALUATION_FIELDS,
+    AnnotatorQuality,
+    QualityEvent,
+    QualitySettings,
+    check_ids,
+    check_lead_time,
+    check_time,
+    check_unit,
+    evaluation_from_dict,
+    evaluation_to_dict,
+)
 
 STATE_VERSION = 1
 """Version of :meth:`ProjectQuality.to_state`; bump it when the layout changes."""
 
-EVALUATION_FIELDS = tuple(f.name for f in fields(EvaluationSettings) if f.init)
-"""The settings of an ``evaluation`` object, as :class:`assignment.EvaluationSettings`
-names them."""
-
 _COUNTED, _DETACHED, _SKIPPED = "counted", "detached", "skipped"
-
-
-def evaluation_to_dict(settings: EvaluationSettings) -> dict[str, Any]:
-    """The evaluation settings as a JSON-ready object, read back by
-    :func:`evaluation_from_dict`."""
-    return {name: getattr(settings, name) for name in EVALUATION_FIELDS}
-
-
-def evaluation_from_dict(body: object) -> EvaluationSettings:
-    """Evaluation settings from an object; absent fields keep their defaults.
-
-    ``ValueError`` for anything but an object, an unknown field, or a bad value.
-    """
-    if not isinstance(body, Mapping):
-        raise ValueError(f"the evaluation settings must be an object, got {body!r}")
-    unknown = sorted(str(name) for name in set(body) - set(EVALUATION_FIELDS))
-    if unknown:
-        raise ValueError(
-            f"unknown evaluation setting {', '.join(map(repr, unknown))}; the settings are "
-            f"{', '.join(EVALUATION_FIELDS)}"
-        )
-    return EvaluationSettings(**body)
-
-
-@dataclass(frozen=True)
-class QualitySettings:
-    """How a project measures its annotators.
-
-    Attributes
-    ----------
-    evaluation
-        Ground-truth evaluation; pausing needs both ``enabled`` and ``pause_on_failure``,
-        as in Label Studio, where the pause is part of annotator evaluation.
-    reliability
-        Estimate annotator reliability and consensus labels (Dawid-Skene); off saves
-        the estimator's memory and time.
-    reliability_settings
-        The estimator's model, prior and refresh rate.
-    """
-
-    evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
-    reliability: bool = True
-    reliability_settings: ReliabilitySettings = field(default_factory=ReliabilitySettings)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.evaluation, EvaluationSettings):
-            raise ValueError(f"evaluation must be EvaluationSettings, got {self.evaluation!r}")
-        if not isinstance(self.reliability, bool):
-            raise ValueError(f"reliability must be true or false, got {self.reliability!r}")
-        if not isinstance(self.reliability_settings, ReliabilitySettings):
-            raise ValueError(
-                f"reliability_settings must be ReliabilitySettings, got "
-                f"{self.reliability_settings!r}"
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, read back by :meth:`from_dict`."""
-        return {
-            "evaluation": evaluation_to_dict(self.evaluation),
-            "reliability": self.reliability,
-            "reliability_settings": self.reliability_settings.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, body: Mapping[str, Any]) -> QualitySettings:
-        """Read :meth:`to_dict` output."""
-        return cls(
-            evaluation_from_dict(body["evaluation"]),
-            body["reliability"],
-            ReliabilitySettings.from_dict(body["reliability_settings"]),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class AnnotatorQuality:
-    """An annotator's numbers after a fact that changed them (an output event).
-
-    ``agreement``: mean pair score with other annotators' annotations of the same tasks;
-    ``reliability``: expected accuracy in [0, 1], ``None`` with reliability off or no
-    label of theirs counted; ``ground_truth_score``: mean agreement with ground truth
-    over ``ground_truth_tasks`` scored annotations; ``paused``: by the evaluation.
-    """
-
-    annotator: str
-    submitted: int
-    skipped: int
-    agreement: float | None
-    lead_time_mean: float | None
-    lead_time_median: float | None
-    reliability: float | None
-    ground_truth_score: float | None
-    ground_truth_tasks: int
-    paused: bool
-
-
-QualityEvent = AnnotatorQuality | AnnotatorPaused | AnnotatorUnpaused | ConsensusChanged
 
 
 @dataclass(slots=True)
@@ -184,9 +87,8 @@ class ProjectQuality:
         self._estimator = self._new_estimator()
         self._tasks: dict[str, dict[str, _Annotation]] = {}  # in order of last report
         self._task_of: dict[str, str] = {}  # annotation -> task
-        self._scores: dict[str, tuple[int, ExactSum]] = {}  # ground truth, per annotator
+        self._scores = EvaluationScores(self.settings.evaluation)
         self._labelled: dict[str, int] = {}  # tasks with a label counted, per annotator
-        self._paused: set[str] = set()
 
     # -- facts ----------------------------------------------------------------------
 
@@ -203,14 +105,14 @@ class ProjectQuality:
         lead_time: float | None,
     ) -> list[QualityEvent]:
         """A person's annotation was submitted or updated (see the module for ``pairs``)."""
-        _check_ids(task, annotation, annotator)
-        _check_time(now)
+        check_ids(task, annotation, annotator)
+        check_time(now)
         for other, score in pairs.items():
-            _check_unit(f"pair score with {other!r}", score)
+            check_unit(f"pair score with {other!r}", score)
         if ground_truth_score is not None:
-            _check_unit("ground_truth_score", ground_truth_score)
+            check_unit("ground_truth_score", ground_truth_score)
         if lead_time is not None:
-            _check_lead_time(lead_time)
+            check_lead_time(lead_time)
         if label is not None and type(label) is not str:
             raise ValueError(f"label must be a str or None, got {label!r}")
         events: list[QualityEvent] = []
@@ -221,22 +123,22 @@ class ProjectQuality:
         kept = {aid: float(score) for aid, score in pairs.items() if aid in counted}
         before = self._labels(task)
         for aid in counted.keys() - kept.keys():
-            self._detach(task, aid, counted[aid])
+            self._detach(aid, counted[aid])
         if record is not None and record.status == _DETACHED:
             self._performance.delete(annotation)  # it lives under its own pseudo-task
         self._performance.submit(task, annotation, annotator, now, kept, lead_time)
         old_score = None if record is None else record.score
         self._put(task, annotation, _Annotation(
             annotator, _COUNTED, label, ground_truth_score, lead_time, float(now)))
-        self._rescore(annotator, old_score, ground_truth_score)
+        self._scores.rescore(annotator, old_score, ground_truth_score)
         others = sorted({m.annotator for m in counted.values()} - {annotator})
         return self._finish(task, before, [annotator, *others], now, events)
 
     def skipped(self, task: str, annotation: str, annotator: str, now: float
                 ) -> list[QualityEvent]:
         """The annotator skipped the task (or their annotation was cancelled)."""
-        _check_ids(task, annotation, annotator)
-        _check_time(now)
+        check_ids(task, annotation, annotator)
+        check_time(now)
         events: list[QualityEvent] = []
         record = self._claim(task, annotation, annotator, now, events)
         others = self._pair_authors(task, annotation, record)
@@ -246,7 +148,7 @@ class ProjectQuality:
         self._performance.skip(task, annotation, annotator, now)
         self._put(task, annotation, _Annotation(
             annotator, _SKIPPED, None, None, None, float(now)))
-        self._rescore(annotator, None if record is None else record.score, None)
+        self._scores.rescore(annotator, None if record is None else record.score, None)
         return self._finish(task, before, [annotator, *others], now, events)
 
     def deleted(self, task: str, annotation: str, annotator: str | None, now: float
@@ -254,7 +156,7 @@ class ProjectQuality:
         """The annotation was deleted: it no longer counts anywhere. The annotator may be
         ``None`` (the one it was reported with is used); unknown annotations change
         nothing."""
-        _check_time(now)
+        check_time(now)
         task = self._task_of.get(annotation, task)
         record = self._tasks.get(task, {}).get(annotation)
         if record is None:
@@ -265,24 +167,33 @@ class ProjectQuality:
         del self._tasks[task][annotation], self._task_of[annotation]
         if not self._tasks[task]:
             del self._tasks[task]
-        self._rescore(record.annotator, record.score, None)
+        self._scores.rescore(record.annotator, record.score, None)
         return self._finish(task, before, [record.annotator, *others], now, [])
+
+    def reviewed(self, task: str, annotation: str, action: str, score: float, now: float
+                 ) -> list[QualityEvent]:
+        """A reviewer's verdict on a reported annotation: its acceptance and performance
+        score (``score``: 1 accept, 0 reject, the fix's agreement for fix-and-accept).
+        Unknown annotations change nothing."""
+        check_time(now)
+        check_unit("review score", score)
+        task = self._task_of.get(annotation, task)
+        record = self._tasks.get(task, {}).get(annotation)
+        if record is None:
+            return []
+        self._performance.review(annotation, action, score)
+        return self._finish(task, self._labels(task), [record.annotator], now, [])
 
     def reconfigure(self, settings: QualitySettings, now: float) -> list[QualityEvent]:
         """Apply new settings. Evaluation: unpause whoever now passes (Label Studio
         unpauses evaluated annotators only this way), pause whoever now fails.
         Reliability: a changed model is re-estimated from the counted labels, task by
         task in id order, with a :class:`ConsensusChanged` for each task."""
-        _check_time(now)
+        check_time(now)
         old, self.settings = self.settings, settings
         events: list[QualityEvent] = []
         if settings.evaluation != old.evaluation:
-            for annotator in sorted(self._paused):
-                if not self._fails(annotator):
-                    self._paused.discard(annotator)
-                    count, mean = self._score(annotator)
-                    events.append(AnnotatorUnpaused(annotator, mean, count, UNPAUSE_REASON, now))
-            self._pause(self._scores, now, events)
+            events.extend(self._scores.reconfigure(settings.evaluation, now))
         if (settings.reliability, settings.reliability_settings) != (
             old.reliability, old.reliability_settings
         ):
@@ -296,7 +207,7 @@ class ProjectQuality:
     def quality(self, annotator: str) -> AnnotatorQuality:
         """The annotator's numbers, as :class:`AnnotatorQuality` reports them."""
         summary = self._performance.summary(annotator)
-        count, mean = self._score(annotator)
+        count, mean = self._scores.score(annotator)
         estimator = self._estimator
         labelled = estimator is not None and annotator in self._labelled
         return AnnotatorQuality(
@@ -309,12 +220,15 @@ class ProjectQuality:
             reliability=estimator.reliability(annotator) if labelled and estimator else None,
             ground_truth_score=mean,
             ground_truth_tasks=count,
-            paused=annotator in self._paused,
+            paused=annotator in self._scores.paused,
+            reviewed=summary.reviewed,
+            acceptance_score=summary.acceptance_score,
+            performance_score=summary.performance_score,
         )
 
     def summary(self, annotator: str) -> AnnotatorSummary:
         """The annotator's Members-dashboard row, ground-truth agreement included."""
-        count, mean = self._score(annotator)
+        count, mean = self._scores.score(annotator)
         summary = self._performance.summary(annotator)
         return replace(summary, ground_truth_agreement=mean, ground_truth_tasks=count)
 
@@ -335,7 +249,7 @@ class ProjectQuality:
 
     def is_paused(self, annotator: str) -> bool:
         """Whether the evaluation paused the annotator."""
-        return annotator in self._paused
+        return annotator in self._scores.paused
 
     # -- bookkeeping --------------------------------------------------------------------
 
@@ -362,7 +276,7 @@ class ProjectQuality:
         records[annotation] = record
         self._task_of[annotation] = task
 
-    def _detach(self, task: str, annotation: str, record: _Annotation) -> None:
+    def _detach(self, annotation: str, record: _Annotation) -> None:
         """Take a counted annotation out of the agreement, keeping its submission. The
         performance core has no such step, so it moves to a task of its own (a NUL
         byte keeps that name apart from real task ids) where it has no pair."""
@@ -380,37 +294,6 @@ class ProjectQuality:
         members = self._tasks[task]
         return sorted({m.annotator for aid, m in members.items()
                        if aid != annotation and m.status == _COUNTED} - {record.annotator})
-
-    def _rescore(self, annotator: str, old: float | None, new: float | None) -> None:
-        if old is not None:
-            count, total = self._scores[annotator]
-            total.remove(old)
-            if count == 1:
-                del self._scores[annotator]
-            else:
-                self._scores[annotator] = (count - 1, total)
-        if new is not None:
-            count, total = self._scores.get(annotator) or (0, ExactSum())
-            total.add(new)
-            self._scores[annotator] = (count + 1, total)
-
-    def _score(self, annotator: str) -> tuple[int, float | None]:
-        tally = self._scores.get(annotator)
-        return (0, None) if tally is None else (tally[0], tally[1].value / tally[0])
-
-    def _fails(self, annotator: str) -> bool:
-        rule = self.settings.evaluation
-        count, mean = self._score(annotator)
-        return (rule.enabled and rule.pause_on_failure and mean is not None
-                and count >= rule.minimum_tasks and mean < rule.minimum_score)
-
-    def _pause(self, annotators: Iterable[str], now: float, events: list[QualityEvent]) -> None:
-        for annotator in sorted(annotators):
-            if annotator not in self._paused and self._fails(annotator):
-                self._paused.add(annotator)
-                count, mean = self._score(annotator)
-                assert mean is not None  # _fails needs a score
-                events.append(AnnotatorPaused(annotator, mean, count, PAUSE_REASON, now))
 
     def _labels(self, task: str) -> dict[str, str]:
         """Each annotator's label of the task as the estimator counts it: that of their
@@ -446,7 +329,7 @@ class ProjectQuality:
 
     def _finish(self, task: str, before: Mapping[str, str], report: list[str], now: float,
                 events: list[QualityEvent]) -> list[QualityEvent]:
-        self._pause(report[:1], now, events)  # only the fact's annotator's score moved
+        events.extend(self._scores.pause(report[:1], now))  # only their score moved
         changed = self._relabel(task, before)
         events.extend(self.quality(annotator) for annotator in report)
         events.extend(changed)
@@ -476,7 +359,7 @@ class ProjectQuality:
                        for aid, r in records.items()]
                 for task, records in self._tasks.items()
             },
-            "paused": sorted(self._paused),
+            "paused": sorted(self._scores.paused),
             "performance": self._performance.to_state(),
             "reliability": None if self._estimator is None else self._estimator.to_state(),
         }
@@ -502,38 +385,14 @@ class ProjectQuality:
                         raise ValueError(f"annotation {aid!r} has status {status!r}")
                     quality._put(task, aid, _Annotation(
                         annotator, status, label, score, lead_time, float(at)))
-                    quality._rescore(annotator, None, score)
+                    quality._scores.rescore(annotator, None, score)
                 for annotator in quality._labels(task):
                     quality._labelled[annotator] = quality._labelled.get(annotator, 0) + 1
-            quality._paused = set(state["paused"])
+            quality._scores.restore_paused(state["paused"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"annotator quality state is malformed ({exc}); rebuild it by "
                              "replaying the workflow facts") from None
         return quality
-
-
-def _check_unit(name: str, value: object) -> None:
-    # NaN fails the range test too.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-
-
-def _check_time(now: object) -> None:
-    if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
-        raise ValueError(f"now must be a finite number of seconds, got {now!r}")
-
-
-def _check_lead_time(seconds: object) -> None:
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not (
-        0 <= seconds < math.inf
-    ):
-        raise ValueError(f"lead_time must be finite seconds >= 0, got {seconds!r}")
-
-
-def _check_ids(task: object, annotation: object, annotator: object) -> None:
-    for name, value in (("task", task), ("annotation", annotation), ("annotator", annotator)):
-        if type(value) is not str:
-            raise ValueError(f"{name} must be a str, got {value!r}")
 
 
 __all__ = [

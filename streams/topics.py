@@ -14,7 +14,10 @@ TASK_COMPLETED = "task-completed"
 DEAD_LETTER = "dead-letter"
 
 INPUTS = (ANNOTATIONS, PROJECTS, WORKFLOW)
-OUTPUTS = (TASK_QUALITY, ASSIGNMENTS, REVIEW_REQUESTS, TASK_COMPLETED, DEAD_LETTER)
+ANNOTATOR_QUALITY = "annotator-quality"  # key = project:annotator
+CONSENSUS_LABELS = "consensus-labels"  # key = project:task
+OUTPUTS = (TASK_QUALITY, ASSIGNMENTS, REVIEW_REQUESTS, TASK_COMPLETED, DEAD_LETTER,
+           ANNOTATOR_QUALITY, CONSENSUS_LABELS)
 
 
 def all_topics(settings: Settings) -> dict[str, dict[str, str]]:

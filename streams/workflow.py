@@ -11,11 +11,14 @@ Ops are JSON lists, first element the op name, second the project id:
 
 * ``["policy", project, policy_state]``: the project's distribution settings (first use,
   or changed configuration);
+* ``["quality", project, settings]``: its annotator-quality settings (evaluation,
+  reliability), likewise;
 * ``["task", project, kind, task, now]``: ``imported`` or ``deleted``;
 * ``["annotator", project, kind, annotator, now]``: ``joined``, ``left``, ``paused`` or
   ``resumed``;
 * ``["fact", project, kind, task, detail, now, source, quality]``: from the annotations
-  agent: ``submitted``/``skipped``/``deleted`` (detail: the annotator), ``reassign``
+  agent: ``submitted``/``skipped``/``deleted``/``reviewed`` (detail: the annotator;
+  for ``reviewed``, ``quality`` is the verdict plus the project's reject mode), ``reassign``
   (detail: the counted annotators), ``completed``/``review`` (detail: null); ``source``
   is the fact's ``[partition, offset, rank]`` in the annotations topic, for
   deduplication; ``quality`` the annotation's fields for annotator quality (or null);
@@ -31,11 +34,18 @@ from typing import Any
 
 import orjson
 
-from assignment import Assignment, Distribution, DistributionPolicy
+from assignment import (
+    AnnotatorPaused,
+    AnnotatorUnpaused,
+    Assignment,
+    Distribution,
+    DistributionPolicy,
+)
 from assignment.seats import DistributionEvent
+from streams.quality import ProjectQuality, QualityEvent, QualitySettings
 
 Op = list[Any]
-Outcome = Assignment | DistributionEvent
+Outcome = Assignment | DistributionEvent | QualityEvent
 
 STATE_VERSION = 1
 
@@ -53,12 +63,14 @@ class ProjectWorkflow:
 
     distribution: Distribution
     facts_seen: dict[int, tuple[int, int]] = field(default_factory=dict)
+    quality: ProjectQuality = field(default_factory=ProjectQuality)
 
     def to_json(self) -> bytes:
         return orjson.dumps({
             "version": STATE_VERSION,
             "distribution": self.distribution.to_state(),
             "facts_seen": {str(p): list(seen) for p, seen in self.facts_seen.items()},
+            "quality": self.quality.to_state(),
         })
 
     @classmethod
@@ -70,6 +82,7 @@ class ProjectWorkflow:
         return cls(
             Distribution.from_state(state["distribution"]),
             {int(p): (seen[0], seen[1]) for p, seen in state["facts_seen"].items()},
+            ProjectQuality.from_state(state["quality"]),
         )
 
 
@@ -97,12 +110,26 @@ class WorkflowPartition:
             return None
         return ["policy", project, state]
 
+    def quality_op(self, project: str, settings: QualitySettings, now: float) -> Op | None:
+        """The op that gives ``project`` these quality settings, or ``None`` if it has them."""
+        current = self.projects.get(project)
+        wanted = settings.to_dict()
+        if current is not None and current.quality.settings.to_dict() == wanted:
+            return None
+        return ["quality", project, wanted, now]
+
     def apply(self, op: Op) -> list[Outcome]:
-        """Apply one op; what the distribution emitted (assignments, releases, shortfalls)."""
+        """Apply one op; what it caused: assignments, releases, shortfalls, annotator
+        quality, pauses, consensus labels."""
         name, project = op[0], op[1]
         if name == "policy":
             return self._set_policy(project, DistributionPolicy.from_state(op[2]))
         workflow = self.projects.get(project)
+        if name == "quality" and workflow is not None:
+            self.dirty.add(project)
+            now = op[3]
+            changed = workflow.quality.reconfigure(QualitySettings.from_dict(op[2]), now)
+            return self._follow(workflow, changed, now)
         if workflow is None:
             # Ops of a project always follow its policy op; replaying a journal that
             # lost it must fail loudly, not invent defaults.
@@ -137,8 +164,7 @@ class WorkflowPartition:
         current.distribution = Distribution.from_state(state)
         return []
 
-    @staticmethod
-    def _fact(workflow: ProjectWorkflow, op: Op) -> list[Outcome]:
+    def _fact(self, workflow: ProjectWorkflow, op: Op) -> list[Outcome]:
         _, _, kind, task, detail, now, source = op[:7]
         partition, offset, rank = source
         seen = workflow.facts_seen.get(partition)
@@ -146,19 +172,60 @@ class WorkflowPartition:
             return []  # a republished fact
         workflow.facts_seen[partition] = (offset, rank)
         distribution = workflow.distribution
+        quality = op[7] if len(op) > 7 else None
         if kind == "submitted":
-            return list(distribution.annotation_submitted(task, detail, now))
+            outcomes: list[Outcome] = list(distribution.annotation_submitted(task, detail, now))
+            if quality is not None:
+                events = workflow.quality.submitted(
+                    task, quality["annotation_id"], detail, now, pairs=quality["pairs"],
+                    ground_truth_score=quality["ground_truth_score"], label=quality["label"],
+                    lead_time=quality["lead_time"])
+                outcomes += self._follow(workflow, events, now)
+            return outcomes
         if kind == "skipped":
-            return list(distribution.annotation_skipped(task, detail, now))
+            outcomes = list(distribution.annotation_skipped(task, detail, now))
+            if quality is not None:
+                events = workflow.quality.skipped(task, quality["annotation_id"], detail, now)
+                outcomes += self._follow(workflow, events, now)
+            return outcomes
+        if kind == "deleted":
+            # The seat stays taken (README, "Not done yet"); the annotation stops counting.
+            if quality is None:
+                return []
+            deleted = workflow.quality.deleted(task, quality["annotation_id"], detail, now)
+            return self._follow(workflow, deleted, now)
+        if kind == "reviewed":
+            review = op[7]
+            outcomes = []
+            if review["action"] == "reject":
+                outcomes += distribution.annotation_rejected(
+                    task, detail, review["reject_mode"], now, requeue=review["requeue"])
+            verdict = workflow.quality.reviewed(task, review["annotation_id"],
+                                                review["action"], review["score"], now)
+            return outcomes + self._follow(workflow, verdict, now)
         if kind == "reassign":
             return list(distribution.one_more_needed(task, detail, now))
         if kind == "completed":
             return list(distribution.task_completed(task, now))
         if kind == "review":
             return list(distribution.task_sent_to_review(task, now))
-        if kind == "deleted":
-            return []  # the seat stays taken (README, "Not done yet")
         raise ValueError(f"unknown workflow fact {kind!r}")
+
+
+    @staticmethod
+    def _follow(workflow: ProjectWorkflow, events: list[QualityEvent], now: float
+                ) -> list[Outcome]:
+        """Quality events, and what the distribution does about them: an annotator the
+        evaluation paused gets no more tasks (their reservations end), one it unpaused
+        may work again."""
+        outcomes: list[Outcome] = []
+        for event in events:
+            outcomes.append(event)
+            if isinstance(event, AnnotatorPaused):
+                outcomes += workflow.distribution.annotator_paused(event.annotator, now)
+            elif isinstance(event, AnnotatorUnpaused):
+                outcomes += workflow.distribution.annotator_resumed(event.annotator, now)
+        return outcomes
 
 
 def _annotator_op(distribution: Distribution, kind: str, annotator: str, now: float

@@ -58,6 +58,8 @@ def box_iou(box_a: Box, box_b: Box) -> float:
         if across <= 0.0 or down <= 0.0:
             return 0.0
         intersection = across * down
+        if intersection <= 0.0:
+            return 0.0  # subnormal sides: the area underflows, as shapely's does
         # Areas from the corners, as the polygons have them, not from width and height:
         # (1 + 1e-7) - 1 is not 1e-7, and two equal boxes must score exactly 1.
         union = (right_a - x_a) * (bottom_a - y_a) + (right_b - x_b) * (bottom_b - y_b) \

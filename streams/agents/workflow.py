@@ -33,12 +33,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
-from assignment import Assignment, Queue
+from assignment import Assignment, Queue, ReservationReleased, TaskUnfillable
 from streams import topics
 from streams.agents.annotations import INFRA_ERRORS
 from streams.batch import OutputEvent, decode_outputs, encode_outputs
 from streams.models.invalid import InvalidEvent
-from streams.models.outputs import assignment_body, dead_letter_body
+from streams.models.outputs import assignment_body, dead_letter_body, quality_output
 from streams.models.workflow import ANNOTATOR_SCHEMA, TASK_SCHEMA, parse_workflow_event
 from streams.settings import Settings
 from streams.state.store import ApplyStatus, StateStore
@@ -51,6 +51,9 @@ _EXPIRE_INTERVAL_S = 1.0
 # Answers that reserve nothing new: the annotator already holds the task, or has a
 # rejected annotation to redo. Nothing changes, so nothing is journaled or published.
 _UNCHANGED_QUEUES = frozenset({Queue.RESERVED, Queue.REWORK})
+
+
+_DISTRIBUTION_OUTCOMES = (Assignment, ReservationReleased, TaskUnfillable)
 
 
 class NotOwner(Exception):
@@ -206,8 +209,15 @@ class WorkflowAgent:
             if policy_op is not None:
                 ops.append(policy_op)
                 owned.state.apply(policy_op)
+            quality_settings = (config.quality_settings if config is not None
+                                else _default_config(project).quality_settings)
+            caused: list[Outcome] = []
+            quality_op = owned.state.quality_op(project, quality_settings, now)
+            if quality_op is not None:
+                ops.append(quality_op)
+                caused += owned.state.apply(quality_op)
             try:
-                op = _op_of(event, now)
+                op = _op_of(event, now, config or _default_config(project))
                 outcomes = owned.state.apply(op)
             except ValueError as exc:
                 # Valid JSON the distribution cannot take (e.g. a fact id that is not
@@ -218,7 +228,7 @@ class WorkflowAgent:
                 self.stats.dead_letters += 1
                 continue
             ops.append(op)
-            outputs.extend(self._outputs(outcomes, project, eid, event.occurred_at))
+            outputs.extend(self._outputs([*caused, *outcomes], project, eid, event.occurred_at))
         entry = encode_outputs(outputs) if outputs else None
         # Counted once: the script trims exactly these, and exactly these leave `unacked`.
         acked = self._acknowledged(owned)
@@ -312,11 +322,17 @@ class WorkflowAgent:
     def _outputs(self, outcomes: Iterable[Outcome], project: str, eid: str,
                  occurred_at: str) -> Iterable[OutputEvent]:
         for rank, outcome in enumerate(outcomes):
-            body = assignment_body(outcome, event_id=f"{eid}:{rank}", project_id=project,
-                                   occurred_at=occurred_at)
-            if body["kind"] == "assigned":
-                self.stats.assignments += 1
-            yield OutputEvent("assignments", f"{project}:{outcome.task}", body)
+            if isinstance(outcome, _DISTRIBUTION_OUTCOMES):
+                body = assignment_body(outcome, event_id=f"{eid}:{rank}", project_id=project,
+                                       occurred_at=occurred_at)
+                if body["kind"] == "assigned":
+                    self.stats.assignments += 1
+                yield OutputEvent("assignments", f"{project}:{outcome.task}", body)
+            else:
+                topic, key, body = quality_output(
+                    outcome, event_id=f"{eid}:{rank}", project_id=project,
+                    occurred_at=occurred_at)
+                yield OutputEvent(topic, key, body)
 
     # Publication, as the annotations agent does it ---------------------------------------
 
@@ -450,7 +466,7 @@ class WorkflowAgent:
         log.warning("%s: %s: %s; retrying with backoff", what, type(exc).__name__, exc)
 
 
-def _op_of(event: Any, now: float) -> Op:
+def _op_of(event: Any, now: float, config: Any) -> Op:
     """The op of one parsed workflow event."""
     if event.schema == TASK_SCHEMA:
         return ["task", event.project_id, event.kind, event.task_id, now]
@@ -463,10 +479,17 @@ def _op_of(event: Any, now: float) -> Op:
                          "from Quorum's annotations agent, not from other producers")
     partition, offset, rank = (int(part) for part in parts)
     detail = event.annotators if event.kind == "reassign" else event.annotator
-    q = event.quality
-    quality = None if q is None else {
-        "annotation_id": q.annotation_id, "pairs": dict(q.pairs),
-        "ground_truth_score": q.ground_truth_score, "label": q.label, "lead_time": q.lead_time}
+    q, r = event.quality, event.review
+    quality: dict[str, Any] | None = None
+    if q is not None:
+        quality = {"annotation_id": q.annotation_id, "pairs": dict(q.pairs),
+                   "ground_truth_score": q.ground_truth_score, "label": q.label,
+                   "lead_time": q.lead_time}
+    elif r is not None:
+        # The reject mode in force when the review arrived: a replay must not read today's.
+        quality = {"annotation_id": r.annotation_id, "reviewer": r.reviewer,
+                   "action": r.action, "score": r.score, "requeue": r.requeue,
+                   "reject_mode": config.reject_mode}
     return ["fact", event.project_id, event.kind, event.task_id, detail, now,
             [partition, offset, rank], quality]
 

@@ -77,7 +77,53 @@ def dead_letter_body(
 
 
 ASSIGNMENT = "quorum.assignment/v1"
+ANNOTATOR_QUALITY = "quorum.annotator-quality/v1"
+ANNOTATOR_PAUSED = "quorum.annotator-paused/v1"
+ANNOTATOR_UNPAUSED = "quorum.annotator-unpaused/v1"
+CONSENSUS_LABEL = "quorum.consensus-label/v1"
 TOPIC_OF_SCHEMA[ASSIGNMENT] = "assignments"
+TOPIC_OF_SCHEMA[ANNOTATOR_QUALITY] = "annotator-quality"
+TOPIC_OF_SCHEMA[ANNOTATOR_PAUSED] = "annotator-quality"
+TOPIC_OF_SCHEMA[ANNOTATOR_UNPAUSED] = "annotator-quality"
+TOPIC_OF_SCHEMA[CONSENSUS_LABEL] = "consensus-labels"
+
+
+def quality_output(
+    outcome: Any, *, event_id: str, project_id: str, occurred_at: str
+) -> tuple[str, str, dict[str, Any]]:
+    """(short topic, key, body) of an annotator-quality or consensus outcome.
+
+    ``quorum.annotator-quality/v1``: an annotator's numbers after a change (submitted,
+    skipped, agreement with others, reliability, ground-truth score and tasks, lead
+    times, paused); ``quorum.annotator-paused/v1`` / ``-unpaused/v1``: the evaluation
+    paused them (below the minimum ground-truth score) or relaxed settings unpaused them;
+    ``quorum.consensus-label/v1``: a task's reliability-weighted consensus label changed.
+    """
+    kind = type(outcome).__name__
+    envelope = {"event_id": event_id, "project_id": project_id, "occurred_at": occurred_at}
+    if kind == "ConsensusChanged":
+        body = {"schema": CONSENSUS_LABEL, **envelope, "task_id": outcome.task,
+                "label": outcome.label, "posterior": outcome.posterior,
+                "previous": outcome.previous}
+        return TOPIC_OF_SCHEMA[CONSENSUS_LABEL], f"{project_id}:{outcome.task}", body
+    if kind == "AnnotatorQuality":
+        body = {"schema": ANNOTATOR_QUALITY, **envelope, "annotator": outcome.annotator,
+                "submitted": outcome.submitted, "skipped": outcome.skipped,
+                "agreement": outcome.agreement, "reliability": outcome.reliability,
+                "ground_truth_score": outcome.ground_truth_score,
+                "ground_truth_tasks": outcome.ground_truth_tasks,
+                "lead_time_mean": outcome.lead_time_mean,
+                "lead_time_median": outcome.lead_time_median, "paused": outcome.paused,
+                "reviewed": outcome.reviewed, "acceptance_score": outcome.acceptance_score,
+                "performance_score": outcome.performance_score}
+    elif kind in ("AnnotatorPaused", "AnnotatorUnpaused"):
+        schema = ANNOTATOR_PAUSED if kind == "AnnotatorPaused" else ANNOTATOR_UNPAUSED
+        body = {"schema": schema, **envelope, "annotator": outcome.annotator,
+                "ground_truth_score": outcome.score, "ground_truth_tasks": outcome.tasks,
+                "reason": outcome.reason}
+    else:
+        raise TypeError(f"not a quality outcome: {outcome!r}")
+    return TOPIC_OF_SCHEMA[body["schema"]], f"{project_id}:{outcome.annotator}", body
 
 
 def assignment_body(

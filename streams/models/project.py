@@ -11,12 +11,15 @@ import orjson
 from agreement import Methodology, ScoringConfig
 from assignment.consensus import ConsensusPolicy
 from assignment.distribution import DEFAULT_RESERVATION_TTL, DistributionPolicy
-from assignment.skips import parse_skip_mode
+from assignment.evaluation import EvaluationSettings
+from assignment.skips import RejectMode, parse_reject_mode, parse_skip_mode
 from streams.models.invalid import InvalidEvent, kind_of, require_str_id
+from streams.quality_settings import QualitySettings, evaluation_from_dict, evaluation_to_dict
 
 PROJECT_SCHEMA = "quorum.project/v1"
 _DEFAULT_POLICY = ConsensusPolicy()
 _DEFAULT_DISTRIBUTION = DistributionPolicy()
+_DEFAULT_EVALUATION = EvaluationSettings()
 
 # Fields that describe scoring the Label Studio way; ``scoring`` describes it Quorum's way.
 _LABEL_STUDIO_FIELDS = ("methodology", "control_weights", "label_config")
@@ -36,6 +39,10 @@ class ProjectConfig:
     settings are :class:`assignment.DistributionPolicy`'s (Label Studio Enterprise's
     defaults), ``reservation_ttl_s`` in seconds and ``skip_mode`` a
     :class:`assignment.SkipMode` value.
+
+    Annotator quality: ``evaluation`` (ground-truth evaluation, Label Studio Enterprise's
+    "Annotator Evaluation", :class:`assignment.EvaluationSettings`) and ``reliability``
+    (estimate annotator reliability and consensus labels).
     """
 
     project_id: str
@@ -50,6 +57,11 @@ class ProjectConfig:
     max_share_per_annotator: float | None = _DEFAULT_DISTRIBUTION.max_share_per_annotator
     reservation_ttl_s: float = DEFAULT_RESERVATION_TTL
     skip_mode: str = _DEFAULT_DISTRIBUTION.skip_mode.value
+    evaluation: EvaluationSettings = _DEFAULT_EVALUATION
+    reliability: bool = True
+    # Where a task goes when a reviewer rejects an annotation (assignment.RejectMode):
+    # Label Studio Enterprise's default sends it back to the annotator.
+    reject_mode: str = RejectMode.REQUEUE_TO_ANNOTATOR.value
 
     @property
     def methodology(self) -> Methodology:
@@ -84,6 +96,11 @@ class ProjectConfig:
             skip_mode=parse_skip_mode(self.skip_mode),
         )
 
+    @property
+    def quality_settings(self) -> QualitySettings:
+        """How ``streams.quality.ProjectQuality`` measures this project's annotators."""
+        return QualitySettings(evaluation=self.evaluation, reliability=self.reliability)
+
     def to_dict(self) -> dict[str, Any]:
         """The event body, as ``quorum project set`` sends it."""
         return {
@@ -100,6 +117,9 @@ class ProjectConfig:
             "max_share_per_annotator": self.max_share_per_annotator,
             "reservation_ttl_s": self.reservation_ttl_s,
             "skip_mode": self.skip_mode,
+            "reject_mode": self.reject_mode,
+            "evaluation": evaluation_to_dict(self.evaluation),
+            "reliability": self.reliability,
         }
 
 
@@ -145,7 +165,14 @@ def project_config_from_dict(body: dict[str, Any]) -> ProjectConfig:
         max_share_per_annotator=_optional_number(body, "max_share_per_annotator"),
         reservation_ttl_s=_number(body, "reservation_ttl_s", DEFAULT_RESERVATION_TTL),
         skip_mode=_str(body, "skip_mode", _DEFAULT_DISTRIBUTION.skip_mode.value),
+        evaluation=_evaluation(body),
+        reliability=_bool(body, "reliability", True),
+        reject_mode=_str(body, "reject_mode", RejectMode.REQUEUE_TO_ANNOTATOR.value),
     )
+    try:
+        parse_reject_mode(config.reject_mode)
+    except ValueError as exc:
+        raise InvalidEvent(f"field 'reject_mode': {exc}") from None
     try:
         config.distribution_policy  # noqa: B018 - built to validate the settings
     except ValueError as exc:
@@ -184,6 +211,19 @@ def _scoring(body: dict[str, Any]) -> ScoringConfig:
         return ScoringConfig.from_label_studio(label_config, project, **options)
     except ValueError as exc:
         raise InvalidEvent(str(exc)) from None
+
+
+def _evaluation(body: dict[str, Any]) -> EvaluationSettings:
+    """The optional ``evaluation`` object: absent or null keeps every default."""
+    value = body.get("evaluation")
+    if value is None:
+        return _DEFAULT_EVALUATION
+    if not isinstance(value, dict):
+        raise InvalidEvent(f"field 'evaluation' must be an object, got {kind_of(value)}")
+    try:
+        return evaluation_from_dict(value)
+    except ValueError as exc:
+        raise InvalidEvent(f"field 'evaluation': {exc}") from None
 
 
 def _int(body: dict[str, Any], name: str, default: int) -> int:

@@ -155,12 +155,13 @@ def _quality(body: Mapping[str, Any]) -> AnnotationQuality | None:
             for v in pairs.values()):
         raise InvalidEvent("field 'pairs' must map annotation ids to scores in [0, 1]")
     numbers = {}
-    for name in ("ground_truth_score", "lead_time"):
+    for name, top in (("ground_truth_score", 1.0), ("lead_time", float("inf"))):
         value = body.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
-                                  or value < 0):
-            raise InvalidEvent(f"field {name!r} must be a number >= 0 or null, "
-                               f"got {kind_of(value)}")
+                                  or not 0 <= value <= top):
+            bound = "in [0, 1]" if top == 1.0 else ">= 0"
+            raise InvalidEvent(f"field {name!r} must be a number {bound} or null, "
+                               f"got {value!r}")
         numbers[name] = None if value is None else float(value)
     label = body.get("label")
     if label is not None and not isinstance(label, str):

@@ -3,7 +3,8 @@
 Stored in Redis as one orjson document per task (``Keys.task``). Applying an event is
 idempotent: each annotation keeps the newest revision seen (a tombstone after a delete),
 and an event at or below it changes nothing, so a duplicate delivery or a stale update
-never overwrites newer work.
+never overwrites newer work. Reviews likewise: each annotation keeps its latest verdict
+with the review's own revision.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ import orjson
 
 from agreement import ScoringConfig, TaskAgreement
 from assignment.consensus import Decision, DecisionState
+from assignment.review_events import ReviewAction
 from streams.models.annotation import AnnotationEvent, AnnotationKind
+from streams.models.invalid import InvalidEvent
+from streams.models.review import ReviewEvent
 
 RECORD_VERSION = 1
 
@@ -25,11 +29,14 @@ COUNTED = "counted"  # a person's annotation that takes part in the agreement
 SKIPPED = "skipped"
 DELETED = "deleted"
 PREDICTION = "prediction"  # a model's; kept for model evaluation, never counted
+REJECTED = "rejected"  # a reviewer rejected it: out of the agreement until resubmitted
 
 # Module globals: reading an enum member from its class costs about 0.1 us, per event here.
 _DELETED = AnnotationKind.DELETED
 _SKIPPED = AnnotationKind.SKIPPED
 _DECISION_TEXT = {decision: decision.value for decision in Decision}  # .value is slower
+_ACCEPT = ReviewAction.ACCEPT
+_REJECT = ReviewAction.REJECT
 
 
 def prediction_key(annotation_id: str) -> str:
@@ -48,6 +55,17 @@ class AnnotationEntry:
 
 
 @dataclass(slots=True)
+class Verdict:
+    """An annotation's latest review: its revision (the review's own), the action and its
+    score (accept 1, reject 0, fix-and-accept the submitted result's agreement with the
+    fixed one: Label Studio's performance score)."""
+
+    revision: int
+    action: ReviewAction
+    score: float
+
+
+@dataclass(slots=True)
 class TaskRecord:
     """A task's annotations, agreement and last decision."""
 
@@ -57,6 +75,7 @@ class TaskRecord:
     decision: DecisionState | None = None
     # The task's ground truth annotation: (annotation id, its result), at most one.
     ground_truth: tuple[str, list[dict[str, Any]]] | None = None
+    verdicts: dict[str, Verdict] = field(default_factory=dict)  # by annotation id
 
     def apply(self, event: AnnotationEvent) -> bool:
         """Apply one event; False when it is a duplicate or older than what is stored."""
@@ -112,6 +131,63 @@ class TaskRecord:
             )
         return True
 
+    def review(self, event: ReviewEvent) -> bool:
+        """Apply a reviewer's verdict; False when it is a duplicate or older than the
+        annotation's latest verdict.
+
+        A reject takes the annotation out of the agreement until its annotator submits a
+        new revision; a fix-and-accept counts the fixed result in place of the submitted
+        one; an accept changes no agreement. Raises ``InvalidEvent`` (a dead letter) for
+        an annotation that cannot be reviewed: unknown here, or not counted (deleted,
+        skipped, a prediction, or rejected and not resubmitted).
+        """
+        annotation_id = event.annotation_id
+        verdict = self.verdicts.get(annotation_id)
+        if verdict is not None and event.revision <= verdict.revision:
+            return False
+        entry = self.entries.get(annotation_id)
+        if entry is None:
+            raise InvalidEvent(
+                f"annotation {annotation_id!r} of task {event.task_id!r} (project "
+                f"{event.project_id!r}) is unknown: send a review after the annotation it "
+                "reviews, keyed by the same task"
+            )
+        if entry.status != COUNTED:
+            why = ("was rejected; review it again once its annotator submits a new revision"
+                   if entry.status == REJECTED else
+                   f"is {entry.status}: only a person's counted annotation can be reviewed")
+            raise InvalidEvent(
+                f"annotation {annotation_id!r} of task {event.task_id!r} {why}"
+            )
+        action = event.action
+        truth = self.ground_truth
+        is_truth = truth is not None and truth[0] == annotation_id
+        if action is _ACCEPT:
+            score = 1.0
+        elif action is _REJECT:
+            score = 0.0
+            self.agreement.remove(annotation_id)
+            entry.status = REJECTED
+            if is_truth:
+                # Rejected work is no reference: it is ground truth again only if a new
+                # revision says so, as for an update without the flag.
+                self.ground_truth = None
+        else:
+            fixed = event.result
+            assert fixed is not None, "parse_review requires the fixed result"
+            # The ground truth's result is at hand even where the project leaves it out of
+            # the agreement; any other counted annotation is in the agreement.
+            submitted = truth[1] if truth is not None and is_truth else (
+                self.agreement.result_of(annotation_id))
+            assert submitted is not None, "a counted annotation is in the agreement"
+            score = self.agreement.score_pair_of(annotation_id, submitted, annotation_id, fixed)
+            if is_truth:
+                self.ground_truth = (annotation_id, fixed)
+            if annotation_id in self.agreement:  # excluded ground truth stays out
+                self.agreement.upsert(annotation_id, fixed)
+        self.verdicts[annotation_id] = Verdict(event.revision, action, score)
+        return True
+
     def _counted(self, annotation_id: str) -> bool:
         entry = self.entries.get(annotation_id)
         return entry is not None and entry.status == COUNTED
@@ -136,28 +212,33 @@ class TaskRecord:
 
     @property
     def annotators_seen(self) -> list[str]:
-        """Everyone who annotated or skipped the task: never assign it to them again."""
+        """Everyone who annotated or skipped the task (rejected work included): never
+        assign it to them again."""
         return sorted(
-            {e.author for e in self.entries.values() if e.status in (COUNTED, SKIPPED, DELETED)}
+            {e.author for e in self.entries.values()
+             if e.status in (COUNTED, SKIPPED, DELETED, REJECTED)}
             - {""}
         )
 
     def to_json(self) -> bytes:
         """The stored document."""
-        return orjson.dumps(
-            {
-                "v": RECORD_VERSION,
-                "agreement": self.agreement.to_state(),
-                "entries": {
-                    aid: [e.revision, e.status, e.author] for aid, e in self.entries.items()
-                },
-                "predictions": self.predictions,
-                "decision": None
-                if self.decision is None
-                else [_DECISION_TEXT[self.decision.decision], self.decision.annotator_count],
-                "ground_truth": None if self.ground_truth is None else list(self.ground_truth),
-            }
-        )
+        doc: dict[str, Any] = {
+            "v": RECORD_VERSION,
+            "agreement": self.agreement.to_state(),
+            "entries": {
+                aid: [e.revision, e.status, e.author] for aid, e in self.entries.items()
+            },
+            "predictions": self.predictions,
+            "decision": None
+            if self.decision is None
+            else [_DECISION_TEXT[self.decision.decision], self.decision.annotator_count],
+            "ground_truth": None if self.ground_truth is None else list(self.ground_truth),
+        }
+        # Left out when there is none (most tasks): their documents stay as they were.
+        if self.verdicts:
+            doc["verdicts"] = {aid: [v.revision, v.action.value, v.score]
+                               for aid, v in self.verdicts.items()}
+        return orjson.dumps(doc)
 
     @classmethod
     def from_json(
@@ -187,4 +268,7 @@ class TaskRecord:
             decision=state,
             # Records written before ground truth was kept have no such field.
             ground_truth=None if doc.get("ground_truth") is None else tuple(doc["ground_truth"]),
+            # Nor verdicts, before reviews were kept, or with no review yet.
+            verdicts={aid: Verdict(v[0], ReviewAction(v[1]), v[2])
+                      for aid, v in doc.get("verdicts", {}).items()},
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 
 import orjson
 import pytest
@@ -27,6 +28,7 @@ def _session(seed: int) -> list[Op]:
         for annotator in ("a", "b", "c", "d"):
             ops.append(["annotator", project, "joined", annotator, now])
     fact = 0
+    labeled: dict[tuple[str, str], set[str]] = defaultdict(set)
     for _ in range(120):
         now += rng.uniform(0, 8)
         project = rng.choice(("p1", "p2"))
@@ -37,7 +39,17 @@ def _session(seed: int) -> list[Op]:
             ops.append(["next", project, annotator, now])
         elif roll < 0.7:
             fact += 1
-            ops.append(["fact", project, "submitted", task, annotator, now, [0, fact, 0]])
+            # As the annotations agent reports it: pair scores with the task's earlier
+            # annotations, a ground-truth score now and then, a single label.
+            mine = f"{task}-{annotator}"
+            pairs = {a: round(rng.random(), 3) for a in sorted(labeled[project, task])
+                     if a != mine}
+            labeled[project, task].add(mine)
+            quality = {"annotation_id": mine, "pairs": pairs,
+                       "ground_truth_score": rng.choice((None, 0.0, 1.0)),
+                       "label": rng.choice(("pos", "neg")), "lead_time": None}
+            ops.append(["fact", project, "submitted", task, annotator, now, [0, fact, 0],
+                        quality])
         elif roll < 0.78:
             fact += 1
             ops.append(["fact", project, "skipped", task, annotator, now, [1, fact, 0]])
@@ -64,6 +76,7 @@ def test_snapshot_plus_journal_rebuilds_the_live_state(seed: int) -> None:
     live = WorkflowPartition()
     answers = [live.apply(op) for op in ops]
     assert any(isinstance(o, Assignment) for outs in answers for o in outs)
+    assert any(type(o).__name__ == "AnnotatorQuality" for outs in answers for o in outs)
 
     cut = len(ops) // 2
     first = WorkflowPartition()
