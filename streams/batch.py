@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import orjson
 
 from assignment.consensus import INITIAL_STATE, ConsensusPolicy, Decision, transition
-from assignment.performance import pairs_with
+from streams.facts import REVIEWED, emit_facts, emit_review_facts
 from streams.models.annotation import AnnotationEvent, AnnotationKind, parse_annotation
 from streams.models.invalid import InvalidEvent
 from streams.models.outputs import (
@@ -35,7 +35,6 @@ from streams.models.outputs import (
 )
 from streams.models.project import ProjectConfig
 from streams.models.review import ReviewEvent, review_or_reason
-from streams.models.workflow import fact_body
 from streams.state.task import TaskRecord
 
 TaskRef = tuple[str, str]  # (project id, task id)
@@ -51,11 +50,7 @@ _DECISION_SCHEMA = {
 _QUALITY_TOPIC = TOPIC_OF_SCHEMA[TASK_QUALITY]
 _REASSIGN = Decision.REASSIGN
 _REVIEW = Decision.REVIEW
-_SKIPPED = AnnotationKind.SKIPPED
-_DELETED_KIND = AnnotationKind.DELETED
-_WORKFLOW_TOPIC = "workflow"
 _KIND_TEXT = {kind: kind.value for kind in AnnotationKind}
-_REVIEWED = "reviewed"  # the task-quality and workflow-fact kind of an applied review
 _DECISION_TEXT = {decision: decision.value for decision in Decision}
 
 
@@ -230,17 +225,21 @@ def apply_batch(
                 ignored += 1
                 continue
             applied += 1
-            _emit(outputs, causes, p, offset, event, record, policy, _REVIEWED)
+            _emit(outputs, causes, p, offset, event, record, policy, REVIEWED)
             if config.distribute:
-                _emit_review_facts(outputs, causes, p, offset, event, record)
+                emit_review_facts(outputs, causes, p, offset, event, record)
             continue
+        # Whether the task had predictions before the event: the model facts of a
+        # distributed project send empty scores once when its last one is deleted. Any
+        # other project pays one attribute read (about 10 ns of the core's 14 us).
+        predicted = config.distribute and bool(record.predictions)
         if not record.apply(event):
             ignored += 1
             continue
         applied += 1
         _emit(outputs, causes, p, offset, event, record, policy, _KIND_TEXT[event.kind])
         if config.distribute:
-            _emit_facts(outputs, causes, p, offset, event, record)
+            emit_facts(outputs, causes, p, offset, event, record, predicted=predicted)
 
     # Usually in order already: a partition's offsets ascend and dead letters are rare.
     if causes != sorted(causes):
@@ -330,115 +329,6 @@ def _emit(
         body["reason"] = "low_agreement_budget_exhausted"
     outputs.append(OutputEvent(TOPIC_OF_SCHEMA[schema], key, body))
     causes.append(offset)
-
-
-_FACT_OF_SCHEMA = {
-    REASSIGN_REQUESTED: "reassign",
-    TASK_COMPLETED: "completed",
-    REVIEW_REQUESTED: "review",
-}
-
-
-# A fact before its body: kind, annotator, counted annotators, the kind's own fields.
-_Fact = tuple[str, str | None, int | None, dict[str, Any] | None]
-
-
-def _emit_facts(
-    outputs: list[OutputEvent],
-    causes: list[int],
-    partition: int,
-    offset: int,
-    event: AnnotationEvent,
-    record: TaskRecord,
-) -> None:
-    """Append the workflow facts of a project that Quorum distributes (``distribute``).
-
-    The workflow agent keys its state by project, so facts go to ``workflow`` keyed by
-    project id: a person's submission or skip, and the decision ``_emit`` just made.
-    """
-    facts: list[_Fact] = []
-    annotation = event.annotation_id
-    if event.kind is _DELETED_KIND:
-        facts.append(("deleted", event.completed_by, None, {"annotation_id": annotation}))
-    elif event.completed_by is not None:
-        if event.kind is _SKIPPED:
-            facts.append(("skipped", event.completed_by, None, {"annotation_id": annotation}))
-        else:
-            # What annotator performance, evaluation and reliability need, computed here
-            # where the task's agreement is at hand.
-            facts.append(("submitted", event.completed_by, None, {
-                "annotation_id": annotation,
-                "pairs": pairs_with(record.agreement, annotation),
-                "ground_truth_score": record.ground_truth_agreement(annotation),
-                "label": _single_label(event.result),
-            }))
-    _append_facts(outputs, causes, partition, offset, event, record, facts)
-
-
-def _emit_review_facts(
-    outputs: list[OutputEvent],
-    causes: list[int],
-    partition: int,
-    offset: int,
-    review: ReviewEvent,
-    record: TaskRecord,
-) -> None:
-    """Append the ``reviewed`` fact of an applied review (for the annotation's author's
-    performance and the reject's requeue), then the decision ``_emit`` just made."""
-    entry = record.entries[review.annotation_id]
-    verdict = record.verdicts[review.annotation_id]
-    facts: list[_Fact] = [(_REVIEWED, entry.author, None, {
-        "annotation_id": review.annotation_id,
-        "reviewer": review.reviewer,
-        "action": review.action.value,
-        "score": verdict.score,
-        "requeue": review.requeue,
-    })]
-    _append_facts(outputs, causes, partition, offset, review, record, facts)
-
-
-def _append_facts(
-    outputs: list[OutputEvent],
-    causes: list[int],
-    partition: int,
-    offset: int,
-    event: AnnotationEvent | ReviewEvent,
-    record: TaskRecord,
-    facts: list[_Fact],
-) -> None:
-    """Append ``facts``, then the fact of the decision ``_emit`` just made, if any.
-
-    Their ids continue the input's ranks after the outputs ``_emit`` appended.
-    """
-    made = [o for o, cause in zip(outputs[-2:], causes[-2:], strict=True) if cause == offset]
-    rank = len(made)
-    if made and made[-1].body["schema"] in _FACT_OF_SCHEMA:
-        kind = _FACT_OF_SCHEMA[made[-1].body["schema"]]
-        facts.append((kind, None, len(record.annotators) if kind == "reassign" else None, None))
-    for kind, annotator, annotators, fields in facts:
-        body = fact_body(
-            event_id=event_id(partition, offset, rank), project_id=event.project_id,
-            occurred_at=event.occurred_at, kind=kind, task_id=event.task_id,
-            annotator=annotator, annotators=annotators,
-            quality=None if kind == _REVIEWED else fields,
-            review=fields if kind == _REVIEWED else None,
-        )
-        outputs.append(OutputEvent(_WORKFLOW_TOPIC, event.project_id, body))
-        causes.append(offset)
-        rank += 1
-
-
-def _single_label(result: list[dict[str, Any]]) -> str | None:
-    """The label of the first Choices tag when exactly one choice is made: what a
-    classification reliability model (Dawid-Skene) counts. ``None`` otherwise."""
-    for item in result:
-        if item.get("type") == "choices":
-            value = item.get("value")
-            choices = value.get("choices") if isinstance(value, dict) else None
-            if isinstance(choices, list) and len(choices) == 1 and isinstance(choices[0], str):
-                return choices[0]
-            return None
-    return None
 
 
 Message = tuple[str, bytes, bytes]  # short topic name, key, body

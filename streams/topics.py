@@ -16,8 +16,9 @@ DEAD_LETTER = "dead-letter"
 INPUTS = (ANNOTATIONS, PROJECTS, WORKFLOW)
 ANNOTATOR_QUALITY = "annotator-quality"  # key = project:annotator
 CONSENSUS_LABELS = "consensus-labels"  # key = project:task
+MODEL_QUALITY = "model-quality"  # key = project:model_version
 OUTPUTS = (TASK_QUALITY, ASSIGNMENTS, REVIEW_REQUESTS, TASK_COMPLETED, DEAD_LETTER,
-           ANNOTATOR_QUALITY, CONSENSUS_LABELS)
+           ANNOTATOR_QUALITY, CONSENSUS_LABELS, MODEL_QUALITY)
 
 
 def all_topics(settings: Settings) -> dict[str, dict[str, str]]:

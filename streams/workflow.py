@@ -13,6 +13,8 @@ Ops are JSON lists, first element the op name, second the project id:
   or changed configuration);
 * ``["quality", project, settings]``: its annotator-quality settings (evaluation,
   reliability), likewise;
+* ``["models", project, settings]``: its model-evaluation settings, when the project is
+  first seen (later changes apply only while no prediction has been scored);
 * ``["task", project, kind, task, now]``: ``imported`` or ``deleted``;
 * ``["annotator", project, kind, annotator, now]``: ``joined``, ``left``, ``paused`` or
   ``resumed``;
@@ -41,15 +43,20 @@ from assignment import (
     Distribution,
     DistributionPolicy,
 )
+from assignment.model_settings import ModelEvaluationSettings
+from assignment.prediction_scores import PredictionScore
 from assignment.seats import DistributionEvent
+from streams.model_quality import ModelEvent, ProjectModels
 from streams.quality import ProjectQuality, QualityEvent, QualitySettings
 
 Op = list[Any]
-Outcome = Assignment | DistributionEvent | QualityEvent
+Outcome = Assignment | DistributionEvent | QualityEvent | ModelEvent
 
 STATE_VERSION = 1
 
 _ANNOTATOR_KINDS = ("joined", "left", "paused", "resumed")
+_FACT_KINDS = frozenset({"submitted", "skipped", "deleted", "reviewed", "model-scores",
+                         "reassign", "completed", "review"})
 
 
 @dataclass(slots=True)
@@ -64,6 +71,7 @@ class ProjectWorkflow:
     distribution: Distribution
     facts_seen: dict[int, tuple[int, int]] = field(default_factory=dict)
     quality: ProjectQuality = field(default_factory=ProjectQuality)
+    models: ProjectModels = field(default_factory=ProjectModels)
 
     def to_json(self) -> bytes:
         return orjson.dumps({
@@ -71,6 +79,7 @@ class ProjectWorkflow:
             "distribution": self.distribution.to_state(),
             "facts_seen": {str(p): list(seen) for p, seen in self.facts_seen.items()},
             "quality": self.quality.to_state(),
+            "models": self.models.to_state(),
         })
 
     @classmethod
@@ -83,6 +92,7 @@ class ProjectWorkflow:
             Distribution.from_state(state["distribution"]),
             {int(p): (seen[0], seen[1]) for p, seen in state["facts_seen"].items()},
             ProjectQuality.from_state(state["quality"]),
+            ProjectModels.from_state(state["models"]),
         )
 
 
@@ -125,6 +135,12 @@ class WorkflowPartition:
         if name == "policy":
             return self._set_policy(project, DistributionPolicy.from_state(op[2]))
         workflow = self.projects.get(project)
+        if name == "models" and workflow is not None:
+            self.dirty.add(project)
+            if not workflow.models.evaluation.versions():
+                settings = ModelEvaluationSettings(**op[2])
+                workflow.models = ProjectModels(settings)
+            return []
         if name == "quality" and workflow is not None:
             self.dirty.add(project)
             now = op[3]
@@ -166,6 +182,8 @@ class WorkflowPartition:
 
     def _fact(self, workflow: ProjectWorkflow, op: Op) -> list[Outcome]:
         _, _, kind, task, detail, now, source = op[:7]
+        if kind not in _FACT_KINDS:
+            raise ValueError(f"unknown workflow fact {kind!r}")  # before anything changes
         partition, offset, rank = source
         seen = workflow.facts_seen.get(partition)
         if seen is not None and (offset, rank) <= seen:
@@ -194,6 +212,8 @@ class WorkflowPartition:
                 return []
             deleted = workflow.quality.deleted(task, quality["annotation_id"], detail, now)
             return self._follow(workflow, deleted, now)
+        if kind == "model-scores":
+            return list(workflow.models.scores(task, _prediction_scores(op[7]), now))
         if kind == "reviewed":
             review = op[7]
             outcomes = []
@@ -226,6 +246,12 @@ class WorkflowPartition:
             elif isinstance(event, AnnotatorUnpaused):
                 outcomes += workflow.distribution.annotator_resumed(event.annotator, now)
         return outcomes
+
+
+def _prediction_scores(scores: dict[str, Any]) -> dict[str, PredictionScore]:
+    return {key: PredictionScore(value["model_version"], value["annotators"],
+                                 value["consensus"], value["ground_truth"])
+            for key, value in scores.items()}
 
 
 def _annotator_op(distribution: Distribution, kind: str, annotator: str, now: float

@@ -33,12 +33,18 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
-from assignment import Assignment, Queue, ReservationReleased, TaskUnfillable
+from assignment import Assignment, ModelRegressed, Queue, ReservationReleased, TaskUnfillable
 from streams import topics
 from streams.agents.annotations import INFRA_ERRORS
 from streams.batch import OutputEvent, decode_outputs, encode_outputs
+from streams.model_quality import ModelQuality
 from streams.models.invalid import InvalidEvent
-from streams.models.outputs import assignment_body, dead_letter_body, quality_output
+from streams.models.outputs import (
+    assignment_body,
+    dead_letter_body,
+    model_output,
+    quality_output,
+)
 from streams.models.workflow import ANNOTATOR_SCHEMA, TASK_SCHEMA, parse_workflow_event
 from streams.settings import Settings
 from streams.state.store import ApplyStatus, StateStore
@@ -54,6 +60,7 @@ _UNCHANGED_QUEUES = frozenset({Queue.RESERVED, Queue.REWORK})
 
 
 _DISTRIBUTION_OUTCOMES = (Assignment, ReservationReleased, TaskUnfillable)
+_MODEL_OUTCOMES = (ModelQuality, ModelRegressed)
 
 
 class NotOwner(Exception):
@@ -207,8 +214,14 @@ class WorkflowAgent:
                       else _default_config(project).distribution_policy)
             policy_op = owned.state.policy_op(project, policy)
             if policy_op is not None:
+                first_seen = project not in owned.state.projects
                 ops.append(policy_op)
                 owned.state.apply(policy_op)
+                if first_seen:
+                    models_op: Op = ["models", project, (config or _default_config(project))
+                                     .model_evaluation.to_dict()]
+                    ops.append(models_op)
+                    owned.state.apply(models_op)
             quality_settings = (config.quality_settings if config is not None
                                 else _default_config(project).quality_settings)
             caused: list[Outcome] = []
@@ -329,9 +342,9 @@ class WorkflowAgent:
                     self.stats.assignments += 1
                 yield OutputEvent("assignments", f"{project}:{outcome.task}", body)
             else:
-                topic, key, body = quality_output(
-                    outcome, event_id=f"{eid}:{rank}", project_id=project,
-                    occurred_at=occurred_at)
+                build = model_output if isinstance(outcome, _MODEL_OUTCOMES) else quality_output
+                topic, key, body = build(outcome, event_id=f"{eid}:{rank}", project_id=project,
+                                         occurred_at=occurred_at)
                 yield OutputEvent(topic, key, body)
 
     # Publication, as the annotations agent does it ---------------------------------------
@@ -485,6 +498,10 @@ def _op_of(event: Any, now: float, config: Any) -> Op:
         quality = {"annotation_id": q.annotation_id, "pairs": dict(q.pairs),
                    "ground_truth_score": q.ground_truth_score, "label": q.label,
                    "lead_time": q.lead_time}
+    elif event.model_scores is not None:
+        quality = {key: {"model_version": v.model_version, "annotators": v.annotators,
+                         "consensus": v.consensus, "ground_truth": v.ground_truth}
+                   for key, v in event.model_scores.items()}
     elif r is not None:
         # The reject mode in force when the review arrived: a replay must not read today's.
         quality = {"annotation_id": r.annotation_id, "reviewer": r.reviewer,

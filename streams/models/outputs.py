@@ -161,3 +161,43 @@ def _iso(seconds: float) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+MODEL_QUALITY = "quorum.model-quality/v1"
+MODEL_REGRESSED = "quorum.model-regressed/v1"
+TOPIC_OF_SCHEMA[MODEL_QUALITY] = "model-quality"
+TOPIC_OF_SCHEMA[MODEL_REGRESSED] = "model-quality"
+
+
+def model_output(
+    outcome: Any, *, event_id: str, project_id: str, occurred_at: str
+) -> tuple[str, str, dict[str, Any]]:
+    """(short topic, key ``project:model_version``, body) of a model evaluation outcome.
+
+    ``quorum.model-quality/v1``: a model version's agreement after a change, over all its
+    scored predictions: with the annotators, with the consensus and with ground truth
+    (each a mean in [0, 1] or null, and the ``*_tasks`` it is the mean over), its
+    ``predictions`` and when it was ``first_seen``. ``quorum.model-regressed/v1``: the
+    version does worse than the one before it (``previous_version``) on ``metric``: its
+    mean ``agreement`` is more than ``margin`` below ``previous_agreement``.
+    """
+    kind = type(outcome).__name__
+    envelope = {"event_id": event_id, "project_id": project_id, "occurred_at": occurred_at}
+    if kind == "ModelQuality":
+        scores = outcome.scores
+        body = {"schema": MODEL_QUALITY, **envelope, "model_version": outcome.model_version,
+                "first_seen": _iso(scores.start), "predictions": scores.predictions}
+        for metric in ("annotators", "consensus", "ground_truth"):
+            figure = getattr(scores, metric)
+            body[f"{metric}_agreement"] = figure.mean
+            body[f"{metric}_tasks"] = figure.count
+        version = outcome.model_version
+    elif kind == "ModelRegressed":
+        body = {"schema": MODEL_REGRESSED, **envelope, "model_version": outcome.new_version,
+                "previous_version": outcome.previous_version, "metric": outcome.metric.value,
+                "agreement": outcome.new, "previous_agreement": outcome.previous,
+                "margin": outcome.margin}
+        version = outcome.new_version
+    else:
+        raise TypeError(f"not a model evaluation outcome: {outcome!r}")
+    return TOPIC_OF_SCHEMA[body["schema"]], f"{project_id}:{version}", body

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -12,6 +12,7 @@ from agreement import Methodology, ScoringConfig
 from assignment.consensus import ConsensusPolicy
 from assignment.distribution import DEFAULT_RESERVATION_TTL, DistributionPolicy
 from assignment.evaluation import EvaluationSettings
+from assignment.model_settings import ModelEvaluationSettings
 from assignment.skips import RejectMode, parse_reject_mode, parse_skip_mode
 from streams.models.invalid import InvalidEvent, kind_of, require_str_id
 from streams.quality_settings import QualitySettings, evaluation_from_dict, evaluation_to_dict
@@ -20,11 +21,20 @@ PROJECT_SCHEMA = "quorum.project/v1"
 _DEFAULT_POLICY = ConsensusPolicy()
 _DEFAULT_DISTRIBUTION = DistributionPolicy()
 _DEFAULT_EVALUATION = EvaluationSettings()
+_DEFAULT_MODEL_EVALUATION = ModelEvaluationSettings()
+# The settings of a ``model_evaluation`` object, as ModelEvaluationSettings names them.
+MODEL_EVALUATION_FIELDS = tuple(_DEFAULT_MODEL_EVALUATION.to_dict())
 
 # Fields that describe scoring the Label Studio way; ``scoring`` describes it Quorum's way.
 _LABEL_STUDIO_FIELDS = ("methodology", "control_weights", "label_config")
 
-__all__ = ["PROJECT_SCHEMA", "Methodology", "ProjectConfig", "parse_project_config"]
+__all__ = [
+    "MODEL_EVALUATION_FIELDS",
+    "PROJECT_SCHEMA",
+    "Methodology",
+    "ProjectConfig",
+    "parse_project_config",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +52,9 @@ class ProjectConfig:
 
     Annotator quality: ``evaluation`` (ground-truth evaluation, Label Studio Enterprise's
     "Annotator Evaluation", :class:`assignment.EvaluationSettings`) and ``reliability``
-    (estimate annotator reliability and consensus labels).
+    (estimate annotator reliability and consensus labels). Model versions:
+    ``model_evaluation`` (time buckets and the regression alert,
+    :class:`assignment.ModelEvaluationSettings`).
     """
 
     project_id: str
@@ -62,6 +74,7 @@ class ProjectConfig:
     # Where a task goes when a reviewer rejects an annotation (assignment.RejectMode):
     # Label Studio Enterprise's default sends it back to the annotator.
     reject_mode: str = RejectMode.REQUEUE_TO_ANNOTATOR.value
+    model_evaluation: ModelEvaluationSettings = _DEFAULT_MODEL_EVALUATION
 
     @property
     def methodology(self) -> Methodology:
@@ -120,6 +133,7 @@ class ProjectConfig:
             "reject_mode": self.reject_mode,
             "evaluation": evaluation_to_dict(self.evaluation),
             "reliability": self.reliability,
+            "model_evaluation": self.model_evaluation.to_dict(),
         }
 
 
@@ -168,6 +182,7 @@ def project_config_from_dict(body: dict[str, Any]) -> ProjectConfig:
         evaluation=_evaluation(body),
         reliability=_bool(body, "reliability", True),
         reject_mode=_str(body, "reject_mode", RejectMode.REQUEUE_TO_ANNOTATOR.value),
+        model_evaluation=_model_evaluation(body),
     )
     try:
         parse_reject_mode(config.reject_mode)
@@ -224,6 +239,37 @@ def _evaluation(body: dict[str, Any]) -> EvaluationSettings:
         return evaluation_from_dict(value)
     except ValueError as exc:
         raise InvalidEvent(f"field 'evaluation': {exc}") from None
+
+
+def _model_evaluation(body: dict[str, Any]) -> ModelEvaluationSettings:
+    """The optional ``model_evaluation`` object: absent or null keeps every default, an
+    absent field its own."""
+    value = body.get("model_evaluation")
+    if value is None:
+        return _DEFAULT_MODEL_EVALUATION
+    if not isinstance(value, dict):
+        raise InvalidEvent(f"field 'model_evaluation' must be an object, got {kind_of(value)}")
+    unknown = sorted(set(value) - set(MODEL_EVALUATION_FIELDS))
+    if unknown:
+        raise InvalidEvent(
+            f"field 'model_evaluation': unknown setting {', '.join(map(repr, unknown))}; the "
+            f"settings are {', '.join(MODEL_EVALUATION_FIELDS)}"
+        )
+    settings = dict(value)
+    metrics = settings.get("regression_metrics")
+    # A single name would otherwise be read letter by letter.
+    if metrics is not None and not isinstance(metrics, list):
+        raise InvalidEvent(
+            "field 'model_evaluation': regression_metrics must be a list of metric names, "
+            f"got {kind_of(metrics)}"
+        )
+    try:
+        parsed = ModelEvaluationSettings(**settings)
+    except ValueError as exc:
+        raise InvalidEvent(f"field 'model_evaluation': {exc}") from None
+    # Seconds and margins are floats whatever JSON number was sent, as elsewhere here.
+    return replace(parsed, bucket_seconds=float(parsed.bucket_seconds),
+                   regression_margin=float(parsed.regression_margin))
 
 
 def _int(body: dict[str, Any], name: str, default: int) -> int:

@@ -1,5 +1,6 @@
 """Workflow events on the project-keyed ``workflow`` topic: tasks, annotators, and the
-facts the annotations agent reports for projects that distribute their tasks."""
+facts the annotations agent reports for projects that distribute their tasks (see
+:mod:`streams.facts`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from assignment.prediction_scores import PredictionScore
 from assignment.review_events import ReviewAction
 from streams.models.invalid import (
     InvalidEvent,
@@ -27,7 +29,8 @@ FACT_SCHEMA = "quorum.workflow-fact/v1"
 # Kinds per schema, in the order a refusal lists them.
 TASK_KINDS = ("imported", "deleted")
 ANNOTATOR_KINDS = ("joined", "left", "paused", "resumed")
-FACT_KINDS = ("submitted", "skipped", "deleted", "reassign", "completed", "review", "reviewed")
+FACT_KINDS = ("submitted", "skipped", "deleted", "reassign", "completed", "review", "reviewed",
+              "model-scores")
 KINDS: Mapping[str, tuple[str, ...]] = {
     TASK_SCHEMA: TASK_KINDS,
     ANNOTATOR_SCHEMA: ANNOTATOR_KINDS,
@@ -47,6 +50,7 @@ _NEEDS: Mapping[tuple[str, str], tuple[str, ...]] = {
     (FACT_SCHEMA, "reassign"): (_TASK, _ANNOTATORS),
     (FACT_SCHEMA, "completed"): (_TASK,),
     (FACT_SCHEMA, "review"): (_TASK,),
+    (FACT_SCHEMA, "model-scores"): (_TASK,),
 }
 
 __all__ = [
@@ -87,6 +91,9 @@ class WorkflowEvent:
     annotators: int | None = None
     quality: AnnotationQuality | None = None
     review: ReviewVerdict | None = None
+    # A model-scores fact's prediction id -> scores; empty when the task's last
+    # prediction was deleted.
+    model_scores: Mapping[str, PredictionScore] | None = None
 
 
 REVIEW_ACTIONS = tuple(action.value for action in ReviewAction)  # accept, reject, fix_and_accept
@@ -170,6 +177,41 @@ def _quality(body: Mapping[str, Any]) -> AnnotationQuality | None:
                              numbers["ground_truth_score"], label, numbers["lead_time"])
 
 
+_SCORE_FIELDS = ("annotators", "consensus", "ground_truth")
+
+
+def _model_scores(body: Mapping[str, Any]) -> dict[str, PredictionScore]:
+    """The ``scores`` of a model-scores fact: prediction id -> ``model_version`` and the
+    prediction's agreement with the ``annotators``, the ``consensus`` and the
+    ``ground_truth``, each a number in [0, 1] or null."""
+    scores = body.get("scores")
+    if not isinstance(scores, dict):
+        raise InvalidEvent(
+            "a model-scores fact needs 'scores', an object of prediction id -> {model_version, "
+            f"annotators, consensus, ground_truth}}, got {kind_of(scores)}"
+        )
+    parsed: dict[str, PredictionScore] = {}
+    for key, score in scores.items():
+        if not key:
+            raise InvalidEvent("field 'scores' has an empty prediction id")
+        if not isinstance(score, dict):
+            raise InvalidEvent(f"scores[{key!r}] must be an object, got {kind_of(score)}")
+        try:
+            version = require_str_id(score, "model_version")
+        except InvalidEvent as exc:
+            raise InvalidEvent(f"scores[{key!r}]: {exc}") from None
+        values = []
+        for name in _SCORE_FIELDS:
+            value = score.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                      or not 0 <= value <= 1):
+                raise InvalidEvent(f"scores[{key!r}].{name} must be a number in [0, 1] or "
+                                   f"null, got {value!r}")
+            values.append(None if value is None else float(value))
+        parsed[key] = PredictionScore(version, *values)
+    return parsed
+
+
 def parse_workflow_event(raw: bytes) -> WorkflowEvent:
     """Decode and validate one message value; raise ``InvalidEvent`` with the reason."""
     try:
@@ -216,9 +258,10 @@ def workflow_event_from_dict(body: Mapping[str, Any]) -> WorkflowEvent:
     if kind == "deleted" and schema == FACT_SCHEMA and quality is None:
         raise InvalidEvent("a deleted fact needs 'annotation_id'")
     review = _review(body) if schema == FACT_SCHEMA and kind == "reviewed" else None
+    scores = _model_scores(body) if schema == FACT_SCHEMA and kind == "model-scores" else None
     return WorkflowEvent(
         schema, event_id, project_id, occurred_at, kind, task_id, annotator, annotators,
-        quality, review,
+        quality, review, scores,
     )
 
 
@@ -273,12 +316,15 @@ def fact_body(
     annotators: int | None = None,
     quality: Mapping[str, Any] | None = None,
     review: Mapping[str, Any] | None = None,
+    scores: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A ``quorum.workflow-fact/v1`` body, as the annotations agent writes it.
 
     Nothing is generated: the agent passes deterministic ids and the source event's time,
     so that a replayed batch writes the same facts. ``annotator`` and ``annotators`` are
-    written only when given.
+    written only when given; ``scores`` (a model-scores fact's prediction id ->
+    ``model_version``, ``annotators``, ``consensus``, ``ground_truth``) likewise, even
+    empty.
     """
     _check_kind(FACT_SCHEMA, kind)
     body: dict[str, Any] = {
@@ -294,6 +340,8 @@ def fact_body(
         body.update(quality)  # annotation_id, pairs, ground_truth_score, label, lead_time
     if review is not None:
         body.update(review)  # annotation_id, reviewer, action, score, requeue
+    if scores is not None:
+        body["scores"] = scores
     return body
 
 

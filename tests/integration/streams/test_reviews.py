@@ -71,8 +71,11 @@ async def test_reviews_change_the_agreement_once(
     last = by_schema(published, TASK_QUALITY)[-1]
     assert (last["kind"], last["annotation_id"], last["source_event_id"]) == \
         ("reviewed", "a3", "reject-a3")
+    # The reviewer decides from now on: the consensus's last decision stands, and no
+    # new decision event is published (5 outputs = 4 before + this task-quality one).
     assert (last["agreement"], last["annotations"], last["annotators"], last["status"]) == \
-        (1.0, 2, ["u1", "u2"], "collecting")
+        (1.0, 2, ["u1", "u2"], "reassign")
+    assert len(by_schema(published, REASSIGN_REQUESTED)) == 1
     _, record = await record_of(deployment)
     assert record.agreement.ids == ["a1", "a2"]
     assert record.agreement.score == 1.0

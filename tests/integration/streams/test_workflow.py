@@ -192,3 +192,41 @@ async def test_bad_workflow_input_is_dead_lettered_and_the_rest_flows(
     assert any("not valid JSON" in r for r in reasons)
     assert any("missing field" in r or "kind" in r for r in reasons)
     assert any("<partition>:<offset>:<rank>" in r for r in reasons)
+
+
+async def test_model_versions_are_scored_and_a_worse_one_is_reported(
+    deployment: Deployment, start_worker: Callable[[Settings], WorkerProcess]
+) -> None:
+    """Predictions of two model versions against three agreeing annotators per task:
+    v2 is wrong on half the tasks, so it regresses from v1 by far more than the margin."""
+    settings = deployment.settings
+    worker = start_worker(settings)
+    await worker.wait_owning(settings.partitions)
+    await worker.wait_owning(settings.partitions, workflow=True)
+    from assignment.model_settings import ModelEvaluationSettings
+
+    await deployment.configure(ProjectConfig(
+        PROJECT, annotations_per_task=3, distribute=True,
+        model_evaluation=ModelEvaluationSettings(min_scored_tasks=5, regression_margin=0.1)))
+    events: list[dict[str, Any]] = []
+    for i in range(12):
+        task, label = f"m{i}", LABELS[i % 3]
+        events += [annotation(task, f"{task}-{u}", u, label, project=PROJECT)
+                   for u in ("u0", "u1", "u2")]
+        for version, wrong in (("v1", False), ("v2", i % 2 == 0)):
+            guess = LABELS[(i + 1) % 3] if wrong else label
+            prediction = annotation(task, f"{task}-{version}", "x", guess, project=PROJECT)
+            del prediction["completed_by"]
+            prediction["model_version"] = version
+            events.append(prediction)
+    await deployment.send(events)
+    outputs = await deployment.read_outputs((topics.MODEL_QUALITY,), at_least=1, settle_s=3)
+    latest: dict[str, dict[str, Any]] = {}
+    for event in outputs:
+        if event["schema"] == "quorum.model-quality/v1":
+            latest[event["model_version"]] = event
+    assert latest["v1"]["annotators_agreement"] == 1.0
+    assert latest["v2"]["annotators_agreement"] == 0.5
+    regressed = [e for e in outputs if e["schema"] == "quorum.model-regressed/v1"]
+    assert [(e["model_version"], e["previous_version"]) for e in regressed][:1] == \
+        [("v2", "v1")]

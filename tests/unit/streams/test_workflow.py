@@ -23,6 +23,9 @@ def _session(seed: int) -> list[Op]:
     now = 1_000.0
     for project in ("p1", "p2"):
         ops.append(["policy", project, POLICY.to_state()])
+        ops.append(["models", project, {"bucket_seconds": 60.0, "regression_margin": 0.05,
+                                        "min_scored_tasks": 2,
+                                        "regression_metrics": ["annotators"]}])
         for task in range(12):
             ops.append(["task", project, "imported", f"t{task}", now])
         for annotator in ("a", "b", "c", "d"):
@@ -50,6 +53,14 @@ def _session(seed: int) -> list[Op]:
                        "label": rng.choice(("pos", "neg")), "lead_time": None}
             ops.append(["fact", project, "submitted", task, annotator, now, [0, fact, 0],
                         quality])
+        elif roll < 0.74:
+            fact += 1
+            version = rng.choice(("m1", "m2"))
+            scores = {f"pred-{task}-{version}": {
+                "model_version": version, "annotators": round(rng.random(), 2),
+                "consensus": None, "ground_truth": rng.choice((None, 1.0))}}
+            ops.append(["fact", project, "model-scores", task, None, now, [2, fact, 0],
+                        scores])
         elif roll < 0.78:
             fact += 1
             ops.append(["fact", project, "skipped", task, annotator, now, [1, fact, 0]])
@@ -77,6 +88,7 @@ def test_snapshot_plus_journal_rebuilds_the_live_state(seed: int) -> None:
     answers = [live.apply(op) for op in ops]
     assert any(isinstance(o, Assignment) for outs in answers for o in outs)
     assert any(type(o).__name__ == "AnnotatorQuality" for outs in answers for o in outs)
+    assert any(type(o).__name__ == "ModelQuality" for outs in answers for o in outs)
 
     cut = len(ops) // 2
     first = WorkflowPartition()
