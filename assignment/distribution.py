@@ -58,6 +58,7 @@ DEFAULT_RESERVATION_TTL = 1440 * 60.0
 """Label Studio Enterprise's default task reservation: 1440 minutes (one day)."""
 
 _LOW, _STARTED, _OVERLAP, _SEQUENCE = range(len(TIERS))
+_LOW_AGREEMENT_TIER = (_LOW,)
 
 
 def _hash_unit(*parts: str) -> float:
@@ -346,12 +347,17 @@ class Distribution:
 
     # The label stream -----------------------------------------------------------------------
 
-    def next_task(self, annotator: str, now: float) -> Assignment | None:
+    def next_task(self, annotator: str, now: float, *, low_agreement_last: bool = False
+                  ) -> Assignment | None:
         """The task ``annotator`` should label next, reserved for them; ``None`` if none.
 
         In order: a rejected annotation to redo, a task they already hold, then the pool
         (low agreement, then with ``show_overlap_first`` started and cohort tasks, then
         import order), then their requeue-for-me skips. O(log n) for n open tasks.
+
+        ``low_agreement_last``: offer this annotator low-agreement tasks only when the
+        pool has nothing else for them, so that those tasks go first to the others (the
+        caller sets it for its less reliable annotators; issue 4's "most reliable first").
         """
         self._advance(now)
         person = self._annotators.get(annotator)
@@ -363,7 +369,9 @@ class Distribution:
             return Assignment(task, annotator, self._tasks[task].held[annotator], Queue.RESERVED)
         if annotator not in self._eligible:
             return None  # at their limit
-        found = self._stream.first(annotator)
+        found = self._stream.first(annotator, _LOW_AGREEMENT_TIER if low_agreement_last else ())
+        if found is None and low_agreement_last:
+            found = self._stream.first(annotator)
         if found is not None:
             tier, seq = found
             return self._reserve(self._tasks[self._by_seq[seq]], person, now, TIERS[tier])

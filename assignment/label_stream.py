@@ -17,7 +17,7 @@ Software: Practice and Experience 24(3), 1994.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -145,14 +145,17 @@ class LabelStream:
                 self._block(annotator, tier, seq, 1)
         self._placed[seq] = (tier, new)
 
-    def first(self, annotator: str) -> tuple[int, int] | None:
+    def first(self, annotator: str, skip: Collection[int] = ()) -> tuple[int, int] | None:
         """``(tier, seq)`` of the first task ``annotator`` is not blocked on, or ``None``.
 
-        Tiers in order, then the smallest sequence number: O(tiers + log n).
+        Tiers in order (those in ``skip`` left out), then the smallest sequence number:
+        O(tiers + log n).
         """
         counts = self._blocked_counts.get(annotator)
         trees = self._blocked.get(annotator)
         for tier, total in enumerate(self._counts):
+            if tier in skip:
+                continue
             blocked = _EMPTY if trees is None else trees[tier]
             if total - (counts[tier] if counts is not None else 0) <= 0:
                 continue

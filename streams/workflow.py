@@ -24,12 +24,15 @@ Ops are JSON lists, first element the op name, second the project id:
   (detail: the counted annotators), ``completed``/``review`` (detail: null); ``source``
   is the fact's ``[partition, offset, rank]`` in the annotations topic, for
   deduplication; ``quality`` the annotation's fields for annotator quality (or null);
-* ``["next", project, annotator, now]``: a label-stream request;
+* ``["next", project, annotator, now, low_agreement_last]``: a label-stream request
+  (``low_agreement_last``: the annotator is among the less reliable, see
+  :meth:`WorkflowPartition.low_agreement_last`);
 * ``["expire", project, now]``: reservations due at ``now`` return to the pool.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,6 +131,22 @@ class WorkflowPartition:
             return None
         return ["quality", project, wanted, now]
 
+    def low_agreement_last(self, project: str, annotator: str) -> bool:
+        """Whether ``annotator`` should get low-agreement tasks only when nothing else is
+        left for them: their estimated reliability is below the median of the project's
+        estimates (an annotator without one ranks last). Low-agreement tasks then go
+        first to the more reliable half (issue 4, "most reliable first")."""
+        workflow = self.projects.get(project)
+        if workflow is None:
+            return False
+        known = workflow.quality.reliabilities()
+        if len(known) < 2:
+            return False
+        mine = known.get(annotator)
+        if mine is None:
+            return True
+        return mine < statistics.median(known.values())
+
     def apply(self, op: Op) -> list[Outcome]:
         """Apply one op; what it caused: assignments, releases, shortfalls, annotator
         quality, pauses, consensus labels."""
@@ -153,7 +172,9 @@ class WorkflowPartition:
         self.dirty.add(project)
         distribution = workflow.distribution
         if name == "next":
-            assignment = distribution.next_task(op[2], op[3])
+            low_agreement_last = len(op) > 4 and bool(op[4])
+            assignment = distribution.next_task(op[2], op[3],
+                                                low_agreement_last=low_agreement_last)
             events: list[Outcome] = list(distribution.take_events())
             return events if assignment is None else [*events, assignment]
         if name == "expire":

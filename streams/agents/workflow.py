@@ -294,7 +294,8 @@ class WorkflowAgent:
                 raise NotOwner(project)
             if project not in owned.state.projects:
                 return None  # no task was ever imported: nothing to offer
-            op: Op = ["next", project, annotator, time.time()]
+            op: Op = ["next", project, annotator, time.time(),
+                      owned.state.low_agreement_last(project, annotator)]
             outcomes = owned.state.apply(op)
             answer = next((o for o in outcomes if isinstance(o, Assignment)), None)
             changed = [o for o in outcomes

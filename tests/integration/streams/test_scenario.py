@@ -82,6 +82,15 @@ async def test_labeling_operation_scenario(
         assert set(ranked[:2]) == POOR, \
             f"lowest {score}: {[(a, quality[a][score]) for a in ranked]}"
 
+    # Low-agreement tasks go first to the more reliable annotators: the poor ones get a
+    # smaller share of them than of the tasks overall.
+    offers = [e for e in floor.events("quorum.assignment/v1") if e["kind"] == "assigned"]
+    low = [e for e in offers if e["queue"] == "low_agreement"]
+    poor_low = sum(e["annotator"] in POOR for e in low) / len(low)
+    poor_all = sum(e["annotator"] in POOR for e in offers) / len(offers)
+    assert poor_low < poor_all, f"poor annotators got {poor_low:.1%} of low-agreement " \
+        f"offers and {poor_all:.1%} of all"
+
     # Reliability-weighted consensus labels beat majority vote.
     consensus = {}
     for event in sorted(floor.events("quorum.consensus-label/v1"), key=_order):
@@ -94,7 +103,8 @@ async def test_labeling_operation_scenario(
     print(f"scenario: {TASKS} tasks decided ({len(floor.completed)} completed, "
           f"{len(floor.reviewed)} reviewed), {sum(len(v) for v in floor.sent.values())} "
           f"annotations, {floor.pulls} label-stream requests; consensus accuracy: "
-          f"reliability-weighted {weighted:.4f}, majority vote {majority:.4f}")
+          f"reliability-weighted {weighted:.4f}, majority vote {majority:.4f}; poor "
+          f"annotators' share of low-agreement offers {poor_low:.1%}, of all {poor_all:.1%}")
     assert weighted > majority, f"weighted {weighted:.3f} vs majority {majority:.3f}: {wrong}"
 
 

@@ -570,3 +570,31 @@ def test_state_version_is_checked() -> None:
     assert state["version"] == 1
     with pytest.raises(ValueError, match="version"):
         Distribution.from_state({**state, "version": 0})
+
+
+def test_low_agreement_last_offers_those_tasks_to_others_first() -> None:
+    """Issue 4: low-agreement tasks go first to the more reliable annotators; a less
+    reliable one gets them only when nothing else is left for them."""
+    from assignment import ConsensusPolicy, Distribution, DistributionPolicy, Queue
+
+    policy = DistributionPolicy(consensus=ConsensusPolicy(overlap=1, max_additional=2))
+    d = Distribution(policy)
+    for person in ("reliable", "shaky", "other"):
+        d.annotator_joined(person, 0.0)
+    for task in ("t1", "t2"):
+        d.task_imported(task, 0.0)
+    d.annotation_submitted("t1", "other", 1.0)
+    d.one_more_needed("t1", 1, 1.0)  # t1 now wants a second annotator: low agreement
+    shaky = d.next_task("shaky", 2.0, low_agreement_last=True)
+    assert shaky is not None and (shaky.task, shaky.queue) == ("t2", Queue.SEQUENCE)
+    reliable = d.next_task("reliable", 2.0)
+    assert reliable is not None and (reliable.task, reliable.queue) == ("t1", Queue.LOW_AGREEMENT)
+    # Nothing else left for a less reliable annotator: they get a low-agreement task.
+    d2 = Distribution(policy)
+    d2.annotator_joined("shaky", 0.0)
+    d2.annotator_joined("other", 0.0)
+    d2.task_imported("t1", 0.0)
+    d2.annotation_submitted("t1", "other", 1.0)
+    d2.one_more_needed("t1", 1, 1.0)
+    last = d2.next_task("shaky", 2.0, low_agreement_last=True)
+    assert last is not None and (last.task, last.queue) == ("t1", Queue.LOW_AGREEMENT)
