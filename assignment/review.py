@@ -272,11 +272,12 @@ class ReviewBoard:
                 aid: _Entry(annotator, None if outcome is None else ReviewAction(outcome), pending)
                 for aid, (annotator, outcome, pending) in body["annotations"].items()
             }
-            record = _TaskReview(
-                body["agreement"], annotations, bool(body["reviewed"]), set(body["requested"])
-            )
+            record = _TaskReview(body["agreement"], annotations, bool(body["reviewed"]))
             board._tasks[task] = record
             # Re-derive the flag and queue; the stored flag only prevents a second
             # TaskReviewed event (now=None emits nothing here).
             board._settle(task, record, None)
+            # After the settle, which clears them on a reviewed task: requests made since
+            # the last change of a reviewed task are still deduplicated live.
+            record.requested = set(body["requested"])
         return board

@@ -137,6 +137,22 @@ def create_app(settings: Settings) -> faust.App:
         async def post(self, request: Any, project: str, annotator: str) -> Any:
             return await label_stream_answer(self, workflow_agents, project, annotator)
 
+    @app.page("/projects/{project}/reviewers/{reviewer}/next-review")
+    class NextReview(faust.web.View):
+        """The review stream: the task a reviewer should look at next, lowest agreement
+        first (nothing is reserved: two reviewers may be shown the same task)."""
+
+        async def get(self, request: Any, project: str, reviewer: str) -> Any:
+            if not workflow_agents:
+                return self.json({"error": "the workflow agent is starting; retry shortly"},
+                                 status=503)
+            try:
+                task = await workflow_agents[0].next_review(project, reviewer)
+            except NotOwner:
+                return self.json({"error": f"project {project!r} is served by another "
+                                           "worker; ask another worker"}, status=409)
+            return self.json({"project_id": project, "reviewer": reviewer, "task_id": task})
+
     return app
 
 

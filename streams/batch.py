@@ -280,7 +280,10 @@ def _emit(
         # send it round the low-agreement loop again or past its annotator budget.
         state, decision = record.decision or INITIAL_STATE, None
     else:
-        state, decision = transition(record.decision, policy, len(annotators), score)
+        # No annotation counts in the agreement (e.g. only a ground truth the project
+        # leaves out of it): nothing to decide on yet, the task is still collecting.
+        counted = len(annotators) if score is not None else 0
+        state, decision = transition(record.decision, policy, counted, score)
     record.decision = state
     key = f"{event.project_id}:{event.task_id}"
     quality = {

@@ -56,19 +56,25 @@ def emit_facts(
     predicted: bool = False,
 ) -> None:
     """Append the workflow facts of an applied annotation event (each with ``offset`` as
-    its cause): a person's submission, skip or deletion, the decision the core just
-    made, then the task's prediction scores if it has predictions.
+    its cause): a person's submission, skip or deletion (with the task's ``agreement``
+    after it, for the review queue), the decision the core just made, then the task's
+    prediction scores if it has predictions.
 
     ``predicted``: the task had predictions before the event, so that deleting its last
     one sends empty scores once (the evaluation then drops the task).
     """
     facts: list[_Fact] = []
     annotation = event.annotation_id
+    # The task's agreement after the event orders the review queue; null while no
+    # annotation counts.
+    agreement = record.agreement.score
     if event.kind is _DELETED_KIND:
-        facts.append(("deleted", event.completed_by, None, {"annotation_id": annotation}))
+        facts.append(("deleted", event.completed_by, None,
+                      {"annotation_id": annotation, "agreement": agreement}))
     elif event.completed_by is not None:
         if event.kind is _SKIPPED:
-            facts.append(("skipped", event.completed_by, None, {"annotation_id": annotation}))
+            facts.append(("skipped", event.completed_by, None,
+                          {"annotation_id": annotation, "agreement": agreement}))
         else:
             # What annotator performance, evaluation and reliability need, computed here
             # where the task's agreement is at hand.
@@ -77,6 +83,7 @@ def emit_facts(
                 "pairs": pairs_with(record.agreement, annotation),
                 "ground_truth_score": record.ground_truth_agreement(annotation),
                 "label": _single_label(event.result),
+                "agreement": agreement,
             }))
     models = _model_fact(record) if predicted or record.predictions else None
     _append_facts(outputs, causes, partition, offset, event, record, facts, models)
@@ -91,7 +98,8 @@ def emit_review_facts(
     record: TaskRecord,
 ) -> None:
     """Append the ``reviewed`` fact of an applied review (for the annotation's author's
-    performance and the reject's requeue), then the decision ``_emit`` just made, then the
+    performance, the reject's requeue and, with the task's ``agreement`` after the
+    verdict, the review queue), then the decision ``_emit`` just made, then the
     task's prediction scores if it has predictions (a review can change the people's
     results they are scored against, never the predictions themselves)."""
     entry = record.entries[review.annotation_id]
@@ -102,6 +110,7 @@ def emit_review_facts(
         "action": review.action.value,
         "score": verdict.score,
         "requeue": review.requeue,
+        "agreement": record.agreement.score,  # after the verdict: a reject or fix moves it
     })]
     models = _model_fact(record) if record.predictions else None
     _append_facts(outputs, causes, partition, offset, review, record, facts, models)

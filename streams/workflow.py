@@ -13,6 +13,7 @@ Ops are JSON lists, first element the op name, second the project id:
   or changed configuration);
 * ``["quality", project, settings]``: its annotator-quality settings (evaluation,
   reliability), likewise;
+* ``["reviews", project, settings, now]``: its review criteria and reject mode;
 * ``["models", project, settings]``: its model-evaluation settings, when the project is
   first seen (later changes apply only while no prediction has been scored);
 * ``["task", project, kind, task, now]``: ``imported`` or ``deleted``;
@@ -48,12 +49,16 @@ from assignment import (
 )
 from assignment.model_settings import ModelEvaluationSettings
 from assignment.prediction_scores import PredictionScore
+from assignment.review_events import ReviewRequested, TaskReviewed
+from assignment.review_settings import ReviewSettings
 from assignment.seats import DistributionEvent
 from streams.model_quality import ModelEvent, ProjectModels
 from streams.quality import ProjectQuality, QualityEvent, QualitySettings
+from streams.review_desk import ReviewDesk
 
 Op = list[Any]
-Outcome = Assignment | DistributionEvent | QualityEvent | ModelEvent
+Outcome = (Assignment | DistributionEvent | QualityEvent | ModelEvent | ReviewRequested
+           | TaskReviewed)
 
 STATE_VERSION = 1
 
@@ -75,6 +80,7 @@ class ProjectWorkflow:
     facts_seen: dict[int, tuple[int, int]] = field(default_factory=dict)
     quality: ProjectQuality = field(default_factory=ProjectQuality)
     models: ProjectModels = field(default_factory=ProjectModels)
+    reviews: ReviewDesk = field(default_factory=ReviewDesk)
 
     def to_json(self) -> bytes:
         return orjson.dumps({
@@ -83,6 +89,8 @@ class ProjectWorkflow:
             "facts_seen": {str(p): list(seen) for p, seen in self.facts_seen.items()},
             "quality": self.quality.to_state(),
             "models": self.models.to_state(),
+            "reviews": self.reviews.to_state(),
+            "review_settings": _review_settings(self.reviews.settings),
         })
 
     @classmethod
@@ -96,6 +104,7 @@ class ProjectWorkflow:
             {int(p): (seen[0], seen[1]) for p, seen in state["facts_seen"].items()},
             ProjectQuality.from_state(state["quality"]),
             ProjectModels.from_state(state["models"]),
+            ReviewDesk.from_state(state["reviews"], ReviewSettings(**state["review_settings"])),
         )
 
 
@@ -155,6 +164,20 @@ class WorkflowPartition:
         mine = known.get(annotator)
         return mine is None or mine < median
 
+    def reviews_op(self, project: str, settings: ReviewSettings, now: float) -> Op | None:
+        """The op that gives ``project`` these review settings, or ``None`` if it has them."""
+        current = self.projects.get(project)
+        wanted = _review_settings(settings)
+        if current is not None and _review_settings(current.reviews.settings) == wanted:
+            return None
+        return ["reviews", project, wanted, now]
+
+    def next_review(self, project: str, reviewer: str) -> str | None:
+        """The task ``reviewer`` should review next: lowest agreement first, never one
+        whose waiting annotations are all their own. Reads only."""
+        workflow = self.projects.get(project)
+        return None if workflow is None else workflow.reviews.next_for(reviewer)
+
     def apply(self, op: Op) -> list[Outcome]:
         """Apply one op; what it caused: assignments, releases, shortfalls, annotator
         quality, pauses, consensus labels."""
@@ -168,6 +191,9 @@ class WorkflowPartition:
                 settings = ModelEvaluationSettings(**op[2])
                 workflow.models = ProjectModels(settings)
             return []
+        if name == "reviews" and workflow is not None:
+            self.dirty.add(project)
+            return list(workflow.reviews.reconfigure(ReviewSettings(**op[2]), op[3]))
         if name == "quality" and workflow is not None:
             self.dirty.add(project)
             self._changes[project] = self._changes.get(project, 0) + 1
@@ -230,19 +256,25 @@ class WorkflowPartition:
                     ground_truth_score=quality["ground_truth_score"], label=quality["label"],
                     lead_time=quality["lead_time"])
                 outcomes += self._follow(workflow, events, now)
+                outcomes += workflow.reviews.submitted(
+                    task, quality["annotation_id"], detail, _agreement(quality), now)
             return outcomes
         if kind == "skipped":
             outcomes = list(distribution.annotation_skipped(task, detail, now))
             if quality is not None:
                 events = workflow.quality.skipped(task, quality["annotation_id"], detail, now)
                 outcomes += self._follow(workflow, events, now)
+                workflow.reviews.rescore(task, _agreement(quality))
+                outcomes += workflow.reviews.skipped(task, quality["annotation_id"], now)
             return outcomes
         if kind == "deleted":
             # The seat stays taken (README, "Not done yet"); the annotation stops counting.
             if quality is None:
                 return []
             deleted = workflow.quality.deleted(task, quality["annotation_id"], detail, now)
-            return self._follow(workflow, deleted, now)
+            workflow.reviews.rescore(task, _agreement(quality))
+            return [*self._follow(workflow, deleted, now),
+                    *workflow.reviews.deleted(task, quality["annotation_id"], now)]
         if kind == "model-scores":
             return list(workflow.models.scores(task, _prediction_scores(op[7]), now))
         if kind == "reviewed":
@@ -253,13 +285,19 @@ class WorkflowPartition:
                     task, detail, review["reject_mode"], now, requeue=review["requeue"])
             verdict = workflow.quality.reviewed(task, review["annotation_id"],
                                                 review["action"], review["score"], now)
-            return outcomes + self._follow(workflow, verdict, now)
+            desk = workflow.reviews.reviewed(task, review["annotation_id"], review["action"],
+                                             review["score"], _agreement(review), now)
+            return outcomes + self._follow(workflow, verdict, now) + list(desk)
         if kind == "reassign":
             return list(distribution.one_more_needed(task, detail, now))
         if kind == "completed":
             return list(distribution.task_completed(task, now))
         if kind == "review":
-            return list(distribution.task_sent_to_review(task, now))
+            # The annotations core published the low-agreement review request itself;
+            # the desk only queues the task (its own copy of the request is dropped).
+            closed: list[Outcome] = list(distribution.task_sent_to_review(task, now))
+            workflow.reviews.review_requested(task, "low_agreement_budget_exhausted", now)
+            return closed
         raise ValueError(f"unknown workflow fact {kind!r}")
 
 
@@ -277,6 +315,15 @@ class WorkflowPartition:
             elif isinstance(event, AnnotatorUnpaused):
                 outcomes += workflow.distribution.annotator_resumed(event.annotator, now)
         return outcomes
+
+
+def _agreement(fields: dict[str, Any]) -> float | None:
+    value = fields.get("agreement")
+    return None if value is None else float(value)
+
+
+def _review_settings(settings: ReviewSettings) -> dict[str, str]:
+    return {"requeue_mode": settings.requeue_mode.value, "criteria": settings.criteria.value}
 
 
 def _prediction_scores(scores: dict[str, Any]) -> dict[str, PredictionScore]:

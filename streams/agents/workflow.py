@@ -34,6 +34,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from assignment import Assignment, ModelRegressed, Queue, ReservationReleased, TaskUnfillable
+from assignment.review_events import ReviewRequested, TaskReviewed
 from streams import topics
 from streams.agents.annotations import INFRA_ERRORS
 from streams.batch import OutputEvent, decode_outputs, encode_outputs
@@ -44,6 +45,7 @@ from streams.models.outputs import (
     dead_letter_body,
     model_output,
     quality_output,
+    review_output,
 )
 from streams.models.workflow import ANNOTATOR_SCHEMA, TASK_SCHEMA, parse_workflow_event
 from streams.settings import Settings
@@ -61,6 +63,7 @@ _UNCHANGED_QUEUES = frozenset({Queue.RESERVED, Queue.REWORK})
 
 _DISTRIBUTION_OUTCOMES = (Assignment, ReservationReleased, TaskUnfillable)
 _MODEL_OUTCOMES = (ModelQuality, ModelRegressed)
+_REVIEW_OUTCOMES = (ReviewRequested, TaskReviewed)
 
 
 class NotOwner(Exception):
@@ -229,6 +232,11 @@ class WorkflowAgent:
             if quality_op is not None:
                 ops.append(quality_op)
                 caused += owned.state.apply(quality_op)
+            reviews_op = owned.state.reviews_op(
+                project, (config or _default_config(project)).review, now)
+            if reviews_op is not None:
+                ops.append(reviews_op)
+                caused += owned.state.apply(reviews_op)
             try:
                 op = _op_of(event, now, config or _default_config(project))
                 outcomes = owned.state.apply(op)
@@ -305,6 +313,17 @@ class WorkflowAgent:
             self.stats.requests += 1
             return answer
 
+    async def next_review(self, project: str, reviewer: str) -> str | None:
+        """The task ``reviewer`` should review next (lowest agreement first); reads only.
+
+        Raises :class:`NotOwner` when another worker owns the project's partition.
+        """
+        async with self._lock:
+            owned = self._owned.get(self.partition_of(project))
+            if owned is None:
+                raise NotOwner(project)
+            return owned.state.next_review(project, reviewer)
+
     async def _request(self, partition: int, owned: _Owned, op: Op, outcomes: list[Outcome],
                        project: str) -> bool:
         """Journal one request's op and publish what it caused; False if the write failed."""
@@ -343,7 +362,9 @@ class WorkflowAgent:
                     self.stats.assignments += 1
                 yield OutputEvent("assignments", f"{project}:{outcome.task}", body)
             else:
-                build = model_output if isinstance(outcome, _MODEL_OUTCOMES) else quality_output
+                build = (model_output if isinstance(outcome, _MODEL_OUTCOMES)
+                         else review_output if isinstance(outcome, _REVIEW_OUTCOMES)
+                         else quality_output)
                 topic, key, body = build(outcome, event_id=f"{eid}:{rank}", project_id=project,
                                          occurred_at=occurred_at)
                 yield OutputEvent(topic, key, body)
@@ -498,7 +519,7 @@ def _op_of(event: Any, now: float, config: Any) -> Op:
     if q is not None:
         quality = {"annotation_id": q.annotation_id, "pairs": dict(q.pairs),
                    "ground_truth_score": q.ground_truth_score, "label": q.label,
-                   "lead_time": q.lead_time}
+                   "lead_time": q.lead_time, "agreement": q.agreement}
     elif event.model_scores is not None:
         quality = {key: {"model_version": v.model_version, "annotators": v.annotators,
                          "consensus": v.consensus, "ground_truth": v.ground_truth}
@@ -507,7 +528,7 @@ def _op_of(event: Any, now: float, config: Any) -> Op:
         # The reject mode in force when the review arrived: a replay must not read today's.
         quality = {"annotation_id": r.annotation_id, "reviewer": r.reviewer,
                    "action": r.action, "score": r.score, "requeue": r.requeue,
-                   "reject_mode": config.reject_mode}
+                   "reject_mode": config.reject_mode, "agreement": r.agreement}
     return ["fact", event.project_id, event.kind, event.task_id, detail, now,
             [partition, offset, rank], quality]
 

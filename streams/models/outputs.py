@@ -201,3 +201,27 @@ def model_output(
     else:
         raise TypeError(f"not a model evaluation outcome: {outcome!r}")
     return TOPIC_OF_SCHEMA[body["schema"]], f"{project_id}:{version}", body
+
+
+TASK_REVIEWED = "quorum.task-reviewed/v1"
+TOPIC_OF_SCHEMA[TASK_REVIEWED] = "task-completed"
+
+
+def review_output(
+    outcome: Any, *, event_id: str, project_id: str, occurred_at: str
+) -> tuple[str, str, dict[str, Any]]:
+    """(short topic, key, body) of a review-desk outcome.
+
+    ``quorum.task-reviewed/v1`` (on ``task-completed``): the task met the project's
+    review criteria (one accepted annotation, or all reviewed). ``quorum.review-requested/v1``
+    (on ``review-requests``): the desk wants a reviewer's eyes on the task, with
+    ``reason`` (e.g. ``rejected``: an annotation rejected before was resubmitted).
+    """
+    key = f"{project_id}:{outcome.task}"
+    envelope = {"event_id": event_id, "project_id": project_id, "task_id": outcome.task,
+                "occurred_at": occurred_at}
+    if type(outcome).__name__ == "TaskReviewed":
+        return TOPIC_OF_SCHEMA[TASK_REVIEWED], key, {"schema": TASK_REVIEWED, **envelope}
+    body = {"schema": REVIEW_REQUESTED, **envelope, "reason": outcome.reason.value,
+            "annotation_id": outcome.annotation, "score": outcome.score}
+    return TOPIC_OF_SCHEMA[REVIEW_REQUESTED], key, body

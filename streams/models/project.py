@@ -13,6 +13,8 @@ from assignment.consensus import ConsensusPolicy
 from assignment.distribution import DEFAULT_RESERVATION_TTL, DistributionPolicy
 from assignment.evaluation import EvaluationSettings
 from assignment.model_settings import ModelEvaluationSettings
+from assignment.review_events import ReviewCriteria
+from assignment.review_settings import ReviewSettings, member
 from assignment.skips import RejectMode, parse_reject_mode, parse_skip_mode
 from streams.models.invalid import InvalidEvent, kind_of, require_str_id
 from streams.quality_settings import QualitySettings, evaluation_from_dict, evaluation_to_dict
@@ -24,6 +26,11 @@ _DEFAULT_EVALUATION = EvaluationSettings()
 _DEFAULT_MODEL_EVALUATION = ModelEvaluationSettings()
 # The settings of a ``model_evaluation`` object, as ModelEvaluationSettings names them.
 MODEL_EVALUATION_FIELDS = tuple(_DEFAULT_MODEL_EVALUATION.to_dict())
+# The settings of a ``review`` object. The reject mode is ReviewSettings' too, but a project
+# sets it once, with the top-level ``reject_mode`` that the workflow already reads.
+REVIEW_FIELDS = ("criteria",)
+_DEFAULT_REJECT_MODE = RejectMode.REQUEUE_TO_ANNOTATOR
+_DEFAULT_REVIEW = ReviewSettings(requeue_mode=_DEFAULT_REJECT_MODE)
 
 # Fields that describe scoring the Label Studio way; ``scoring`` describes it Quorum's way.
 _LABEL_STUDIO_FIELDS = ("methodology", "control_weights", "label_config")
@@ -31,6 +38,7 @@ _LABEL_STUDIO_FIELDS = ("methodology", "control_weights", "label_config")
 __all__ = [
     "MODEL_EVALUATION_FIELDS",
     "PROJECT_SCHEMA",
+    "REVIEW_FIELDS",
     "Methodology",
     "ProjectConfig",
     "parse_project_config",
@@ -55,6 +63,12 @@ class ProjectConfig:
     (estimate annotator reliability and consensus labels). Model versions:
     ``model_evaluation`` (time buckets and the regression alert,
     :class:`assignment.ModelEvaluationSettings`).
+
+    Reviews: ``reject_mode`` (an :class:`assignment.skips.RejectMode` value) says where a
+    rejected annotation's task goes, ``review`` when a task counts as reviewed
+    (:class:`assignment.ReviewSettings`). ``review.requeue_mode`` is always
+    ``reject_mode``: the project sets its reject mode once, so a ``review`` passed in
+    keeps its criteria and takes the project's reject mode.
     """
 
     project_id: str
@@ -73,8 +87,15 @@ class ProjectConfig:
     reliability: bool = True
     # Where a task goes when a reviewer rejects an annotation (assignment.RejectMode):
     # Label Studio Enterprise's default sends it back to the annotator.
-    reject_mode: str = RejectMode.REQUEUE_TO_ANNOTATOR.value
+    reject_mode: str = _DEFAULT_REJECT_MODE.value
     model_evaluation: ModelEvaluationSettings = _DEFAULT_MODEL_EVALUATION
+    review: ReviewSettings = _DEFAULT_REVIEW
+
+    def __post_init__(self) -> None:
+        mode = parse_reject_mode(self.reject_mode)  # ValueError naming the choices
+        if self.review.requeue_mode is not mode:
+            # Frozen: set once here, so that the two can never disagree.
+            object.__setattr__(self, "review", replace(self.review, requeue_mode=mode))
 
     @property
     def methodology(self) -> Methodology:
@@ -134,6 +155,7 @@ class ProjectConfig:
             "evaluation": evaluation_to_dict(self.evaluation),
             "reliability": self.reliability,
             "model_evaluation": self.model_evaluation.to_dict(),
+            "review": {"criteria": self.review.criteria.value},
         }
 
 
@@ -162,6 +184,11 @@ def project_config_from_dict(body: dict[str, Any]) -> ProjectConfig:
         ConsensusPolicy(overlap=overlap, threshold=threshold, max_additional=max_additional)
     except ValueError as exc:
         raise InvalidEvent(str(exc)) from None
+    reject_mode = _str(body, "reject_mode", _DEFAULT_REJECT_MODE.value)
+    try:
+        parse_reject_mode(reject_mode)
+    except ValueError as exc:
+        raise InvalidEvent(f"field 'reject_mode': {exc}") from None
     config = ProjectConfig(
         project_id=project_id,
         annotations_per_task=overlap,
@@ -181,13 +208,10 @@ def project_config_from_dict(body: dict[str, Any]) -> ProjectConfig:
         skip_mode=_str(body, "skip_mode", _DEFAULT_DISTRIBUTION.skip_mode.value),
         evaluation=_evaluation(body),
         reliability=_bool(body, "reliability", True),
-        reject_mode=_str(body, "reject_mode", RejectMode.REQUEUE_TO_ANNOTATOR.value),
+        reject_mode=reject_mode,
         model_evaluation=_model_evaluation(body),
+        review=_review(body),
     )
-    try:
-        parse_reject_mode(config.reject_mode)
-    except ValueError as exc:
-        raise InvalidEvent(f"field 'reject_mode': {exc}") from None
     try:
         config.distribution_policy  # noqa: B018 - built to validate the settings
     except ValueError as exc:
@@ -270,6 +294,35 @@ def _model_evaluation(body: dict[str, Any]) -> ModelEvaluationSettings:
     # Seconds and margins are floats whatever JSON number was sent, as elsewhere here.
     return replace(parsed, bucket_seconds=float(parsed.bucket_seconds),
                    regression_margin=float(parsed.regression_margin))
+
+
+def _review(body: dict[str, Any]) -> ReviewSettings:
+    """The optional ``review`` object (``criteria``: ``one_accepted``, the default, or
+    ``all_reviewed``); absent or null keeps the default. Its ``requeue_mode`` is set from
+    ``reject_mode`` by :class:`ProjectConfig`."""
+    value = body.get("review")
+    if value is None:
+        return _DEFAULT_REVIEW
+    if not isinstance(value, dict):
+        raise InvalidEvent(f"field 'review' must be an object, got {kind_of(value)}")
+    if "requeue_mode" in value:
+        raise InvalidEvent(
+            "field 'review': a project's reject mode is the top-level field 'reject_mode'; "
+            "send 'requeue_mode' as 'reject_mode' instead"
+        )
+    unknown = sorted(set(value) - set(REVIEW_FIELDS))
+    if unknown:
+        raise InvalidEvent(
+            f"field 'review': unknown setting {', '.join(map(repr, unknown))}; the settings "
+            f"are {', '.join(REVIEW_FIELDS)}"
+        )
+    criteria = value.get("criteria")
+    if criteria is None:
+        return _DEFAULT_REVIEW
+    try:
+        return replace(_DEFAULT_REVIEW, criteria=member(ReviewCriteria, criteria, "criteria"))
+    except ValueError as exc:
+        raise InvalidEvent(f"field 'review': {exc}") from None
 
 
 def _int(body: dict[str, Any], name: str, default: int) -> int:

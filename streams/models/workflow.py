@@ -105,7 +105,9 @@ class ReviewVerdict:
 
     ``score`` is its performance-score contribution (accept 1, reject 0, fix-and-accept
     the agreement between the submitted and the fixed result); ``requeue`` the reviewer's
-    choice for a rejected annotation (``None``: the project's reject mode decides).
+    choice for a rejected annotation (``None``: the project's reject mode decides);
+    ``agreement`` the task's agreement after the verdict (``None`` while no annotation
+    counts, or from a producer that predates the field).
     """
 
     annotation_id: str
@@ -113,6 +115,7 @@ class ReviewVerdict:
     action: str
     score: float
     requeue: bool | None = None
+    agreement: float | None = None
 
 
 def _review(body: Mapping[str, Any]) -> ReviewVerdict:
@@ -128,7 +131,19 @@ def _review(body: Mapping[str, Any]) -> ReviewVerdict:
     requeue = body.get("requeue")
     if requeue is not None and not isinstance(requeue, bool):
         raise InvalidEvent(f"field 'requeue' must be true, false or null, got {kind_of(requeue)}")
-    return ReviewVerdict(annotation_id, reviewer, action, float(score), requeue)
+    return ReviewVerdict(annotation_id, reviewer, action, float(score), requeue,
+                         _optional_number(body, "agreement", 1.0))
+
+
+def _optional_number(body: Mapping[str, Any], name: str, top: float) -> float | None:
+    """An optional number in [0, ``top``] (null or absent: ``None``), as a float."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= top:
+        bound = f"in [0, {top:g}]" if top != float("inf") else ">= 0"
+        raise InvalidEvent(f"field {name!r} must be a number {bound} or null, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +153,9 @@ class AnnotationQuality:
 
     ``pairs``: its pair score with each other counted annotation of the task, by
     annotation id; ``ground_truth_score``: its agreement with the task's ground truth;
-    ``label``: its single classification label; ``lead_time``: seconds spent on it.
+    ``label``: its single classification label; ``lead_time``: seconds spent on it;
+    ``agreement``: the task's agreement after the fact's event (``None`` while no
+    annotation counts), which orders the review queue.
     """
 
     annotation_id: str
@@ -146,6 +163,7 @@ class AnnotationQuality:
     ground_truth_score: float | None = None
     label: str | None = None
     lead_time: float | None = None
+    agreement: float | None = None
 
 
 _QUALITY_KINDS = frozenset({"submitted", "skipped", "deleted"})
@@ -161,20 +179,14 @@ def _quality(body: Mapping[str, Any]) -> AnnotationQuality | None:
             isinstance(v, int | float) and not isinstance(v, bool) and 0.0 <= v <= 1.0
             for v in pairs.values()):
         raise InvalidEvent("field 'pairs' must map annotation ids to scores in [0, 1]")
-    numbers = {}
-    for name, top in (("ground_truth_score", 1.0), ("lead_time", float("inf"))):
-        value = body.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
-                                  or not 0 <= value <= top):
-            bound = "in [0, 1]" if top == 1.0 else ">= 0"
-            raise InvalidEvent(f"field {name!r} must be a number {bound} or null, "
-                               f"got {value!r}")
-        numbers[name] = None if value is None else float(value)
+    ground_truth_score = _optional_number(body, "ground_truth_score", 1.0)
+    lead_time = _optional_number(body, "lead_time", float("inf"))
+    agreement = _optional_number(body, "agreement", 1.0)
     label = body.get("label")
     if label is not None and not isinstance(label, str):
         raise InvalidEvent(f"field 'label' must be a string or null, got {kind_of(label)}")
     return AnnotationQuality(annotation_id, {str(k): float(v) for k, v in pairs.items()},
-                             numbers["ground_truth_score"], label, numbers["lead_time"])
+                             ground_truth_score, label, lead_time, agreement)
 
 
 _SCORE_FIELDS = ("annotators", "consensus", "ground_truth")
@@ -337,9 +349,10 @@ def fact_body(
     if annotators is not None:
         body["annotators"] = annotators
     if quality is not None:
-        body.update(quality)  # annotation_id, pairs, ground_truth_score, label, lead_time
+        # annotation_id, pairs, ground_truth_score, label, lead_time, agreement
+        body.update(quality)
     if review is not None:
-        body.update(review)  # annotation_id, reviewer, action, score, requeue
+        body.update(review)  # annotation_id, reviewer, action, score, requeue, agreement
     if scores is not None:
         body["scores"] = scores
     return body

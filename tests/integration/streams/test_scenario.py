@@ -9,6 +9,8 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Callable
 
+import aiohttp
+
 from streams.models.project import ProjectConfig
 from streams.models.workflow import annotator_event, task_event
 from streams.settings import Settings
@@ -90,6 +92,19 @@ async def test_labeling_operation_scenario(
     poor_all = sum(e["annotator"] in POOR for e in offers) / len(offers)
     assert poor_low < poor_all, f"poor annotators got {poor_low:.1%} of low-agreement " \
         f"offers and {poor_all:.1%} of all"
+
+    # Review criteria (one accepted annotation): every task the reviewer accepted an
+    # annotation of is reviewed, once; the review stream serves the rest, lowest first.
+    accepted = {t for t in floor.reviewed
+                if any(label == truth[t] for label in floor.sent[t].values())}
+    reviewed_events = floor.events("quorum.task-reviewed/v1")
+    assert sorted(e["task_id"] for e in reviewed_events) == sorted(accepted)
+    async with aiohttp.ClientSession() as session:
+        url = f"{worker.web_url}/projects/{PROJECT}/reviewers/lead/next-review"
+        async with session.get(url) as response:
+            assert response.status == 200, await response.text()
+            next_review = (await response.json())["task_id"]
+    assert next_review is not None and next_review not in accepted
 
     # Reliability-weighted consensus labels beat majority vote.
     consensus = {}

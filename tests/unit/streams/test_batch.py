@@ -576,3 +576,23 @@ def test_task_quality_scores_each_submission_against_ground_truth() -> None:
     assert [q["ground_truth_agreement"] for q in quality] == [None, None, 0.0]
     again = run(records_of([truth, agree]))
     assert [q["ground_truth_agreement"] for q in bodies(again, TASK_QUALITY)] == [None, 1.0]
+
+
+def test_a_task_whose_only_annotation_is_an_excluded_ground_truth_keeps_collecting() -> None:
+    """Found in review: with ``include_ground_truth: false`` a task whose one annotation
+    is its ground truth has no agreement score; deciding on it raised out of the batch
+    (a crash of the agent, not a dead letter). It is still collecting."""
+    from agreement import ScoringConfig
+    from streams.batch import InputRecord, apply_batch, parse_batch
+    from streams.models.project import ProjectConfig
+
+    from .events import annotation_bytes
+
+    config = ProjectConfig("1", annotations_per_task=1,
+                           scoring=ScoringConfig(include_ground_truth=False))
+    batch = parse_batch(0, "t", [InputRecord(5, annotation_bytes(ground_truth=True))],
+                        max_bytes=1 << 20)
+    outcome = apply_batch(batch, {}, {"1": config}, after_offset=None)
+    quality = outcome.outputs[0].body
+    assert (quality["agreement"], quality["status"]) == (None, "collecting")
+    assert len(outcome.outputs) == 1  # no decision

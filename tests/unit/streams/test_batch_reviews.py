@@ -218,6 +218,7 @@ def test_a_distributed_project_gets_a_reviewed_fact() -> None:
         "action": "fix_and_accept",
         "score": 0.0,  # neg fixed to pos
         "requeue": None,
+        "agreement": 1.0,  # the task's after the fix: three pos
     }
     assert all(o.key == "1" for o in outcome.outputs if o.topic == "workflow")
     # What the workflow agent reads back.
