@@ -20,6 +20,12 @@ are queued; every event method returns the queue and empties it, and
 :meth:`Distribution.take_events` does the same after :meth:`~Distribution.next_task` or
 :meth:`~Distribution.assign`. The index behind ``next_task`` is
 :class:`assignment.label_stream.LabelStream`.
+
+Ground-truth tasks are honeypots (Label Studio Enterprise's annotator evaluation, see
+:mod:`assignment.evaluation`): outside the overlap cap, any number of annotators label one,
+each at most once, and it never completes for the distribution. With evaluation enabled,
+``next_task`` offers one first whenever :func:`~assignment.evaluation.ground_truth_due`
+says so for the annotator, from a second index over the ground-truth tasks alone.
 """
 
 from __future__ import annotations
@@ -28,10 +34,11 @@ import hashlib
 import heapq
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .consensus import ConsensusPolicy
+from .evaluation import EvaluationSettings, ground_truth_due
 from .label_stream import TIERS, Assignment, LabelStream, Queue
 from .seats import (
     AnnotatorSeats,
@@ -186,6 +193,10 @@ class DistributionPolicy:
         return cls(consensus=consensus, **{name: state[name] for name in fields})
 
 
+def _evaluation_state(settings: EvaluationSettings) -> dict[str, Any]:
+    return {f.name: getattr(settings, f.name) for f in fields(settings) if f.init}
+
+
 def _check_version(state: Mapping[str, Any], what: str) -> None:
     if state.get("version") != STATE_VERSION:
         raise ValueError(f"{what} state version {state.get('version')!r} is not "
@@ -196,10 +207,15 @@ class Distribution:
     """One project's distribution state; see the module docstring.
 
     Every method validates and applies one event; ``now`` first expires due reservations.
+    ``evaluation`` decides when ground-truth tasks are offered (default: never).
     """
 
-    def __init__(self, policy: DistributionPolicy | None = None) -> None:
+    def __init__(self, policy: DistributionPolicy | None = None,
+                 evaluation: EvaluationSettings | None = None) -> None:
         self.policy = policy if policy is not None else DistributionPolicy()
+        self.evaluation = EvaluationSettings()
+        if evaluation is not None:
+            self.set_evaluation(evaluation)
         self._tasks: dict[str, TaskSeats] = {}
         self._by_seq: dict[int, str] = {}
         self._annotators: dict[str, AnnotatorSeats] = {}
@@ -210,6 +226,18 @@ class Distribution:
         self._shortfalls = Shortfalls()
         self._outbox: list[DistributionEvent] = []
         self._next_seq = 1
+        self._ground_truth: set[str] = set()  # marked tasks, imported or not (yet)
+        # The honeypots by import order, each with who may not get it: the first one an
+        # annotator may take is found in O(log n), however many they labeled.
+        self._honeypots = LabelStream(tiers=1)
+        self._gt_done: dict[str, int] = {}  # annotator -> honeypots among their done seats
+
+    def set_evaluation(self, settings: EvaluationSettings) -> None:
+        """Use ``settings`` from now on to decide when an annotator gets a honeypot."""
+        if not isinstance(settings, EvaluationSettings):
+            raise ValueError(f"evaluation settings must be an EvaluationSettings, "
+                             f"got {settings!r}")
+        self.evaluation = settings
 
     # Input events -------------------------------------------------------------------------
 
@@ -226,6 +254,10 @@ class Distribution:
         record = self._tasks.get(task)
         if record is not None:
             record.closed = True
+            # The ground truth goes with its task: imported again, the task is ordinary.
+            self._ground_truth.discard(task)
+            if record.honeypot:
+                self._set_honeypot(record, False)
             self._sync(record)
             for annotator in sorted(record.held):
                 self._release(record, annotator, ReleaseReason.DELETED)
@@ -274,6 +306,8 @@ class Distribution:
         person = self._annotator(annotator)
         if annotator not in record.done:
             record.mark_done(person)
+            if record.honeypot:
+                self._count_ground_truth(annotator, 1)
             self._refresh(person)
             self._sync(record)
         return self.take_events()
@@ -286,6 +320,8 @@ class Distribution:
         person = self._annotator(annotator)
         if annotator not in record.done:
             apply_skip(record, person, self.policy.skip_mode)
+            if record.honeypot and annotator in record.done:  # a skip counted as done
+                self._count_ground_truth(annotator, 1)
             self._refresh(person)
             self._sync(record)
         return self.take_events()
@@ -341,8 +377,37 @@ class Distribution:
         if annotator in record.done:
             person = self._annotators[annotator]
             apply_rejection(record, person, back_to_annotator)
+            if record.honeypot:
+                self._count_ground_truth(annotator, -1)
             self._refresh(person)
             self._sync(record)
+        return self.take_events()
+
+    def ground_truth_marked(self, task: str, now: float) -> list[DistributionEvent]:
+        """``task`` (imported or not yet) has a ground truth: it becomes a honeypot.
+
+        It leaves the pool and the overlap accounting; reservations already made stay.
+        """
+        self._advance(now)
+        if task not in self._ground_truth:
+            self._ground_truth.add(task)
+            record = self._tasks.get(task)
+            if record is not None:
+                self._set_honeypot(record, True)
+        return self.take_events()
+
+    def ground_truth_unmarked(self, task: str, now: float) -> list[DistributionEvent]:
+        """``task`` lost its ground truth: it is an ordinary task again.
+
+        Its done seats count toward its overlap from now on, so it returns to the pool
+        only if it still has a free seat.
+        """
+        self._advance(now)
+        if task in self._ground_truth:
+            self._ground_truth.discard(task)
+            record = self._tasks.get(task)
+            if record is not None:
+                self._set_honeypot(record, False)
         return self.take_events()
 
     # The label stream -----------------------------------------------------------------------
@@ -351,9 +416,11 @@ class Distribution:
                   ) -> Assignment | None:
         """The task ``annotator`` should label next, reserved for them; ``None`` if none.
 
-        In order: a rejected annotation to redo, a task they already hold, then the pool
-        (low agreement, then with ``show_overlap_first`` started and cohort tasks, then
-        import order), then their requeue-for-me skips. O(log n) for n open tasks.
+        In order: a rejected annotation to redo, a task they already hold, a honeypot
+        when evaluation is enabled and one is due (the first by import order they have
+        not labeled), then the pool (low agreement, then with ``show_overlap_first``
+        started and cohort tasks, then import order), then their requeue-for-me skips.
+        O(log n) for n open tasks.
 
         ``low_agreement_last``: offer this annotator low-agreement tasks only when the
         pool has nothing else for them, so that those tasks go first to the others (the
@@ -369,6 +436,9 @@ class Distribution:
             return Assignment(task, annotator, self._tasks[task].held[annotator], Queue.RESERVED)
         if annotator not in self._eligible:
             return None  # at their limit
+        honeypot = self._due_honeypot(person)
+        if honeypot is not None:
+            return self._reserve(honeypot, person, now, Queue.GROUND_TRUTH)
         found = self._stream.first(annotator, _LOW_AGREEMENT_TIER if low_agreement_last else ())
         if found is None and low_agreement_last:
             found = self._stream.first(annotator)
@@ -378,7 +448,7 @@ class Distribution:
         # Label Studio tries the skipped queue last; a task full for now is kept for later.
         for task in person.skipped:
             record = self._tasks[task]
-            if record.needed > 0:
+            if record.needed > 0 or record.honeypot:
                 record.undefer(person)
                 return self._reserve(record, person, now, Queue.SKIPPED)
         return None
@@ -391,7 +461,8 @@ class Distribution:
         of task and annotator, the same in every process. For a low-agreement task, a
         ``reliability`` mapping (annotator -> score, higher is better) ranks first:
         the most reliable available annotators get it (unknown annotators rank last).
-        Annotators who skipped it for later come after everyone else.
+        Annotators who skipped it for later come after everyone else. A honeypot is
+        never pushed: it has no seats to fill.
         """
         self._advance(now)
         record = self._known(task)
@@ -472,23 +543,32 @@ class Distribution:
                 for a in self._annotators.values()
             },
             "outbox": [event_state(event) for event in self._outbox],
+            "ground_truth": sorted(self._ground_truth),
+            "evaluation": _evaluation_state(self.evaluation),
         }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Distribution:
-        """The distribution :meth:`to_state` described."""
+        """The distribution :meth:`to_state` described (states saved before ground truth
+        existed have no ``ground_truth`` or ``evaluation``: none, and evaluation off)."""
         _check_version(state, "distribution")
-        restored = cls(DistributionPolicy.from_state(state["policy"]))
+        evaluation = state.get("evaluation")
+        restored = cls(DistributionPolicy.from_state(state["policy"]),
+                       None if evaluation is None else EvaluationSettings(**evaluation))
+        restored._ground_truth = set(state.get("ground_truth", ()))
         restored._next_seq = state["next_seq"]
         policy = restored.policy
         for task, (seq, target, closed, done, excluded, shortfall) in state["tasks"].items():
             overlap = policy.task_overlap(task)
             record = TaskSeats(task, seq, overlap, overlap + policy.max_additional, target,
                                closed, set(done), {}, set(excluded), set(), shortfall)
+            record.honeypot = task in restored._ground_truth
             restored._tasks[task] = record
             restored._by_seq[seq] = task
             for annotator in done:
                 restored._annotator(annotator).seats += 1
+                if record.honeypot:
+                    restored._count_ground_truth(annotator, 1)
         for annotator, (member, paused, reserved, rework, skipped) in state["annotators"].items():
             person = restored._annotator(annotator)
             person.member, person.paused = member, paused
@@ -533,6 +613,7 @@ class Distribution:
         record = TaskSeats(task, self._next_seq, overlap, overlap + self.policy.max_additional,
                        overlap)
         self._next_seq += 1
+        record.honeypot = task in self._ground_truth
         self._tasks[task] = record
         self._by_seq[record.seq] = task
         self._project_size_changed()
@@ -568,6 +649,10 @@ class Distribution:
     def _close(self, task: str, now: float) -> list[DistributionEvent]:
         self._advance(now)
         record = self._known(task)
+        if record.honeypot:
+            # A honeypot stays open to every annotator who has not labeled it; once
+            # unmarked, the consensus decides about it again on its next annotation.
+            return self.take_events()
         record.closed = True
         self._sync(record)
         for annotator in sorted(record.held):
@@ -609,9 +694,37 @@ class Distribution:
             self._stream.place(record.seq, self._tier(record), record.blockers())
         else:
             self._stream.place(record.seq, None, ())
+        if record.honeypot:
+            self._honeypots.place(record.seq, 0, record.blockers())
+        else:
+            self._honeypots.place(record.seq, None, ())
         event = self._shortfalls.track(record, self._eligible)
         if event is not None:
             self._outbox.append(event)
+
+    def _set_honeypot(self, record: TaskSeats, honeypot: bool) -> None:
+        record.honeypot = honeypot
+        for annotator in record.done:
+            self._count_ground_truth(annotator, 1 if honeypot else -1)
+        self._sync(record)
+
+    def _count_ground_truth(self, annotator: str, delta: int) -> None:
+        count = self._gt_done.get(annotator, 0) + delta
+        if count:
+            self._gt_done[annotator] = count
+        else:
+            del self._gt_done[annotator]
+
+    def _due_honeypot(self, person: AnnotatorSeats) -> TaskSeats | None:
+        """The honeypot to offer ``person`` now, or ``None``: O(log n)."""
+        if not self.evaluation.enabled or not len(self._honeypots):
+            return None
+        # Seats are done tasks plus held ones; a held task is not done yet.
+        done = person.seats - len(person.reserved) - len(person.rework)
+        if not ground_truth_due(self.evaluation, self._gt_done.get(person.id, 0), done):
+            return None
+        found = self._honeypots.first(person.id)
+        return None if found is None else self._tasks[self._by_seq[found[1]]]
 
     def _can_work(self, person: AnnotatorSeats) -> bool:
         return person.member and not person.paused and (

@@ -32,6 +32,7 @@ class Queue(StrEnum):
 
     REWORK = "rework"  # an annotation a reviewer rejected and requeued to its annotator
     RESERVED = "reserved"  # a task the annotator already holds (Label Studio's "task lock")
+    GROUND_TRUTH = "ground_truth"  # a honeypot: a ground-truth task, when one is due
     LOW_AGREEMENT = "low_agreement"  # one more annotator asked for by the consensus
     STARTED = "started"  # show-overlap-first: a task other annotators already started
     OVERLAP = "overlap"  # show-overlap-first: a fresh task of the overlap cohort

@@ -82,6 +82,7 @@ class TaskView:
     excluded: tuple[str, ...]
     deferred: tuple[str, ...]
     needed: int
+    ground_truth: bool = False  # a honeypot, outside the overlap: ``needed`` is 0
 
 
 @dataclass(slots=True, eq=False)
@@ -100,11 +101,15 @@ class TaskSeats:
     deferred: set[str] = field(default_factory=set)  # skipped for me: in their skip queue
     shortfall: int = 0  # as last reported by TaskUnfillable; 0 when the task can fill
     bucket: int = -1  # key in Shortfalls, -1 when no seat is free
+    # A ground-truth task: outside the overlap accounting, offered only as a honeypot.
+    honeypot: bool = False
 
     @property
     def needed(self) -> int:
-        """Free seats: 0 once closed."""
-        return 0 if self.closed else max(0, self.target - len(self.done) - len(self.held))
+        """Free seats in the pool: 0 once closed, and always 0 for a honeypot."""
+        if self.closed or self.honeypot:
+            return 0
+        return max(0, self.target - len(self.done) - len(self.held))
 
     def blockers(self) -> set[str]:
         """Annotators the pool must not offer this task to."""
@@ -138,7 +143,7 @@ class TaskSeats:
         return TaskView(self.id, not self.closed, self.overlap, self.target, self.cap,
                         tuple(sorted(self.done)), tuple(sorted(self.held)),
                         tuple(sorted(self.excluded)), tuple(sorted(self.deferred)),
-                        self.needed)
+                        self.needed, self.honeypot)
 
 
 @dataclass(slots=True, eq=False)

@@ -233,13 +233,15 @@ def apply_batch(
         # distributed project send empty scores once when its last one is deleted. Any
         # other project pays one attribute read (about 10 ns of the core's 14 us).
         predicted = config.distribute and bool(record.predictions)
+        truth_before = record.ground_truth is not None if config.distribute else False
         if not record.apply(event):
             ignored += 1
             continue
         applied += 1
         _emit(outputs, causes, p, offset, event, record, policy, _KIND_TEXT[event.kind])
         if config.distribute:
-            emit_facts(outputs, causes, p, offset, event, record, predicted=predicted)
+            emit_facts(outputs, causes, p, offset, event, record, predicted=predicted,
+                       truth_before=truth_before)
 
     # Usually in order already: a partition's offsets ascend and dead letters are rare.
     if causes != sorted(causes):

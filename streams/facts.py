@@ -27,6 +27,7 @@ from streams.models.workflow import fact_body
 from streams.state.task import COUNTED, PREDICTION, TaskRecord
 
 REVIEWED = "reviewed"  # the task-quality and workflow-fact kind of an applied review
+GROUND_TRUTH = "ground-truth"  # a task's ground truth marked or unmarked
 MODEL_SCORES = "model-scores"
 
 _WORKFLOW_TOPIC = "workflow"
@@ -54,6 +55,7 @@ def emit_facts(
     record: TaskRecord,
     *,
     predicted: bool = False,
+    truth_before: bool = False,
 ) -> None:
     """Append the workflow facts of an applied annotation event (each with ``offset`` as
     its cause): a person's submission, skip or deletion (with the task's ``agreement``
@@ -85,6 +87,10 @@ def emit_facts(
                 "label": _single_label(event.result),
                 "agreement": agreement,
             }))
+    if truth_before != (record.ground_truth is not None):
+        # The task became a ground-truth task (a honeypot for the distribution) or
+        # stopped being one.
+        facts.append((GROUND_TRUTH, None, None, {"marked": not truth_before}))
     models = _model_fact(record) if predicted or record.predictions else None
     _append_facts(outputs, causes, partition, offset, event, record, facts, models)
 

@@ -64,7 +64,7 @@ STATE_VERSION = 1
 
 _ANNOTATOR_KINDS = ("joined", "left", "paused", "resumed")
 _FACT_KINDS = frozenset({"submitted", "skipped", "deleted", "reviewed", "model-scores",
-                         "reassign", "completed", "review"})
+                         "reassign", "completed", "review", "ground-truth"})
 
 
 @dataclass(slots=True)
@@ -198,7 +198,9 @@ class WorkflowPartition:
             self.dirty.add(project)
             self._changes[project] = self._changes.get(project, 0) + 1
             now = op[3]
-            changed = workflow.quality.reconfigure(QualitySettings.from_dict(op[2]), now)
+            wanted = QualitySettings.from_dict(op[2])
+            workflow.distribution.set_evaluation(wanted.evaluation)  # honeypots
+            changed = workflow.quality.reconfigure(wanted, now)
             return self._follow(workflow, changed, now)
         if workflow is None:
             # Ops of a project always follow its policy op; replaying a journal that
@@ -275,6 +277,12 @@ class WorkflowPartition:
             workflow.reviews.rescore(task, _agreement(quality))
             return [*self._follow(workflow, deleted, now),
                     *workflow.reviews.deleted(task, quality["annotation_id"], now)]
+        if kind == "ground-truth":
+            # A ground-truth task is a honeypot: outside the overlap, offered by the
+            # project's evaluation settings (onboarding, continuous share).
+            if op[7]["marked"]:
+                return list(distribution.ground_truth_marked(task, now))
+            return list(distribution.ground_truth_unmarked(task, now))
         if kind == "model-scores":
             return list(workflow.models.scores(task, _prediction_scores(op[7]), now))
         if kind == "reviewed":

@@ -520,6 +520,8 @@ def _op_of(event: Any, now: float, config: Any) -> Op:
         quality = {"annotation_id": q.annotation_id, "pairs": dict(q.pairs),
                    "ground_truth_score": q.ground_truth_score, "label": q.label,
                    "lead_time": q.lead_time, "agreement": q.agreement}
+    elif event.marked is not None:
+        quality = {"marked": event.marked}
     elif event.model_scores is not None:
         quality = {key: {"model_version": v.model_version, "annotators": v.annotators,
                          "consensus": v.consensus, "ground_truth": v.ground_truth}

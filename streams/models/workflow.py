@@ -30,7 +30,7 @@ FACT_SCHEMA = "quorum.workflow-fact/v1"
 TASK_KINDS = ("imported", "deleted")
 ANNOTATOR_KINDS = ("joined", "left", "paused", "resumed")
 FACT_KINDS = ("submitted", "skipped", "deleted", "reassign", "completed", "review", "reviewed",
-              "model-scores")
+              "model-scores", "ground-truth")
 KINDS: Mapping[str, tuple[str, ...]] = {
     TASK_SCHEMA: TASK_KINDS,
     ANNOTATOR_SCHEMA: ANNOTATOR_KINDS,
@@ -51,6 +51,7 @@ _NEEDS: Mapping[tuple[str, str], tuple[str, ...]] = {
     (FACT_SCHEMA, "completed"): (_TASK,),
     (FACT_SCHEMA, "review"): (_TASK,),
     (FACT_SCHEMA, "model-scores"): (_TASK,),
+    (FACT_SCHEMA, "ground-truth"): (_TASK,),
 }
 
 __all__ = [
@@ -94,6 +95,8 @@ class WorkflowEvent:
     # A model-scores fact's prediction id -> scores; empty when the task's last
     # prediction was deleted.
     model_scores: Mapping[str, PredictionScore] | None = None
+    # A ``ground-truth`` fact: the task's ground truth was marked (True) or unmarked.
+    marked: bool | None = None
 
 
 REVIEW_ACTIONS = tuple(action.value for action in ReviewAction)  # accept, reject, fix_and_accept
@@ -271,9 +274,15 @@ def workflow_event_from_dict(body: Mapping[str, Any]) -> WorkflowEvent:
         raise InvalidEvent("a deleted fact needs 'annotation_id'")
     review = _review(body) if schema == FACT_SCHEMA and kind == "reviewed" else None
     scores = _model_scores(body) if schema == FACT_SCHEMA and kind == "model-scores" else None
+    marked = None
+    if schema == FACT_SCHEMA and kind == "ground-truth":
+        marked = body.get("marked")
+        if not isinstance(marked, bool):
+            raise InvalidEvent(f"field 'marked' of a ground-truth fact must be true or false, "
+                               f"got {kind_of(marked)}")
     return WorkflowEvent(
         schema, event_id, project_id, occurred_at, kind, task_id, annotator, annotators,
-        quality, review, scores,
+        quality, review, scores, marked,
     )
 
 
