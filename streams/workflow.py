@@ -260,6 +260,13 @@ class WorkflowPartition:
                 outcomes += self._follow(workflow, events, now)
                 outcomes += workflow.reviews.submitted(
                     task, quality["annotation_id"], detail, _agreement(quality), now)
+                # Quorum's evaluation option: a submission that disagrees with the task's
+                # ground truth is put in front of a reviewer right away.
+                below = workflow.quality.settings.evaluation.review_below
+                score = quality["ground_truth_score"]
+                if below is not None and score is not None and score < below:
+                    outcomes += workflow.reviews.review_requested(
+                        task, "ground_truth_disagreement", now, quality["annotation_id"], score)
             return outcomes
         if kind == "skipped":
             outcomes = list(distribution.annotation_skipped(task, detail, now))

@@ -149,3 +149,30 @@ def test_state_version_is_checked() -> None:
 def test_entries_round_trip() -> None:
     ops: list[Op] = [["next", "p", "a", 1.5], ["expire", "p", 2.0]]
     assert decode_entry(encode_entry(ops)) == ops
+
+
+def test_a_submission_below_the_ground_truth_bar_asks_for_a_review_once() -> None:
+    from assignment import EvaluationSettings
+    from assignment.review_events import ReviewReason, ReviewRequested
+    from streams.quality import QualitySettings
+
+    partition = WorkflowPartition()
+    partition.apply(["policy", "p", POLICY.to_state()])
+    wanted = QualitySettings(evaluation=EvaluationSettings(review_below=0.5)).to_dict()
+    partition.apply(["quality", "p", wanted, 1.0])
+
+    def submitted(annotation: str, score: float | None, offset: int) -> list[object]:
+        quality = {"annotation_id": annotation, "pairs": {}, "ground_truth_score": score,
+                   "label": None, "lead_time": None, "agreement": 1.0}
+        return partition.apply(["fact", "p", "submitted", "t", annotation.split("-")[0],
+                                2.0, [0, offset, 0], quality])
+
+    def requests(outcomes: list[object]) -> list[ReviewRequested]:
+        return [o for o in outcomes if isinstance(o, ReviewRequested)]
+
+    assert requests(submitted("a-1", 0.9, 1)) == []  # above the bar
+    assert requests(submitted("b-1", None, 2)) == []  # nothing to compare with
+    asked = requests(submitted("c-1", 0.25, 3))
+    assert [(r.reason, r.annotation, r.score) for r in asked] == \
+        [(ReviewReason.GROUND_TRUTH_DISAGREEMENT, "c-1", 0.25)]
+    assert requests(submitted("c-1", 0.25, 4)) == []  # once per annotation until reviewed
