@@ -9,6 +9,7 @@ same export twice changes nothing (the second copy is a duplicate of every event
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -55,7 +56,16 @@ def _event(project_id: str, task_id: str, annotation: Mapping[str, Any]) -> dict
         "completed_by": annotator,
         "result": annotation.get("result") or [],
         "ground_truth": bool(annotation.get("ground_truth")),
+        "lead_time": _lead_time(annotation.get("lead_time")),
     }
+
+
+def _lead_time(value: object) -> float | None:
+    """Label Studio's seconds spent on the annotation, when it is a usable number (some
+    exports carry null or, from old versions, nothing)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 <= value < math.inf else None
 
 
 def _timestamp(annotation: Mapping[str, Any]) -> str:

@@ -85,6 +85,7 @@ def emit_facts(
                 "pairs": pairs_with(record.agreement, annotation),
                 "ground_truth_score": record.ground_truth_agreement(annotation),
                 "label": _single_label(event.result),
+                "lead_time": event.lead_time,
                 "agreement": agreement,
             }))
     if truth_before != (record.ground_truth is not None):

@@ -42,6 +42,8 @@ class LabelingOperation:
     annotators: list[SimulatedAnnotator]
     seed: int = 7
     rng: random.Random = field(init=False)
+    # Time spent per annotation: its own generator, so the labels drawn do not depend on it.
+    timing: random.Random = field(init=False)
     truth: dict[str, str] = field(init=False)
     # Some tasks are genuinely ambiguous: everyone's accuracy drops on them.
     ambiguous: set[str] = field(init=False)
@@ -51,6 +53,7 @@ class LabelingOperation:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.timing = random.Random(self.seed + 1)
         ids = [f"task-{i:06d}" for i in range(self.tasks)]
         self.truth = {t: self.rng.choice(LABELS) for t in ids}
         self.ambiguous = {t for t in ids if self.rng.random() < 0.10}
@@ -109,6 +112,8 @@ class LabelingOperation:
             "annotation_id": annotation_id,
             "revision": revision,
             "completed_by": annotator,
+            # Label Studio's lead_time: seconds spent, skewed as real labeling times are.
+            "lead_time": round(self.timing.lognormvariate(2.5, 0.6), 1),
             "result": [{"from_name": FROM_NAME, "to_name": "text", "type": "choices",
                         "value": {"choices": [label]}}],
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -61,6 +62,9 @@ class AnnotationEvent:
     result: list[dict[str, Any]]
     # Label Studio's flag: this annotation is the task's ground truth (one per task).
     ground_truth: bool = False
+    # Label Studio's ``lead_time``: seconds the annotator spent on it (annotator
+    # performance reports its mean and median); ``None`` when the tool does not say.
+    lead_time: float | None = None
 
 
 def parse_annotation(raw: bytes, *, max_bytes: int) -> AnnotationEvent:
@@ -126,6 +130,9 @@ def annotation_from_dict(body: dict[str, Any]) -> AnnotationEvent:
                 f"field 'ground_truth' must be true or false, got {kind_of(ground_truth)}"
             )
         ground_truth = False
+    lead_time = body.get("lead_time")
+    if lead_time is not None:
+        lead_time = _lead_time(lead_time)
     # Positional: cheaper than ten keywords, once per event; the order is the fields'.
     return AnnotationEvent(
         _id(body, "event_id"),
@@ -139,6 +146,7 @@ def annotation_from_dict(body: dict[str, Any]) -> AnnotationEvent:
         model_version,
         result,
         ground_truth,
+        lead_time,
     )
 
 # The checks above and in _id decide the common valid case inline, by exact class (so bool,
@@ -156,6 +164,18 @@ def _id(body: dict[str, Any], field: str) -> str:
     elif cls is int:  # Label Studio's ids
         return str(value)
     return require_str_id(body, field)
+
+
+def _lead_time(value: object) -> float:
+    """Seconds spent on the annotation: a finite number >= 0."""
+    if value.__class__ is float or value.__class__ is int:
+        seconds = float(value)
+        if 0.0 <= seconds < math.inf:
+            return seconds
+    raise InvalidEvent(
+        f"field 'lead_time' must be seconds, a finite number >= 0, or null; got "
+        f"{value!r} ({kind_of(value)})"
+    )
 
 
 def _optional_id(body: dict[str, Any], field: str) -> str | None:

@@ -41,6 +41,8 @@ class Floor:
     completed: set[str] = field(default_factory=set)
     review_requested: set[str] = field(default_factory=set)
     reviewed: set[str] = field(default_factory=set)
+    # annotation id -> the lead time (seconds) of its last revision sent
+    lead_times: dict[str, float] = field(default_factory=dict)
     pulls: int = 0
     reworks: int = 0
 
@@ -79,6 +81,8 @@ class Floor:
     async def _annotate(self, session: aiohttp.ClientSession, name: str,
                         stop: asyncio.Event) -> None:
         rng = random.Random(f"{self.seed}-{name}")
+        # Its own generator: the labels drawn stay those of runs without lead times.
+        timing = random.Random(f"{self.seed}-{name}-lead-time")
         url = f"{self.web_url}/projects/{self.project}/annotators/{name}/next-task"
         done: set[str] = set()
         redone: set[str] = set()
@@ -93,24 +97,27 @@ class Floor:
             if answer.get("queue") == "rework" and task not in redone:
                 # A reviewer rejected their annotation and sent it back: redo it.
                 redone.add(task)
-                await self._send_annotation(rng, name, task, revision=2)
+                await self._send_annotation(rng, timing, name, task, revision=2)
                 continue
             if task is None or task in done:
                 # Nothing for them now, or their last submission is still on its way
                 # to the distribution (the held task comes back until it arrives).
                 await asyncio.sleep(0.05)
                 continue
-            await self._send_annotation(rng, name, task, revision=1)
+            await self._send_annotation(rng, timing, name, task, revision=1)
             done.add(task)
 
-    async def _send_annotation(self, rng: random.Random, name: str, task: str, *,
-                               revision: int) -> None:
+    async def _send_annotation(self, rng: random.Random, timing: random.Random, name: str,
+                               task: str, *, revision: int) -> None:
         accuracy = self.accuracy[name]
         truth = self.truth[task]
         label = truth if rng.random() < accuracy else rng.choice(
             [x for x in self.labels if x != truth])
+        lead_time = round(timing.lognormvariate(2.5, 0.6), 1)  # Label Studio: seconds
         event = annotation(task, f"{task}-{name}", name, label, project=self.project,
-                           revision=revision, kind="created" if revision == 1 else "updated")
+                           revision=revision, kind="created" if revision == 1 else "updated",
+                           lead_time=lead_time)
+        self.lead_times[f"{task}-{name}"] = lead_time
         await self._producer.send_and_wait(
             self.settings.topic(topics.ANNOTATIONS), value=orjson.dumps(event),
             key=message_key(event))

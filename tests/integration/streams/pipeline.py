@@ -30,6 +30,7 @@ def annotation(
     kind: str = "created",
     revision: int = 1,
     project: str = "p1",
+    lead_time: float | None = None,
 ) -> dict[str, Any]:
     """A `quorum.annotation/v1` event with a single-choice Label Studio result."""
     event: dict[str, Any] = {
@@ -43,6 +44,8 @@ def annotation(
         "revision": revision,
         "completed_by": annotator,
     }
+    if lead_time is not None:
+        event["lead_time"] = lead_time
     if label is not None:
         event["result"] = [
             {"from_name": "sentiment", "to_name": "text", "type": "choices",

@@ -6,10 +6,12 @@ every event the worker emitted."""
 from __future__ import annotations
 
 import random
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable
 
 import aiohttp
+import pytest
 
 from streams.models.project import ProjectConfig
 from streams.models.workflow import annotator_event, task_event
@@ -83,6 +85,13 @@ async def test_labeling_operation_scenario(
         ranked = sorted(quality, key=lambda a: float(quality[a][score]))  # type: ignore[arg-type]
         assert set(ranked[:2]) == POOR, \
             f"lowest {score}: {[(a, quality[a][score]) for a in ranked]}"
+
+    # Lead times (Label Studio's `lead_time` on each annotation event): each annotator's
+    # mean and median over their annotations, a revision replacing its annotation's.
+    for name in ACCURACY:
+        spent = sorted(v for k, v in floor.lead_times.items() if k.endswith(f"-{name}"))
+        assert quality[name]["lead_time_mean"] == pytest.approx(statistics.fmean(spent))
+        assert quality[name]["lead_time_median"] == pytest.approx(statistics.median(spent))
 
     # Low-agreement tasks go first to the more reliable annotators: the poor ones get a
     # smaller share of them than of the tasks overall.

@@ -77,3 +77,13 @@ def test_fixture_export_converts() -> None:
 def test_refusals_say_what_is_wrong(export: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         list(annotation_events(export, "p"))
+
+
+@pytest.mark.parametrize(("exported", "sent"), [
+    (12.25, 12.25), (3, 3.0), (None, None), (-1.0, None), ("12", None), (True, None),
+])
+def test_lead_time_is_carried_over_when_usable(exported: object, sent: float | None) -> None:
+    export = _export()
+    export[0]["annotations"][0]["lead_time"] = exported
+    event = next(iter(annotation_events(export, "proj")))
+    assert parse_annotation(orjson.dumps(event), max_bytes=1 << 20).lead_time == sent

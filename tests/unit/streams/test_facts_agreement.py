@@ -156,3 +156,11 @@ def test_an_agreement_out_of_range_is_refused(kind: str, part: str, fields: dict
     words = "field 'agreement' must be a number in [0, 1] or null"
     with pytest.raises(InvalidEvent, match=re.escape(words)):
         parse_workflow_event(orjson.dumps(body))
+
+
+def test_a_submission_carries_its_lead_time_to_the_workflow() -> None:
+    timed = annotation_bytes(annotation_id="a1", completed_by=1, task_id="2",
+                             result=choice("pos"), event_id="ev-timed", lead_time=7.5)
+    outcome = run([timed, vote(2)])
+    parsed = [parse_workflow_event(orjson.dumps(fact)) for fact in facts(outcome)]
+    assert [p.quality.lead_time for p in parsed if p.quality is not None] == [7.5, None]

@@ -56,7 +56,7 @@ def test_string_ids_are_kept() -> None:
 
 
 def test_unknown_fields_are_ignored() -> None:
-    raw = annotation_bytes(lead_time=3.2, future={"nested": [1, 2]}, was_cancelled=False)
+    raw = annotation_bytes(future={"nested": [1, 2]}, was_cancelled=False, draft_id=4)
     assert parse_annotation(raw, max_bytes=MAX_BYTES) == parse_annotation(
         annotation_bytes(), max_bytes=MAX_BYTES
     )
@@ -263,3 +263,16 @@ def test_ground_truth_flag() -> None:
     assert annotation_from_dict(annotation_body(ground_truth=True)).ground_truth is True
     assert annotation_from_dict(annotation_body(ground_truth=False)).ground_truth is False
     assert annotation_from_dict(annotation_body()).ground_truth is False
+
+
+def test_lead_time_is_label_studios_seconds() -> None:
+    assert annotation_from_dict(annotation_body(lead_time=3.2)).lead_time == 3.2
+    assert annotation_from_dict(annotation_body(lead_time=0)).lead_time == 0.0
+    assert annotation_from_dict(annotation_body(lead_time=None)).lead_time is None
+    assert annotation_from_dict(annotation_body()).lead_time is None
+
+
+@pytest.mark.parametrize("value", [-1, float("inf"), float("nan"), "3.2", True, [1]])
+def test_lead_time_must_be_finite_seconds(value: object) -> None:
+    with pytest.raises(InvalidEvent, match="lead_time"):
+        annotation_from_dict(annotation_body(lead_time=value))
