@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-import orjson
-
 from streams.models.invalid import (
     InvalidEvent,
+    check_annotation_id,
+    decode_object,
     kind_of,
     require_int,
     require_str,
     require_str_id,
+    require_timestamp,
 )
 
 ANNOTATION_SCHEMA = "quorum.annotation/v1"
@@ -69,18 +69,8 @@ class AnnotationEvent:
 
 def parse_annotation(raw: bytes, *, max_bytes: int) -> AnnotationEvent:
     """Decode and validate one message value; raise ``InvalidEvent`` with the reason."""
-    if len(raw) > max_bytes:
-        raise InvalidEvent(
-            f"message is {len(raw)} bytes, above the {max_bytes}-byte limit for annotation "
-            "events (QUORUM_MAX_EVENT_BYTES); send large media by reference, not inline"
-        )
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEvent(f"not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidEvent(f"the event must be a JSON object, got {kind_of(body)}")
-    return annotation_from_dict(body)
+    return annotation_from_dict(decode_object(raw, max_bytes=max_bytes,
+                                              what="annotation events"))
 
 
 def annotation_from_dict(body: dict[str, Any]) -> AnnotationEvent:
@@ -96,15 +86,7 @@ def annotation_from_dict(body: dict[str, Any]) -> AnnotationEvent:
         require_str(body, "kind")
         allowed = ", ".join(k.value for k in AnnotationKind)
         raise InvalidEvent(f"field 'kind' must be one of {allowed}; got {kind_text!r}")
-    occurred_at = body.get("occurred_at")
-    if occurred_at.__class__ is not str or not occurred_at:
-        occurred_at = require_str(body, "occurred_at")
-    try:
-        datetime.fromisoformat(occurred_at)
-    except ValueError:
-        raise InvalidEvent(
-            f"field 'occurred_at' must be an ISO 8601 timestamp, got {occurred_at!r}"
-        ) from None
+    occurred_at = require_timestamp(body, "occurred_at", body.get("occurred_at"))
     completed_by = _optional_id(body, "completed_by")
     model_version = _optional_id(body, "model_version")
     if kind is not _DELETED:
@@ -115,11 +97,7 @@ def annotation_from_dict(body: dict[str, Any]) -> AnnotationEvent:
         if completed_by is not None and model_version is not None:
             raise InvalidEvent("an event has either 'completed_by' or 'model_version', not both")
     result = _result(body, required=kind in _KINDS_WITH_RESULT)
-    annotation_id = _id(body, "annotation_id")
-    # The agreement state joins pair keys with '|' (agreement.task): refuse such an id
-    # here, as a dead letter, rather than fail the whole batch when it is applied.
-    if "|" in annotation_id:
-        raise InvalidEvent(f"field 'annotation_id' must not contain '|', got {annotation_id!r}")
+    annotation_id = check_annotation_id(_id(body, "annotation_id"))
     revision = body.get("revision")
     if revision.__class__ is not int or revision < 0:
         revision = require_int(body, "revision")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
+
+import orjson
 
 
 class InvalidEvent(ValueError):
@@ -55,6 +58,43 @@ def require_str(body: Mapping[str, Any], field: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidEvent(f"field {field!r} must be a non-empty string, got {kind_of(value)}")
     return value
+
+
+def decode_object(raw: bytes, *, max_bytes: int | None = None,
+                  what: str = "events") -> dict[str, Any]:
+    """One message value as a JSON object; ``max_bytes`` (``QUORUM_MAX_EVENT_BYTES``)
+    refuses a larger one before it is decoded."""
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise InvalidEvent(
+            f"message is {len(raw)} bytes, above the {max_bytes}-byte limit for {what} "
+            "(QUORUM_MAX_EVENT_BYTES); send large media by reference, not inline"
+        )
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(f"not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidEvent(f"the event must be a JSON object, got {kind_of(body)}")
+    return body
+
+
+def require_timestamp(body: Mapping[str, Any], field: str = "occurred_at",
+                      value: object = None) -> str:
+    """An ISO 8601 timestamp (``value``: the field's value when the caller has it)."""
+    text = value if isinstance(value, str) and value else require_str(body, field)
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidEvent(f"field {field!r} must be an ISO 8601 timestamp, got {text!r}") from None
+    return text
+
+
+def check_annotation_id(annotation_id: str) -> str:
+    """The agreement state joins pair keys with '|' (agreement.task): such an id is refused
+    here, as a dead letter, rather than failing a whole batch when it is applied."""
+    if "|" in annotation_id:
+        raise InvalidEvent(f"field 'annotation_id' must not contain '|', got {annotation_id!r}")
+    return annotation_id
 
 
 def kind_of(value: object) -> str:

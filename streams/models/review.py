@@ -12,16 +12,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, final
 
-import orjson
-
 from assignment.review_events import ReviewAction
 from streams.models.annotation import ANNOTATION_SCHEMA, _result
 from streams.models.invalid import (
     InvalidEvent,
+    check_annotation_id,
+    decode_object,
     kind_of,
     require_int,
     require_str,
     require_str_id,
+    require_timestamp,
 )
 
 REVIEW_SCHEMA = "quorum.review/v1"
@@ -59,18 +60,8 @@ class ReviewEvent:
 
 def parse_review(raw: bytes, *, max_bytes: int) -> ReviewEvent:
     """Decode and validate one message value; raise ``InvalidEvent`` with the reason."""
-    if len(raw) > max_bytes:
-        raise InvalidEvent(
-            f"message is {len(raw)} bytes, above the {max_bytes}-byte limit for events on "
-            "the annotations topic (QUORUM_MAX_EVENT_BYTES)"
-        )
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEvent(f"not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidEvent(f"the event must be a JSON object, got {kind_of(body)}")
-    return review_from_dict(body)
+    return review_from_dict(decode_object(raw, max_bytes=max_bytes,
+                                          what="events on the annotations topic"))
 
 
 def review_from_dict(body: dict[str, Any]) -> ReviewEvent:
@@ -81,17 +72,8 @@ def review_from_dict(body: dict[str, Any]) -> ReviewEvent:
     event_id = require_str_id(body, "event_id")
     project_id = require_str_id(body, "project_id")
     task_id = require_str_id(body, "task_id")
-    occurred_at = require_str(body, "occurred_at")
-    try:
-        datetime.fromisoformat(occurred_at)
-    except ValueError:
-        raise InvalidEvent(
-            f"field 'occurred_at' must be an ISO 8601 timestamp, got {occurred_at!r}"
-        ) from None
-    annotation_id = require_str_id(body, "annotation_id")
-    # As for annotations: the agreement state joins pair keys with '|'.
-    if "|" in annotation_id:
-        raise InvalidEvent(f"field 'annotation_id' must not contain '|', got {annotation_id!r}")
+    occurred_at = require_timestamp(body)
+    annotation_id = check_annotation_id(require_str_id(body, "annotation_id"))
     reviewer = require_str_id(body, "reviewer")
     action_text = require_str(body, "action")
     action = _ACTIONS.get(action_text)
@@ -126,13 +108,9 @@ def review_or_reason(raw: bytes, refusal: InvalidEvent, *, max_bytes: int) -> Re
     Decodes the message a second time, which only reviews and bad input pay for: the
     annotations, nearly all of the topic, are parsed once.
     """
-    if len(raw) > max_bytes:
-        return str(refusal)
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return str(refusal)
-    if not isinstance(body, dict):
+        body = decode_object(raw, max_bytes=max_bytes)
+    except InvalidEvent:
         return str(refusal)
     schema = body.get("schema")
     if schema == REVIEW_SCHEMA:

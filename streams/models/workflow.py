@@ -10,16 +10,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from assignment.prediction_scores import PredictionScore
 from assignment.review_events import ReviewAction
 from streams.models.invalid import (
     InvalidEvent,
+    decode_object,
     kind_of,
     require_int,
     require_str,
     require_str_id,
+    require_timestamp,
 )
 
 TASK_SCHEMA = "quorum.task/v1"
@@ -229,13 +229,7 @@ def _model_scores(body: Mapping[str, Any]) -> dict[str, PredictionScore]:
 
 def parse_workflow_event(raw: bytes) -> WorkflowEvent:
     """Decode and validate one message value; raise ``InvalidEvent`` with the reason."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEvent(f"not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidEvent(f"the event must be a JSON object, got {kind_of(body)}")
-    return workflow_event_from_dict(body)
+    return workflow_event_from_dict(decode_object(raw))
 
 
 def workflow_event_from_dict(body: Mapping[str, Any]) -> WorkflowEvent:
@@ -252,13 +246,7 @@ def workflow_event_from_dict(body: Mapping[str, Any]) -> WorkflowEvent:
         raise InvalidEvent(
             f"field 'kind' of a {schema} event must be one of {', '.join(kinds)}; got {kind!r}"
         )
-    occurred_at = require_str(body, "occurred_at")
-    try:
-        datetime.fromisoformat(occurred_at)
-    except ValueError:
-        raise InvalidEvent(
-            f"field 'occurred_at' must be an ISO 8601 timestamp, got {occurred_at!r}"
-        ) from None
+    occurred_at = require_timestamp(body)
     event_id = require_str_id(body, "event_id")
     project_id = require_str_id(body, "project_id")
     needs = _NEEDS[schema, kind]
