@@ -10,7 +10,9 @@ Label Studio Enterprise's automated distribution (project settings, "Annotation"
 * a task is *reserved* for an annotator when offered ("Task Reservation"), and a
   reservation takes a seat toward the overlap until it is submitted, skipped or expires;
 * never the same annotator twice on one task; per-annotator limits; paused annotators
-  and people who left get nothing.
+  and people who left get nothing;
+* annotators pull (:meth:`Distribution.next_task`, Label Studio's way) or, in push mode
+  (Quorum's), :meth:`Distribution.push` reserves tasks ahead for them, least-loaded first.
 
 :class:`Distribution` holds one project's state and applies events one at a time in
 O(log n) (plus, for events that change who can work, the tasks whose fillability they
@@ -18,7 +20,7 @@ change). Time is always an argument, ``now`` in seconds since the epoch. Output 
 (:class:`~assignment.seats.TaskUnfillable`, :class:`~assignment.seats.ReservationReleased`)
 are queued; every event method returns the queue and empties it, and
 :meth:`Distribution.take_events` does the same after :meth:`~Distribution.next_task` or
-:meth:`~Distribution.assign`. The index behind ``next_task`` is
+:meth:`~Distribution.push`. The index behind ``next_task`` is
 :class:`assignment.label_stream.LabelStream`.
 
 Ground-truth tasks are honeypots (Label Studio Enterprise's annotator evaluation, see
@@ -30,14 +32,20 @@ says so for the annotator, from a second index over the ground-truth tasks alone
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from typing import Any
 
-from .consensus import ConsensusPolicy
+from .distribution_policy import (
+    DEFAULT_RESERVATION_TTL,
+    STATE_VERSION,
+    AssignmentMode,
+    DistributionPolicy,
+    check_version,
+    hash_unit,
+)
 from .evaluation import EvaluationSettings, ground_truth_due
 from .label_stream import TIERS, Assignment, LabelStream, Queue
 from .seats import (
@@ -51,156 +59,16 @@ from .seats import (
     event_from_state,
     event_state,
 )
-from .skips import (
-    RejectMode,
-    SkipMode,
-    apply_rejection,
-    apply_skip,
-    parse_skip_mode,
-    rejection_requeues,
-)
+from .skips import RejectMode, apply_rejection, apply_skip, rejection_requeues
 
-STATE_VERSION = 1
-DEFAULT_RESERVATION_TTL = 1440 * 60.0
-"""Label Studio Enterprise's default task reservation: 1440 minutes (one day)."""
+__all__ = ["DEFAULT_RESERVATION_TTL", "AssignmentMode", "Distribution", "DistributionPolicy"]
 
 _LOW, _STARTED, _OVERLAP, _SEQUENCE = range(len(TIERS))
 _LOW_AGREEMENT_TIER = (_LOW,)
 
 
-def _hash_unit(*parts: str) -> float:
-    """A number in [0, 1) fixed by ``parts``: the same in every process (``hash`` is salted)."""
-    text = "\x1f".join(parts).encode("utf-8", "surrogatepass")
-    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big") / 2.0**64
-
-
-def _check_number(name: str, value: object, low: float, high: float, *, open_low: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not (low < value <= high if open_low else low <= value <= high):  # NaN fails both
-        bounds = f"({low}, {high}]" if open_low else f"[{low}, {high}]"
-        raise ValueError(f"{name} must be in {bounds}, got {value!r}")
-
-
-@dataclass(frozen=True)
-class DistributionPolicy:
-    """A project's distribution settings; defaults are Label Studio Enterprise's.
-
-    Attributes
-    ----------
-    consensus
-        Overlap (annotations per task, ``maximum_annotations``) and ``max_additional``
-        (extra annotators for low agreement) come from here, the one place they are set.
-    overlap_cohort_percentage
-        Share of tasks, in [0, 100], that get the full overlap; the rest get 1. The
-        cohort is fixed by a hash of the task id (default 100: every task).
-    show_overlap_first
-        Offer tasks other annotators already started, then fresh cohort tasks, before
-        the rest (Label Studio default: off).
-    max_tasks_per_annotator
-        At most this many tasks (submitted, counted skips and open reservations) per
-        annotator, >= 1; ``None`` for no limit (the default).
-    max_share_per_annotator
-        At most this share, in (0, 1], of the project's tasks per annotator, rounded up;
-        ``None`` for no limit (the default).
-    reservation_ttl
-        Seconds after which an unsubmitted reservation returns its task to the pool, > 0.
-    skip_mode
-        What a skip does (:class:`assignment.skips.SkipMode`); default requeue for others.
-    """
-
-    consensus: ConsensusPolicy = field(default_factory=ConsensusPolicy)
-    overlap_cohort_percentage: float = 100.0
-    show_overlap_first: bool = False
-    max_tasks_per_annotator: int | None = None
-    max_share_per_annotator: float | None = None
-    reservation_ttl: float = DEFAULT_RESERVATION_TTL
-    skip_mode: SkipMode = SkipMode.REQUEUE_FOR_OTHERS
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.consensus, ConsensusPolicy):
-            raise ValueError(f"consensus must be a ConsensusPolicy, got {self.consensus!r}")
-        _check_number("overlap_cohort_percentage", self.overlap_cohort_percentage, 0.0, 100.0,
-                      open_low=False)
-        if not isinstance(self.show_overlap_first, bool):
-            raise ValueError(f"show_overlap_first must be True or False, "
-                             f"got {self.show_overlap_first!r}")
-        limit = self.max_tasks_per_annotator
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                                  or limit < 1):
-            raise ValueError("max_tasks_per_annotator must be a whole number of tasks >= 1, "
-                             f"or None for no limit; got {limit!r}")
-        if self.max_share_per_annotator is not None:
-            _check_number("max_share_per_annotator", self.max_share_per_annotator, 0.0, 1.0,
-                          open_low=True)
-        _check_number("reservation_ttl", self.reservation_ttl, 0.0, math.inf, open_low=True)
-        if math.isinf(self.reservation_ttl):
-            raise ValueError("reservation_ttl must be a finite number of seconds, got inf")
-        object.__setattr__(self, "skip_mode", parse_skip_mode(self.skip_mode))
-        object.__setattr__(self, "reservation_ttl", float(self.reservation_ttl))
-        object.__setattr__(self, "overlap_cohort_percentage",
-                           float(self.overlap_cohort_percentage))
-
-    @property
-    def overlap(self) -> int:
-        """Annotations per task in the overlap cohort."""
-        return self.consensus.overlap
-
-    @property
-    def max_additional(self) -> int:
-        """Extra annotators a low-agreement task may get."""
-        return self.consensus.max_additional
-
-    def task_overlap(self, task: str) -> int:
-        """Annotations ``task`` wants before any extra: ``overlap`` in the cohort, else 1."""
-        share = self.overlap_cohort_percentage / 100.0
-        return self.overlap if share >= 1.0 or _hash_unit("cohort", task) < share else 1
-
-    def annotator_limit(self, project_tasks: int) -> int | None:
-        """Most tasks one annotator may hold in a project of ``project_tasks`` tasks."""
-        limits = []
-        if self.max_tasks_per_annotator is not None:
-            limits.append(self.max_tasks_per_annotator)
-        if self.max_share_per_annotator is not None:
-            # The epsilon undoes binary rounding: 0.1 * 100 is 10.000000000000002.
-            limits.append(math.ceil(self.max_share_per_annotator * project_tasks - 1e-9))
-        return min(limits) if limits else None
-
-    def to_state(self) -> dict[str, Any]:
-        """The settings as JSON-ready data, ``"version": 1``."""
-        consensus = self.consensus
-        return {
-            "version": STATE_VERSION,
-            "overlap": consensus.overlap,
-            "threshold": consensus.threshold,
-            "max_additional": consensus.max_additional,
-            "overlap_cohort_percentage": self.overlap_cohort_percentage,
-            "show_overlap_first": self.show_overlap_first,
-            "max_tasks_per_annotator": self.max_tasks_per_annotator,
-            "max_share_per_annotator": self.max_share_per_annotator,
-            "reservation_ttl": self.reservation_ttl,
-            "skip_mode": self.skip_mode.value,
-        }
-
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> DistributionPolicy:
-        """Settings from :meth:`to_state`."""
-        _check_version(state, "distribution policy")
-        consensus = ConsensusPolicy(overlap=state["overlap"], threshold=state["threshold"],
-                                    max_additional=state["max_additional"])
-        fields = ("overlap_cohort_percentage", "show_overlap_first", "max_tasks_per_annotator",
-                  "max_share_per_annotator", "reservation_ttl", "skip_mode")
-        return cls(consensus=consensus, **{name: state[name] for name in fields})
-
-
 def _evaluation_state(settings: EvaluationSettings) -> dict[str, Any]:
     return {f.name: getattr(settings, f.name) for f in fields(settings) if f.init}
-
-
-def _check_version(state: Mapping[str, Any], what: str) -> None:
-    if state.get("version") != STATE_VERSION:
-        raise ValueError(f"{what} state version {state.get('version')!r} is not "
-                         f"{STATE_VERSION}; rebuild the state from the input topics")
 
 
 class Distribution:
@@ -231,6 +99,10 @@ class Distribution:
         # annotator may take is found in O(log n), however many they labeled.
         self._honeypots = LabelStream(tiers=1)
         self._gt_done: dict[str, int] = {}  # annotator -> honeypots among their done seats
+        # Push mode: tasks to hold ahead per annotator (0 in pull mode), and the eligible
+        # annotators, not idle, who hold fewer: what a push round starts from, O(1) each.
+        self._push_depth = self.policy.pushed_per_annotator
+        self._hungry: dict[str, None] = {}
 
     def set_evaluation(self, settings: EvaluationSettings) -> None:
         """Use ``settings`` from now on to decide when an annotator gets a honeypot."""
@@ -275,6 +147,7 @@ class Distribution:
         self._advance(now)
         record = self._annotator(annotator)
         record.member = True
+        record.idle = False
         self._refresh(record)
         return self.take_events()
 
@@ -291,6 +164,7 @@ class Distribution:
         self._advance(now)
         record = self._annotator(annotator)
         record.paused = False
+        record.idle = False
         self._refresh(record)
         return self.take_events()
 
@@ -306,8 +180,30 @@ class Distribution:
         person = self._annotator(annotator)
         if annotator not in record.done:
             record.mark_done(person)
+            person.idle = False
             if record.honeypot:
                 self._count_ground_truth(annotator, 1)
+            self._refresh(person)
+            self._sync(record)
+        return self.take_events()
+
+    def annotation_deleted(self, task: str, annotator: str, now: float
+                           ) -> list[DistributionEvent]:
+        """Someone deleted ``annotator``'s annotation of ``task``: its done seat is freed.
+
+        As in Label Studio, the task needs that annotation again and the annotator no
+        longer counts as having labeled it: they may get it again. An open task returns
+        to the pool; a task the consensus completed or sent to review stays closed (the
+        consensus decides about it). Idempotent: nothing changes when they hold no done
+        seat of the task.
+        """
+        self._advance(now)
+        record = self._tasks.get(task)
+        if record is not None and annotator in record.done:
+            person = self._annotators[annotator]
+            record.unmark_done(person)
+            if record.honeypot:
+                self._count_ground_truth(annotator, -1)
             self._refresh(person)
             self._sync(record)
         return self.take_events()
@@ -320,6 +216,7 @@ class Distribution:
         person = self._annotator(annotator)
         if annotator not in record.done:
             apply_skip(record, person, self.policy.skip_mode)
+            person.idle = False
             if record.honeypot and annotator in record.done:  # a skip counted as done
                 self._count_ground_truth(annotator, 1)
             self._refresh(person)
@@ -416,11 +313,11 @@ class Distribution:
                   ) -> Assignment | None:
         """The task ``annotator`` should label next, reserved for them; ``None`` if none.
 
-        In order: a rejected annotation to redo, a task they already hold, a honeypot
-        when evaluation is enabled and one is due (the first by import order they have
-        not labeled), then the pool (low agreement, then with ``show_overlap_first``
-        started and cohort tasks, then import order), then their requeue-for-me skips.
-        O(log n) for n open tasks.
+        In order: a rejected annotation to redo, a task they already hold (in push mode,
+        the one pushed to them), a honeypot when evaluation is enabled and one is due (the
+        first by import order they have not labeled), then the pool (low agreement, then
+        with ``show_overlap_first`` started and cohort tasks, then import order), then
+        their requeue-for-me skips. O(log n) for n open tasks.
 
         ``low_agreement_last``: offer this annotator low-agreement tasks only when the
         pool has nothing else for them, so that those tasks go first to the others (the
@@ -436,62 +333,50 @@ class Distribution:
             return Assignment(task, annotator, self._tasks[task].held[annotator], Queue.RESERVED)
         if annotator not in self._eligible:
             return None  # at their limit
-        honeypot = self._due_honeypot(person)
-        if honeypot is not None:
-            return self._reserve(honeypot, person, now, Queue.GROUND_TRUTH)
-        found = self._stream.first(annotator, _LOW_AGREEMENT_TIER if low_agreement_last else ())
-        if found is None and low_agreement_last:
-            found = self._stream.first(annotator)
-        if found is not None:
-            tier, seq = found
-            return self._reserve(self._tasks[self._by_seq[seq]], person, now, TIERS[tier])
-        # Label Studio tries the skipped queue last; a task full for now is kept for later.
-        for task in person.skipped:
-            record = self._tasks[task]
-            if record.needed > 0 or record.honeypot:
-                record.undefer(person)
-                return self._reserve(record, person, now, Queue.SKIPPED)
-        return None
+        picked = self._pick(person, low_agreement_last)
+        if picked is None:
+            return None
+        record, queue = picked
+        # Asking is acting: pushes to them resume. Only here, where a task is reserved:
+        # an answer that changes nothing else is not journaled, so it must change nothing.
+        person.idle = False
+        return self._reserve(record, person, now, queue)
 
-    def assign(self, task: str, now: float, reliability: Mapping[str, float] | None = None
-               ) -> list[Assignment]:
-        """Reserve ``task``'s free seats for the least-loaded eligible annotators.
+    def push(self, now: float, low_agreement_last: Callable[[str], bool] | None = None
+             ) -> list[Assignment]:
+        """In push mode, reserve tasks ahead for the annotators who hold fewer than
+        ``push_depth``; the assignments made, in order (none in pull mode).
 
-        Load is the annotator's seats (submitted and reserved tasks); ties go to a hash
-        of task and annotator, the same in every process. For a low-agreement task, a
-        ``reliability`` mapping (annotator -> score, higher is better) ranks first:
-        the most reliable available annotators get it (unknown annotators rank last).
-        Annotators who skipped it for later come after everyone else. A honeypot is
-        never pushed: it has no seats to fill.
+        One task at a time, always to the least-loaded such annotator (load: their
+        seats, done and held; ties go to a hash of annotator and load, the same in every
+        process), so that tasks spread evenly. Each gets what :meth:`next_task` would
+        offer them (honeypot when due, pool tiers, their skips), queue ``pushed``.
+        ``low_agreement_last(annotator)`` plays the part of :meth:`next_task`'s flag.
+
+        An annotator whose reservation expired is taken as away: nothing is pushed to them
+        until they act again (pull, submit, skip, join or resume), or the tasks they let
+        expire would go straight back to them. Call it after every event: costs
+        O((a + p) log n) for the a annotators with room and the p tasks pushed, and
+        nothing in pull mode.
         """
-        self._advance(now)
-        record = self._known(task)
-        needed = record.needed
-        if needed <= 0:
+        if not self._push_depth:
             return []
-        low_agreement = reliability is not None and record.target > record.overlap
-        ranked = []
-        for annotator in self._eligible:
-            if annotator in record.done or annotator in record.held \
-                    or annotator in record.excluded:
-                continue
-            score = -math.inf
-            if low_agreement:
-                assert reliability is not None  # for mypy: low_agreement implies it
-                score = reliability.get(annotator, -math.inf)
-                if isinstance(score, bool) or not isinstance(score, int | float) \
-                        or math.isnan(score):
-                    raise ValueError(f"reliability of {annotator!r} must be a number, "
-                                     f"got {score!r}")
-            ranked.append((-score, annotator in record.deferred,
-                           self._annotators[annotator].seats, _hash_unit(task, annotator),
-                           annotator))
-        assignments = []
-        for *_, annotator in heapq.nsmallest(needed, ranked):
+        self._advance(now)
+        ranked = [self._push_rank(annotator) for annotator in self._hungry]
+        heapq.heapify(ranked)
+        pushed = []
+        while ranked:
+            *_, annotator = heapq.heappop(ranked)
             person = self._annotators[annotator]
-            record.undefer(person)
-            assignments.append(self._reserve(record, person, now, Queue.PUSHED))
-        return assignments
+            picked = self._pick(person, low_agreement_last is not None
+                                and low_agreement_last(annotator))
+            if picked is None:
+                # Pushes only take seats: nothing opens for them later in this round.
+                continue
+            pushed.append(self._reserve(picked[0], person, now, Queue.PUSHED))
+            if annotator in self._hungry:
+                heapq.heappush(ranked, self._push_rank(annotator))
+        return pushed
 
     def take_events(self) -> list[DistributionEvent]:
         """The output events queued since the last call, oldest first."""
@@ -539,7 +424,7 @@ class Distribution:
             "annotators": {
                 a.id: [a.member, a.paused,
                        [[task, self._tasks[task].held[a.id]] for task in a.reserved],
-                       list(a.rework), list(a.skipped)]
+                       list(a.rework), list(a.skipped), a.idle]
                 for a in self._annotators.values()
             },
             "outbox": [event_state(event) for event in self._outbox],
@@ -551,7 +436,7 @@ class Distribution:
     def from_state(cls, state: Mapping[str, Any]) -> Distribution:
         """The distribution :meth:`to_state` described (states saved before ground truth
         existed have no ``ground_truth`` or ``evaluation``: none, and evaluation off)."""
-        _check_version(state, "distribution")
+        check_version(state, "distribution")
         evaluation = state.get("evaluation")
         restored = cls(DistributionPolicy.from_state(state["policy"]),
                        None if evaluation is None else EvaluationSettings(**evaluation))
@@ -569,9 +454,11 @@ class Distribution:
                 restored._annotator(annotator).seats += 1
                 if record.honeypot:
                     restored._count_ground_truth(annotator, 1)
-        for annotator, (member, paused, reserved, rework, skipped) in state["annotators"].items():
+        for annotator, (member, paused, reserved, rework, skipped, *idle) \
+                in state["annotators"].items():
             person = restored._annotator(annotator)
-            person.member, person.paused = member, paused
+            # States saved before push mode have no idle flag: nobody was away.
+            person.member, person.paused, person.idle = member, paused, bool(idle and idle[0])
             for task, expires_at in reserved:
                 restored._tasks[task].held[annotator] = expires_at
                 person.reserved[task] = None
@@ -587,6 +474,9 @@ class Distribution:
         restored._limit = policy.annotator_limit(len(restored._tasks))
         restored._eligible = {a: None for a, person in restored._annotators.items()
                               if restored._can_work(person)}
+        if restored._push_depth:
+            for person in restored._annotators.values():
+                restored._refresh(person)  # eligibility is set: this fills _hungry only
         for record in sorted(restored._tasks.values(), key=lambda t: t.seq):
             # The stored shortfalls were current when saved: this re-check reports nothing.
             restored._sync(record)
@@ -606,6 +496,8 @@ class Distribution:
             record = None if task is None else self._tasks.get(task)
             # Lazy deletion: the entry counts only if that very reservation is still held.
             if record is not None and record.held.get(annotator, -math.inf) == expires_at:
+                # Away, for push mode: see push().
+                self._annotators[annotator].idle = True
                 self._release(record, annotator, ReleaseReason.EXPIRED)
 
     def _add_task(self, task: str) -> TaskSeats:
@@ -662,6 +554,7 @@ class Distribution:
     def _reserve(self, record: TaskSeats, person: AnnotatorSeats, now: float, queue: Queue
                  ) -> Assignment:
         expires_at = now + self.policy.reservation_ttl
+        record.undefer(person)  # from their skip queue
         record.held[person.id] = expires_at
         person.reserved[record.id] = None
         person.seats += 1
@@ -726,13 +619,45 @@ class Distribution:
         found = self._honeypots.first(person.id)
         return None if found is None else self._tasks[self._by_seq[found[1]]]
 
+    def _pick(self, person: AnnotatorSeats, low_agreement_last: bool
+              ) -> tuple[TaskSeats, Queue] | None:
+        """The task to reserve for ``person`` (eligible, holding nothing they must do
+        first) and why: a due honeypot, the pool, then their skips. O(log n)."""
+        honeypot = self._due_honeypot(person)
+        if honeypot is not None:
+            return honeypot, Queue.GROUND_TRUTH
+        found = self._stream.first(person.id, _LOW_AGREEMENT_TIER if low_agreement_last else ())
+        if found is None and low_agreement_last:
+            found = self._stream.first(person.id)
+        if found is not None:
+            tier, seq = found
+            return self._tasks[self._by_seq[seq]], TIERS[tier]
+        # Label Studio tries the skipped queue last; a task full for now is kept for later.
+        for task in person.skipped:
+            record = self._tasks[task]
+            if record.needed > 0 or record.honeypot:
+                return record, Queue.SKIPPED
+        return None
+
+    def _push_rank(self, annotator: str) -> tuple[int, float, str]:
+        # The hash takes the load too, so that ties at each load go to different people.
+        seats = self._annotators[annotator].seats
+        return seats, hash_unit("push", annotator, str(seats)), annotator
+
     def _can_work(self, person: AnnotatorSeats) -> bool:
         return person.member and not person.paused and (
             self._limit is None or person.seats < self._limit)
 
     def _refresh(self, person: AnnotatorSeats) -> None:
-        """Update ``person``'s eligibility; if it changed, re-check the tasks it may affect."""
+        """Update ``person``'s eligibility (and room for pushes); if it changed, re-check
+        the tasks it may affect."""
         eligible = self._can_work(person)
+        if self._push_depth:
+            if eligible and not person.idle \
+                    and len(person.reserved) + len(person.rework) < self._push_depth:
+                self._hungry[person.id] = None
+            else:
+                self._hungry.pop(person.id, None)
         if eligible == (person.id in self._eligible):
             return
         if eligible:

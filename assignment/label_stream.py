@@ -38,7 +38,7 @@ class Queue(StrEnum):
     OVERLAP = "overlap"  # show-overlap-first: a fresh task of the overlap cohort
     SEQUENCE = "sequence"  # everything else, in import order
     SKIPPED = "skipped"  # requeue-for-me: a task the annotator skipped, after all others
-    PUSHED = "pushed"  # chosen for the annotator by ``Distribution.assign``
+    PUSHED = "pushed"  # reserved ahead for the annotator in push mode (``Distribution.push``)
 
 
 # The tiers of the index, in the order they are offered.

@@ -11,6 +11,11 @@ changed (a task is re-scored when a person annotates it or its ground truth is s
 a version's timeline shows its agreement with the work done in each bucket. Buckets
 are ``bucket_seconds`` long, aligned on the epoch (UTC days by default).
 
+Settings can change at any time (:meth:`ModelEvaluation.reconfigure`), predictions
+scored or not: each prediction keeps the time it was scored at, so the timeline is
+re-bucketed and the regression rule re-tested from the stored scores, and the result is
+the evaluation the new settings would have given from the start.
+
 Regression: versions are ordered by the time each was first seen (the earliest ``now``
 a prediction of it was scored at; ties by name), and "the one before" a version is the
 version just before it in that order. :class:`ModelRegressed` is emitted when a
@@ -43,8 +48,11 @@ from .model_settings import (
 )
 from .prediction_scores import Prediction, PredictionScore, score_predictions
 
-STATE_VERSION = 1
-"""Version of :meth:`ModelEvaluation.to_state`; bump it when the layout changes."""
+STATE_VERSION = 2
+"""Version of :meth:`ModelEvaluation.to_state`; bump it when the layout changes.
+
+Version 2 keeps each prediction's scoring time where version 1 kept its bucket start,
+which cannot be re-bucketed when ``bucket_seconds`` changes."""
 
 
 class _Tally:
@@ -80,7 +88,7 @@ class _Version:
     buckets: dict[float, _Tally] = field(default_factory=dict)
 
 
-# One stored prediction: (start of its bucket, its scores).
+# One stored prediction: (when its scores last changed, its scores).
 _Stored = tuple[float, PredictionScore]
 
 
@@ -88,6 +96,12 @@ def _check_time(now: float) -> float:
     if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
         raise ValueError(f"now must be a finite number of seconds since the epoch, got {now!r}")
     return float(now)
+
+
+def _check_settings(settings: object) -> ModelEvaluationSettings:
+    if not isinstance(settings, ModelEvaluationSettings):
+        raise ValueError(f"settings must be a ModelEvaluationSettings, got {settings!r}")
+    return settings
 
 
 class ModelEvaluation:
@@ -99,7 +113,7 @@ class ModelEvaluation:
     """
 
     def __init__(self, settings: ModelEvaluationSettings | None = None) -> None:
-        self.settings = settings or ModelEvaluationSettings()
+        self._settings = _check_settings(settings or ModelEvaluationSettings())
         self._tasks: dict[str, dict[str, _Stored]] = {}
         self._versions: dict[str, _Version] = {}
         self._order: list[str] = []  # by (first seen, name)
@@ -113,14 +127,13 @@ class ModelEvaluation:
         """Replace the scores of ``task``'s predictions (prediction id -> scores).
 
         A prediction missing from ``scores`` is removed; one whose scores did not
-        change keeps its time bucket, the others move to ``now``'s. Cost: the task's
-        predictions, plus two versions per touched version for the regression check
-        (every version when the first-seen order changes).
+        change keeps its scoring time (and bucket), the others are scored at ``now``.
+        Cost: the task's predictions, plus two versions per touched version for the
+        regression check (every version when the first-seen order changes).
         """
         if type(task) is not str:
             raise ValueError(f"task must be a str, got {task!r}")
         now = _check_time(now)
-        bucket = math.floor(now / self.settings.bucket_seconds) * self.settings.bucket_seconds
         old = self._tasks.get(task, {})
         new: dict[str, _Stored] = {}
         for key, score in scores.items():
@@ -130,7 +143,7 @@ class ModelEvaluation:
                     f"{score!r}"
                 )
             kept = old.get(key)
-            new[key] = kept if kept is not None and kept[1] == score else (bucket, score)
+            new[key] = kept if kept is not None and kept[1] == score else (now, score)
         touched: set[str] = set()
         for key, stored in old.items():
             if new.get(key) is not stored:
@@ -175,7 +188,36 @@ class ModelEvaluation:
             self._shift(stored, -1)
         return self._check({stored[1].model_version for stored in old.values()})
 
+    def reconfigure(self, settings: ModelEvaluationSettings) -> tuple[ModelRegressed, ...]:
+        """Apply new settings to every prediction, scored before or after the change.
+
+        A new ``bucket_seconds`` re-buckets the timeline by the stored scoring times;
+        the regression rule is re-tested for every version under the new margin, minimum
+        and metrics. Returns :class:`ModelRegressed` for the pairs that regress now and
+        did not before (a pair that stopped regressing is re-armed silently, as when its
+        scores recover); nothing when the settings are the ones in use. The overall
+        figures do not depend on the settings. Cost: the stored predictions when the
+        buckets change, plus every version's pairs.
+        """
+        settings = _check_settings(settings)
+        old = self._settings
+        if settings == old:
+            return ()
+        self._settings = settings
+        if settings.bucket_seconds != old.bucket_seconds:
+            self._rebucket()
+        # A metric no longer watched has no regression to keep: watched again later, it
+        # alerts afresh.
+        watched = set(settings.regression_metrics)
+        self._regressed = {key for key in self._regressed if key[1] in watched}
+        return self._check(None)
+
     # -- reads ----------------------------------------------------------------------
+
+    @property
+    def settings(self) -> ModelEvaluationSettings:
+        """The settings in use; change them with :meth:`reconfigure`."""
+        return self._settings
 
     def versions(self) -> list[str]:
         """Every model version seen, by first-seen time (ties by name)."""
@@ -222,16 +264,29 @@ class ModelEvaluation:
         return True
 
     def _shift(self, stored: _Stored, sign: int) -> None:
-        start, score = stored
-        entry = self._versions[score.model_version]
-        values = score.values
-        entry.total.shift(values, sign)
+        entry = self._versions[stored[1].model_version]
+        entry.total.shift(stored[1].values, sign)
+        self._shift_bucket(entry, stored, sign)
+
+    def _shift_bucket(self, entry: _Version, stored: _Stored, sign: int) -> None:
+        time, score = stored
+        width = self._settings.bucket_seconds
+        start = math.floor(time / width) * width
         tally = entry.buckets.get(start)
         if tally is None:
             tally = entry.buckets[start] = _Tally()
-        tally.shift(values, sign)
+        tally.shift(score.values, sign)
         if tally.predictions == 0:
             del entry.buckets[start]
+
+    def _rebucket(self) -> None:
+        """Rebuild every version's buckets from the stored scoring times; the sums are
+        exact, so the figures equal the ones updates under these settings would give."""
+        for entry in self._versions.values():
+            entry.buckets = {}
+        for predictions in self._tasks.values():
+            for stored in predictions.values():
+                self._shift_bucket(self._versions[stored[1].model_version], stored, +1)
 
     def _check(self, touched: set[str] | None) -> tuple[ModelRegressed, ...]:
         """Re-test the regression rule for ``touched`` versions and the ones after them
@@ -244,8 +299,8 @@ class ModelEvaluation:
             position = {name: i for i, name in enumerate(order)}
             around = {position[v] for v in touched} | {position[v] + 1 for v in touched}
             checked = range(len(order)) if len(around) > len(order) else sorted(around)
-        margin = self.settings.regression_margin
-        minimum = self.settings.min_scored_tasks
+        margin = self._settings.regression_margin
+        minimum = self._settings.min_scored_tasks
         events: list[ModelRegressed] = []
         for i in checked:
             if i >= len(order):
@@ -253,7 +308,7 @@ class ModelEvaluation:
             version = order[i]
             new = self._versions[version].total
             before = self._versions[order[i - 1]].total if i else None
-            for metric in self.settings.regression_metrics:
+            for metric in self._settings.regression_metrics:
                 m = METRICS.index(metric)
                 key = (version, metric)
                 new_mean = new.mean(m)
@@ -281,22 +336,22 @@ class ModelEvaluation:
     def to_state(self) -> dict[str, Any]:
         """JSON-able state; the sums are rebuilt by :meth:`from_state`, exactly.
 
-        Layout, version 1::
+        Layout, version 2::
 
-            {"version": 1, "settings": {...},
+            {"version": 2, "settings": {...},
              "first_seen": {"<model version>": seconds, ...},
-             "tasks": {"<task>": {"<prediction>": [bucket start, model version,
+             "tasks": {"<task>": {"<prediction>": [scored at, model version,
                                                     annotators, consensus, ground_truth]}},
              "regressed": [["<model version>", "<metric>"], ...]}
         """
         return {
             "version": STATE_VERSION,
-            "settings": self.settings.to_dict(),
+            "settings": self._settings.to_dict(),
             "first_seen": {name: self._versions[name].first_seen for name in self._order},
             "tasks": {
                 task: {
-                    key: [start, score.model_version, *score.values]
-                    for key, (start, score) in predictions.items()
+                    key: [time, score.model_version, *score.values]
+                    for key, (time, score) in predictions.items()
                 }
                 for task, predictions in self._tasks.items()
             },
@@ -310,7 +365,8 @@ class ModelEvaluation:
         if version != STATE_VERSION:
             raise ValueError(
                 f"model evaluation state is version {version!r}, expected {STATE_VERSION}; "
-                "rebuild it by replaying the predictions"
+                "rebuild the derived state with `quorum rebuild` (the predictions are "
+                "scored again from the input topics)"
             )
         try:
             evaluation = cls(ModelEvaluationSettings(**state["settings"]))
@@ -321,10 +377,10 @@ class ModelEvaluation:
             )
             for task, predictions in state["tasks"].items():
                 stored: dict[str, _Stored] = {}
-                for key, (start, name, *values) in predictions.items():
+                for key, (time, name, *values) in predictions.items():
                     if name not in evaluation._versions:
                         raise ValueError(f"prediction {key!r} has unknown version {name!r}")
-                    stored[key] = (_check_time(start), PredictionScore(name, *values))
+                    stored[key] = (_check_time(time), PredictionScore(name, *values))
                     evaluation._shift(stored[key], +1)
                 if stored:
                     evaluation._tasks[task] = stored

@@ -213,6 +213,10 @@ class AnnotatorPerformance:
         they share no task."""
         return self._matrix.matrix()
 
+    def agreement_pairs(self) -> list[tuple[str, str, int, float]]:
+        """The matrix's pairs with their counts (see :meth:`agreement.AnnotatorMatrix.pairs`)."""
+        return self._matrix.pairs()
+
     # Contributions, called by the ledger with sign +1 (add) or -1 (remove).
 
     def _tally(self, annotator: str) -> _Tally:

@@ -138,6 +138,12 @@ class TaskSeats:
         self.undefer(person)
         self.done.add(person.id)
 
+    def unmark_done(self, person: AnnotatorSeats) -> None:
+        """``person``'s done seat is gone (their annotation was deleted): they are off the
+        task, free to take it again, and their load is one less."""
+        self.done.discard(person.id)
+        person.seats -= 1
+
     def view(self) -> TaskView:
         """A :class:`TaskView` of the task as it is now."""
         return TaskView(self.id, not self.closed, self.overlap, self.target, self.cap,
@@ -153,6 +159,8 @@ class AnnotatorSeats:
     id: str
     member: bool = False  # joined and not left; someone never joined is not a member
     paused: bool = False
+    # Let a reservation expire and has not acted since: push mode skips them.
+    idle: bool = False
     seats: int = 0  # tasks done or held: what the limits count
     reserved: dict[str, None] = field(default_factory=dict)
     rework: dict[str, None] = field(default_factory=dict)  # rejected and requeued to them

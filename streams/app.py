@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -153,7 +154,46 @@ def create_app(settings: Settings) -> faust.App:
                                            "worker; ask another worker"}, status=409)
             return self.json({"project_id": project, "reviewer": reviewer, "task_id": task})
 
+    @app.page("/projects/{project}/annotators")
+    class Annotators(faust.web.View):
+        """Every annotator's performance now, and the annotator agreement matrix."""
+
+        async def get(self, request: Any, project: str) -> Any:
+            return await report_answer(self, workflow_agents, project,
+                                       WorkflowAgent.annotators_report)
+
+    @app.page("/projects/{project}/models")
+    class Models(faust.web.View):
+        """Every model version's figures and timeline, and the current regressions."""
+
+        async def get(self, request: Any, project: str) -> Any:
+            return await report_answer(self, workflow_agents, project,
+                                       WorkflowAgent.models_report)
+
     return app
+
+
+async def report_answer(view: Any, agents: list[WorkflowAgent], project: str,
+                        report: Callable[[WorkflowAgent, str], Awaitable[Any]]) -> Any:
+    """The HTTP answer of a read API (``report``: the agent's read method): 200 with the
+    report, 404 for a project without workflow state here, 409 when another worker owns
+    the project, 503 while this one is starting."""
+    if not agents:
+        return view.json({"error": "the workflow agent is starting; retry shortly"},
+                         status=503)
+    try:
+        body = await report(agents[0], project)
+    except NotOwner:
+        return view.json({"error": f"project {project!r} is served by another worker: its "
+                                   "workflow partition is not owned here; ask the worker "
+                                   "that owns it (or retry after a rebalance)"}, status=409)
+    if body is None:
+        return view.json({"error": f"project {project!r} has no workflow state: none of its "
+                                   "tasks, annotators or annotation facts reached the "
+                                   "workflow topic (annotator and model figures need "
+                                   f"`quorum project set {project} --distribute`); check "
+                                   "the project id"}, status=404)
+    return view.json(body)
 
 
 async def label_stream_answer(view: Any, agents: list[WorkflowAgent], project: str,

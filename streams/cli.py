@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,13 +35,18 @@ tasks_app = typer.Typer(
     no_args_is_help=True,
 )
 annotators_app = typer.Typer(
-    help="Annotators of distributing projects: join, leave, pause, resume.",
+    help="Annotators of distributing projects: join, leave, pause, resume; their performance.",
+    no_args_is_help=True,
+)
+models_app = typer.Typer(
+    help="Model versions of distributing projects: their agreement over time.",
     no_args_is_help=True,
 )
 app.add_typer(infra_app, name="infra")
 app.add_typer(project_app, name="project")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(annotators_app, name="annotators")
+app.add_typer(models_app, name="models")
 
 console = Console(stderr=True)
 out = Console()
@@ -182,6 +187,19 @@ def project_set(
             help="requeue_for_others (default), requeue_for_me or count_as_done",
         ),
     ] = None,
+    assignment_mode: Annotated[
+        str | None,
+        typer.Option(
+            metavar="MODE",
+            help="pull (default: annotators ask the label stream) or push (Quorum reserves "
+            "tasks ahead for each annotator, least-loaded first)",
+        ),
+    ] = None,
+    push_depth: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="in push mode, tasks each annotator holds ahead "
+                     "(default 1)"),
+    ] = None,
     wait: Annotated[bool, typer.Option(help="wait until a worker has applied it")] = True,
 ) -> None:
     """Set a project's configuration (to the compacted projects topic).
@@ -207,7 +225,8 @@ def project_set(
     }
     # Left out when not given, so that the configuration's defaults apply: one place has them.
     for name, value in (("overlap_cohort_percentage", overlap_cohort),
-                        ("reservation_ttl_s", reservation_ttl), ("skip_mode", skip_mode)):
+                        ("reservation_ttl_s", reservation_ttl), ("skip_mode", skip_mode),
+                        ("assignment_mode", assignment_mode), ("push_depth", push_depth)):
         if value is not None:
             body[name] = value
     try:
@@ -251,6 +270,7 @@ def _distribution_text(config: Any) -> str:
         + (", overlap first" if config.show_overlap_first else "")
         + "".join(f", {limit} per annotator" for limit in limits if limit)
         + f", reservations {config.reservation_ttl_s:g} s, skips {config.skip_mode}"
+        + (f", pushed {config.push_depth} ahead" if config.assignment_mode == "push" else "")
     )
 
 
@@ -456,6 +476,100 @@ def annotators_pause(project: _Project, annotators: _Annotators) -> None:
 def annotators_resume(project: _Project, annotators: _Annotators) -> None:
     """Paused annotators may work again (quorum.annotator/v1 'resumed')."""
     _send_annotator_events(project, annotators, "resumed")
+
+
+_WorkerUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--url", metavar="URL",
+        help="a worker's web API, e.g. http://127.0.0.1:6066 (default: QUORUM_WEB_HOST and "
+        "QUORUM_WEB_PORT, as `quorum worker` uses them)",
+    ),
+]
+_Json = Annotated[bool, typer.Option("--json", help="print the API's JSON answer instead")]
+
+
+@annotators_app.command("report")
+def annotators_report(project: _Project, url: _WorkerUrl = None, json: _Json = False) -> None:
+    """Annotator performance now, best first, and the annotator agreement matrix
+    (GET /projects/PROJECT/annotators of a worker)."""
+    from streams.workflow_report_tables import annotators_tables
+
+    _print_report(_worker_report(url, project, "annotators"), annotators_tables, json)
+
+
+@models_app.command("report")
+def models_report(project: _Project, url: _WorkerUrl = None, json: _Json = False) -> None:
+    """Model versions' agreement (annotators, consensus, ground truth) over time, and
+    regressions (GET /projects/PROJECT/models of a worker)."""
+    from streams.workflow_report_tables import models_tables
+
+    _print_report(_worker_report(url, project, "models"), models_tables, json)
+
+
+def _print_report(body: dict[str, Any], tables: Callable[[dict[str, Any]], list[Any]],
+                  json: bool) -> None:
+    if json:
+        # Plain, never wrapped to the terminal's width: the output is for jq and scripts.
+        typer.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+        return
+    for table in tables(body):
+        out.print(table)
+
+
+def _worker_report(url: str | None, project: str, report: str) -> dict[str, Any]:
+    """GET a read API of the worker that owns ``project``; a helpful exit if it cannot."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    base = (url or _default_web_url(_settings())).rstrip("/")
+    where = f"{base}/projects/{urllib.parse.quote(project, safe='')}/{report}"
+    try:
+        with urllib.request.urlopen(where, timeout=30) as response:
+            body: dict[str, Any] = orjson.loads(response.read())
+            return body
+    except urllib.error.HTTPError as exc:
+        raise _fail(QuorumError(_refusal(exc.code, exc.read(), base))) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise _fail(QuorumError(
+            f"no worker answers at {base} ({reason}): start a worker: `quorum worker`"
+            + ("" if url else "; or pass --url of a running worker's web API (a worker "
+               "listens on QUORUM_WEB_HOST:QUORUM_WEB_PORT, 127.0.0.1:6066 by default)")
+        )) from None
+    except orjson.JSONDecodeError as exc:
+        raise _fail(QuorumError(
+            f"{base} answered something that is not JSON ({exc}); is it a Quorum worker?"
+        )) from None
+
+
+def _refusal(status: int, raw: bytes, base: str) -> str:
+    """What to tell the user about a worker's error answer."""
+    try:
+        error, ours = str(orjson.loads(raw)["error"]), True
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        error, ours = raw.decode(errors="replace")[:200] or f"HTTP {status}", False
+    if not ours:
+        return (f"{base} answered HTTP {status} ({error}); is it a Quorum worker's web API "
+                "of this version?")
+    if status == 409:
+        return (f"the worker at {base} says: {error}. With several workers, pass --url of "
+                "the one that owns the project (each listens on its own QUORUM_WEB_PORT)")
+    if status == 503:
+        return f"the worker at {base} is starting ({error}); retry in a few seconds"
+    return f"the worker at {base} says: {error}"
+
+
+def _default_web_url(settings: Settings) -> str:
+    """The web API of a `quorum worker` run with these settings (on this machine when it
+    listens on every interface)."""
+    host = settings.web_host
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.web_port}"
 
 
 def _send_annotator_events(project: str, annotators: list[str], kind: str) -> None:

@@ -5,7 +5,9 @@ id -> :class:`assignment.PredictionScore`) whenever the task changes, because on
 holds the task's annotations. :class:`ProjectModels` folds those scores into
 :class:`assignment.ModelEvaluation` and says what changed: a :class:`ModelQuality` for
 each model version whose figures moved, and the core's :class:`assignment.ModelRegressed`
-when a version falls behind the one before it.
+when a version falls behind the one before it. A change of the project's
+``model_evaluation`` settings applies to the scores already folded in
+(:meth:`ProjectModels.reconfigure`).
 """
 
 from __future__ import annotations
@@ -76,6 +78,17 @@ class ProjectModels:
                 events.append(ModelQuality(version, figures))
         events.extend(regressed)
         return events
+
+    def reconfigure(self, settings: ModelEvaluationSettings) -> list[ModelEvent]:
+        """Apply the project's new model-evaluation settings to every scored prediction.
+
+        Returns the :class:`ModelRegressed` events of the pairs that regress under the
+        new settings and did not under the old ones; no :class:`ModelQuality`, since a
+        version's overall figures do not depend on the settings (its timeline does, and
+        is re-bucketed). Nothing when the settings are the ones in use: the same settings
+        applied twice alert once.
+        """
+        return list(self._evaluation.reconfigure(settings))
 
     def quality(self, version: str) -> ModelQuality:
         """The version's figures now; ``ValueError`` for a version never scored."""

@@ -236,6 +236,14 @@ class ProjectQuality:
         """The annotator agreement matrix (see :meth:`AnnotatorPerformance.matrix`)."""
         return self._performance.matrix()
 
+    def agreement_pairs(self) -> list[tuple[str, str, int, float]]:
+        """Each annotator pair with a shared scored task: ``(a, b, tasks, mean)``, sorted."""
+        return self._performance.agreement_pairs()
+
+    def annotators(self) -> list[str]:
+        """Everyone with a submitted or skipped annotation, sorted."""
+        return self._performance.annotators()
+
     def reliabilities(self) -> dict[str, float]:
         """Expected accuracy of every annotator with a counted label; empty with
         reliability off. For ranking annotators."""

@@ -14,8 +14,8 @@ Ops are JSON lists, first element the op name, second the project id:
 * ``["quality", project, settings]``: its annotator-quality settings (evaluation,
   reliability), likewise;
 * ``["reviews", project, settings, now]``: its review criteria and reject mode;
-* ``["models", project, settings]``: its model-evaluation settings, when the project is
-  first seen (later changes apply only while no prediction has been scored);
+* ``["models", project, settings]``: its model-evaluation settings (first use, or
+  changed configuration: they apply to the predictions scored before, too);
 * ``["task", project, kind, task, now]``: ``imported`` or ``deleted``;
 * ``["annotator", project, kind, annotator, now]``: ``joined``, ``left``, ``paused`` or
   ``resumed``;
@@ -29,6 +29,14 @@ Ops are JSON lists, first element the op name, second the project id:
   (``low_agreement_last``: the annotator is among the less reliable, see
   :meth:`WorkflowPartition.low_agreement_last`);
 * ``["expire", project, now]``: reservations due at ``now`` return to the pool.
+
+In push mode (the project's ``assignment_mode``), every ``task``, ``annotator``,
+``fact``, ``next`` and ``expire`` op is followed, within the same op, by a push round
+(:meth:`assignment.Distribution.push` at the op's ``now``): tasks are reserved ahead for
+the annotators with room, and the assignments are among the op's outcomes. Settings ops
+(``policy``, ``quality``, ``reviews``, ``models``) push nothing themselves: the agent
+applies them just before an event op of the same project, and sends every project an
+``expire`` op each second, whose round takes the new settings into account.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ from assignment import (
     Distribution,
     DistributionPolicy,
 )
+from assignment.distribution_policy import AssignmentMode
 from assignment.model_settings import ModelEvaluationSettings
 from assignment.prediction_scores import PredictionScore
 from assignment.review_events import ReviewRequested, TaskReviewed
@@ -63,6 +72,8 @@ Outcome = (Assignment | DistributionEvent | QualityEvent | ModelEvent | ReviewRe
 STATE_VERSION = 1
 
 _ANNOTATOR_KINDS = ("joined", "left", "paused", "resumed")
+# The ops after which a push-mode project gets a push round, with where their `now` is.
+_PUSH_AFTER = {"task": 4, "annotator": 4, "fact": 5, "next": 3, "expire": 2}
 _FACT_KINDS = frozenset({"submitted", "skipped", "deleted", "reviewed", "model-scores",
                          "reassign", "completed", "review", "ground-truth"})
 
@@ -142,6 +153,15 @@ class WorkflowPartition:
             return None
         return ["quality", project, wanted, now]
 
+    def models_op(self, project: str, settings: ModelEvaluationSettings) -> Op | None:
+        """The op that gives ``project`` these model-evaluation settings, or ``None`` if
+        it has them."""
+        current = self.projects.get(project)
+        wanted = settings.to_dict()
+        if current is not None and current.models.settings.to_dict() == wanted:
+            return None
+        return ["models", project, wanted]
+
     def low_agreement_last(self, project: str, annotator: str) -> bool:
         """Whether ``annotator`` should get low-agreement tasks only when nothing else is
         left for them: their estimated reliability is below the median of the project's
@@ -180,17 +200,29 @@ class WorkflowPartition:
 
     def apply(self, op: Op) -> list[Outcome]:
         """Apply one op; what it caused: assignments, releases, shortfalls, annotator
-        quality, pauses, consensus labels."""
+        quality, pauses, consensus labels. In push mode, then the op's push round."""
+        outcomes = self._apply(op)
+        at = _PUSH_AFTER.get(op[0])
+        if at is None:
+            return outcomes
+        project = op[1]
+        distribution = self.projects[project].distribution
+        if distribution.policy.assignment_mode is AssignmentMode.PUSH:
+            outcomes += distribution.push(
+                op[at], lambda annotator: self.low_agreement_last(project, annotator))
+            # An op that changed nothing (a republished fact) did not expire reservations
+            # due at its time: the round did, and their releases belong to this op.
+            outcomes += distribution.take_events()
+        return outcomes
+
+    def _apply(self, op: Op) -> list[Outcome]:
         name, project = op[0], op[1]
         if name == "policy":
             return self._set_policy(project, DistributionPolicy.from_state(op[2]))
         workflow = self.projects.get(project)
         if name == "models" and workflow is not None:
             self.dirty.add(project)
-            if not workflow.models.evaluation.versions():
-                settings = ModelEvaluationSettings(**op[2])
-                workflow.models = ProjectModels(settings)
-            return []
+            return list(workflow.models.reconfigure(ModelEvaluationSettings(**op[2])))
         if name == "reviews" and workflow is not None:
             self.dirty.add(project)
             return list(workflow.reviews.reconfigure(ReviewSettings(**op[2]), op[3]))
@@ -277,12 +309,15 @@ class WorkflowPartition:
                 outcomes += workflow.reviews.skipped(task, quality["annotation_id"], now)
             return outcomes
         if kind == "deleted":
-            # The seat stays taken (README, "Not done yet"); the annotation stops counting.
+            # As in Label Studio, the task needs the annotation again and its annotator may
+            # get it again; a prediction (no annotator) never held a seat.
+            outcomes = ([] if detail is None
+                        else list(distribution.annotation_deleted(task, detail, now)))
             if quality is None:
-                return []
+                return outcomes
             deleted = workflow.quality.deleted(task, quality["annotation_id"], detail, now)
             workflow.reviews.rescore(task, _agreement(quality))
-            return [*self._follow(workflow, deleted, now),
+            return [*outcomes, *self._follow(workflow, deleted, now),
                     *workflow.reviews.deleted(task, quality["annotation_id"], now)]
         if kind == "ground-truth":
             # A ground-truth task is a honeypot: outside the overlap, offered by the

@@ -83,6 +83,15 @@ class AnnotatorMatrix:
         entry = self._pairs.get(self._pair(annotator_a, annotator_b))
         return None if entry is None else entry[1].value / entry[0]
 
+    def pairs(self) -> list[tuple[str, str, int, float]]:
+        """Every pair with a scored task: ``(a, b, count, mean)``, ``a < b``, sorted.
+
+        ``count`` is the number of pair scores the mean is over: one per task both
+        annotated, as long as each annotates a task once.
+        """
+        return [(a, b, count, total.value / count)
+                for (a, b), (count, total) in sorted(self._pairs.items())]
+
     def matrix(self) -> tuple[list[str], NDArray[np.float64]]:
         """All annotators with at least one pair score, and their agreement matrix.
 

@@ -24,7 +24,7 @@ import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +35,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from assignment import Assignment, ModelRegressed, Queue, ReservationReleased, TaskUnfillable
 from assignment.review_events import ReviewRequested, TaskReviewed
-from streams import topics
+from streams import topics, workflow_reports
 from streams.agents.annotations import INFRA_ERRORS
 from streams.batch import OutputEvent, decode_outputs, encode_outputs
 from streams.model_quality import ModelQuality
@@ -51,7 +51,7 @@ from streams.models.workflow import ANNOTATOR_SCHEMA, TASK_SCHEMA, parse_workflo
 from streams.settings import Settings
 from streams.state.store import ApplyStatus, StateStore
 from streams.state.workflow_store import WorkflowStore
-from streams.workflow import Op, Outcome, WorkflowPartition, encode_entry
+from streams.workflow import Op, Outcome, ProjectWorkflow, WorkflowPartition, encode_entry
 
 log = logging.getLogger(__name__)
 
@@ -217,17 +217,16 @@ class WorkflowAgent:
                       else _default_config(project).distribution_policy)
             policy_op = owned.state.policy_op(project, policy)
             if policy_op is not None:
-                first_seen = project not in owned.state.projects
                 ops.append(policy_op)
                 owned.state.apply(policy_op)
-                if first_seen:
-                    models_op: Op = ["models", project, (config or _default_config(project))
-                                     .model_evaluation.to_dict()]
-                    ops.append(models_op)
-                    owned.state.apply(models_op)
+            caused: list[Outcome] = []
+            models_op = owned.state.models_op(
+                project, (config or _default_config(project)).model_evaluation)
+            if models_op is not None:
+                ops.append(models_op)
+                caused += owned.state.apply(models_op)
             quality_settings = (config.quality_settings if config is not None
                                 else _default_config(project).quality_settings)
-            caused: list[Outcome] = []
             quality_op = owned.state.quality_op(project, quality_settings, now)
             if quality_op is not None:
                 ops.append(quality_op)
@@ -305,7 +304,9 @@ class WorkflowAgent:
             op: Op = ["next", project, annotator, time.time(),
                       owned.state.low_agreement_last(project, annotator)]
             outcomes = owned.state.apply(op)
-            answer = next((o for o in outcomes if isinstance(o, Assignment)), None)
+            # In push mode the op's push round may assign tasks to others too.
+            answer = next((o for o in outcomes
+                           if isinstance(o, Assignment) and o.annotator == annotator), None)
             changed = [o for o in outcomes
                        if not (isinstance(o, Assignment) and o.queue in _UNCHANGED_QUEUES)]
             if changed and not await self._request(partition, owned, op, changed, project):
@@ -323,6 +324,26 @@ class WorkflowAgent:
             if owned is None:
                 raise NotOwner(project)
             return owned.state.next_review(project, reviewer)
+
+    async def annotators_report(self, project: str) -> dict[str, Any] | None:
+        """The project's annotator performance and agreement matrix
+        (:func:`streams.workflow_reports.annotators_report`); ``None`` for a project this
+        partition has no state of. Reads only; :class:`NotOwner` as :meth:`next_task`."""
+        return await self._report(project, workflow_reports.annotators_report)
+
+    async def models_report(self, project: str) -> dict[str, Any] | None:
+        """The project's model versions (:func:`streams.workflow_reports.models_report`);
+        ``None`` for a project this partition has no state of. Reads only."""
+        return await self._report(project, workflow_reports.models_report)
+
+    async def _report(self, project: str, build: Callable[[str, ProjectWorkflow], Any]) -> Any:
+        # Under the lock: a batch or a rebuild must not change the state mid-read.
+        async with self._lock:
+            owned = self._owned.get(self.partition_of(project))
+            if owned is None:
+                raise NotOwner(project)
+            workflow = owned.state.projects.get(project)
+            return None if workflow is None else build(project, workflow)
 
     async def _request(self, partition: int, owned: _Owned, op: Op, outcomes: list[Outcome],
                        project: str) -> bool:

@@ -10,7 +10,11 @@ import orjson
 
 from agreement import Methodology, ScoringConfig
 from assignment.consensus import ConsensusPolicy
-from assignment.distribution import DEFAULT_RESERVATION_TTL, DistributionPolicy
+from assignment.distribution_policy import (
+    DEFAULT_RESERVATION_TTL,
+    DistributionPolicy,
+    parse_assignment_mode,
+)
 from assignment.evaluation import EvaluationSettings
 from assignment.model_settings import ModelEvaluationSettings
 from assignment.review_events import ReviewCriteria
@@ -56,7 +60,9 @@ class ProjectConfig:
     Quorum hands out the project's tasks only with ``distribute``; the other distribution
     settings are :class:`assignment.DistributionPolicy`'s (Label Studio Enterprise's
     defaults), ``reservation_ttl_s`` in seconds and ``skip_mode`` a
-    :class:`assignment.SkipMode` value.
+    :class:`assignment.SkipMode` value. ``assignment_mode`` is ``pull`` (annotators ask
+    the label stream) or ``push`` (Quorum reserves ``push_depth`` tasks ahead for each
+    annotator, least-loaded first, and announces them on the assignments topic).
 
     Annotator quality: ``evaluation`` (ground-truth evaluation, Label Studio Enterprise's
     "Annotator Evaluation", :class:`assignment.EvaluationSettings`) and ``reliability``
@@ -83,6 +89,8 @@ class ProjectConfig:
     max_share_per_annotator: float | None = _DEFAULT_DISTRIBUTION.max_share_per_annotator
     reservation_ttl_s: float = DEFAULT_RESERVATION_TTL
     skip_mode: str = _DEFAULT_DISTRIBUTION.skip_mode.value
+    assignment_mode: str = _DEFAULT_DISTRIBUTION.assignment_mode.value
+    push_depth: int = _DEFAULT_DISTRIBUTION.push_depth
     evaluation: EvaluationSettings = _DEFAULT_EVALUATION
     reliability: bool = True
     # Where a task goes when a reviewer rejects an annotation (assignment.RejectMode):
@@ -128,6 +136,8 @@ class ProjectConfig:
             max_share_per_annotator=self.max_share_per_annotator,
             reservation_ttl=self.reservation_ttl_s,
             skip_mode=parse_skip_mode(self.skip_mode),
+            assignment_mode=parse_assignment_mode(self.assignment_mode),
+            push_depth=self.push_depth,
         )
 
     @property
@@ -151,6 +161,8 @@ class ProjectConfig:
             "max_share_per_annotator": self.max_share_per_annotator,
             "reservation_ttl_s": self.reservation_ttl_s,
             "skip_mode": self.skip_mode,
+            "assignment_mode": self.assignment_mode,
+            "push_depth": self.push_depth,
             "reject_mode": self.reject_mode,
             "evaluation": evaluation_to_dict(self.evaluation),
             "reliability": self.reliability,
@@ -206,6 +218,9 @@ def project_config_from_dict(body: dict[str, Any]) -> ProjectConfig:
         max_share_per_annotator=_optional_number(body, "max_share_per_annotator"),
         reservation_ttl_s=_number(body, "reservation_ttl_s", DEFAULT_RESERVATION_TTL),
         skip_mode=_str(body, "skip_mode", _DEFAULT_DISTRIBUTION.skip_mode.value),
+        assignment_mode=_str(body, "assignment_mode",
+                             _DEFAULT_DISTRIBUTION.assignment_mode.value),
+        push_depth=_int(body, "push_depth", _DEFAULT_DISTRIBUTION.push_depth),
         evaluation=_evaluation(body),
         reliability=_bool(body, "reliability", True),
         reject_mode=reject_mode,

@@ -19,7 +19,12 @@ from typing import Any
 import pytest
 
 from assignment.consensus import ConsensusPolicy
-from assignment.distribution import DEFAULT_RESERVATION_TTL, Distribution, DistributionPolicy
+from assignment.distribution import (
+    DEFAULT_RESERVATION_TTL,
+    AssignmentMode,
+    Distribution,
+    DistributionPolicy,
+)
 from assignment.label_stream import Assignment, Queue
 from assignment.seats import ReleaseReason, ReservationReleased, TaskUnfillable
 from assignment.skips import RejectMode, SkipMode
@@ -83,6 +88,8 @@ def test_defaults_follow_label_studio_enterprise() -> None:
         ({"reservation_ttl": 0}, "reservation_ttl"),
         ({"reservation_ttl": math.inf}, "reservation_ttl"),
         ({"skip_mode": "ignore"}, "skip_mode"),
+        ({"assignment_mode": "both"}, "assignment_mode"),
+        ({"push_depth": 0}, "push_depth"),
     ],
 )
 def test_bad_settings_are_refused_with_the_field_named(settings: dict[str, Any],
@@ -93,11 +100,13 @@ def test_bad_settings_are_refused_with_the_field_named(settings: dict[str, Any],
 
 def test_settings_round_trip_through_json() -> None:
     policy = DistributionPolicy(ConsensusPolicy(3, 0.7, 2), 40, True, 50, 0.25, 600.0,
-                                SkipMode.REQUEUE_FOR_ME)
+                                SkipMode.REQUEUE_FOR_ME, AssignmentMode.PUSH, 4)
     state = json.loads(json.dumps(policy.to_state()))
     assert state["skip_mode"] == "requeue_for_me"  # stored as its value
+    assert (state["assignment_mode"], state["push_depth"]) == ("push", 4)
     restored = DistributionPolicy.from_state(state)
     assert restored == policy and restored.skip_mode is SkipMode.REQUEUE_FOR_ME
+    assert restored.assignment_mode is AssignmentMode.PUSH
     with pytest.raises(ValueError, match="version"):
         DistributionPolicy.from_state({**policy.to_state(), "version": 2})
 
@@ -176,8 +185,7 @@ def test_fewer_annotators_than_the_overlap_gets_what_is_possible_and_is_reported
     d = make(overlap=3, max_additional=2)
     setup(d, "ab", [])
     assert d.task_imported("t1", 0.0) == [TaskUnfillable("t1", needed=3, available=2)]
-    assigned = d.assign("t1", 1.0)
-    assert sorted(a.annotator for a in assigned) == ["a", "b"]
+    assert [(x.task if x else None) for x in (pull(d, "a"), pull(d, "b"))] == ["t1", "t1"]
     # Still one short, and as short as before: no second report.
     assert d.take_events() == []
     assert d.annotation_submitted("t1", "a", 2.0) == []
@@ -235,7 +243,8 @@ def test_an_expired_reservation_returns_the_task_and_it_goes_to_another() -> Non
 def test_expire_is_driven_by_the_time_given() -> None:
     d = make(overlap=2, reservation_ttl=10.0)
     setup(d, "ab", ["t1"])
-    assert {a.annotator for a in d.assign("t1", 100.0)} == {"a", "b"}
+    assert [(x.task if x else None) for x in (pull(d, "a", 100.0), pull(d, "b", 100.0))] \
+        == ["t1", "t1"]
     assert d.expire(109.0) == []
     assert d.expire(110.0) == [ReservationReleased("t1", "a", ReleaseReason.EXPIRED),
                                ReservationReleased("t1", "b", ReleaseReason.EXPIRED)]
@@ -255,7 +264,8 @@ def test_limit_by_count_counts_done_and_reserved_tasks() -> None:
     assert assigned is not None and assigned.task == "t2"
     d.annotation_submitted("t2", "a", 2.0)
     assert pull(d, "a") is None
-    assert [x.annotator for x in d.assign("t3", 3.0)] == ["b"]
+    got = pull(d, "b", 3.0)
+    assert got is not None and got.task == "t3"
     assert d.annotator_load("a") == 2
 
 
@@ -445,51 +455,6 @@ def test_low_agreement_tasks_come_first() -> None:
     assert got is not None and (got.task, got.queue) == ("t1", Queue.LOW_AGREEMENT)
 
 
-# Push -----------------------------------------------------------------------------------
-
-
-def test_assign_picks_the_least_loaded() -> None:
-    d = make(overlap=2)
-    setup(d, "abc", ["t1", "t2", "t3", "t4"])
-    d.annotation_submitted("t1", "a", 1.0)
-    d.annotation_submitted("t2", "a", 1.0)
-    d.annotation_submitted("t3", "b", 1.0)
-    assigned = d.assign("t4", 2.0)
-    assert sorted(x.annotator for x in assigned) == ["b", "c"]
-    assert {x.queue for x in assigned} == {Queue.PUSHED}
-    assert d.assign("t4", 3.0) == []  # full
-    # The pushed reservations are what the label stream gives them next.
-    got = pull(d, "b", 3.0)
-    assert got is not None and (got.task, got.queue) == ("t4", Queue.RESERVED)
-
-
-def test_assign_ties_are_broken_the_same_way_whatever_the_join_order() -> None:
-    picks = []
-    for order in ("abcdef", "fedcba", "cafebd"):
-        d = make(overlap=2)
-        setup(d, order, [f"t{i}" for i in range(10)])
-        picks.append([sorted(x.annotator for x in d.assign(f"t{i}", 1.0)) for i in range(10)])
-    assert picks[0] == picks[1] == picks[2]
-    assert len({tuple(p) for p in picks[0]}) > 1  # ties do not always go to the same pair
-
-
-def test_reliability_ranks_low_agreement_tasks_only() -> None:
-    d = make(overlap=1, max_additional=2)
-    setup(d, "abcd", ["t1", "t2"])
-    d.annotation_submitted("t1", "a", 1.0)
-    d.annotation_submitted("t2", "b", 1.0)
-    d.annotation_submitted("t2", "c", 1.0)
-    reliability = {"a": 0.99, "b": 0.9, "c": 0.5}  # d unknown: ranks last
-    d.one_more_needed("t1", 1, 2.0)
-    assert [x.annotator for x in d.assign("t1", 3.0, reliability)] == ["b"]
-    # Not a low-agreement task: least-loaded, whatever the scores (d holds nothing).
-    d.task_imported("t3", 4.0)
-    assert [x.annotator for x in d.assign("t3", 4.0, reliability)] == ["d"]
-    d.one_more_needed("t2", 2, 5.0)
-    with pytest.raises(ValueError, match="reliability"):
-        d.assign("t2", 6.0, {"a": math.nan})
-
-
 # Membership, closing, deleting ------------------------------------------------------------
 
 
@@ -499,11 +464,11 @@ def test_paused_and_departed_annotators_get_nothing() -> None:
     pull(d, "a")
     assert d.annotator_paused("a", 2.0) == [ReservationReleased("t1", "a", ReleaseReason.PAUSED)]
     assert pull(d, "a") is None
-    assert sorted(x.annotator for x in d.assign("t2", 3.0)) == ["b", "c"]
+    assert [label(d, annotator, 3.0) for annotator in "bc"] == ["t1", "t1"]  # a's seat
     d.annotator_resumed("a", 4.0)
     got = pull(d, "a", 4.0)
-    assert got is not None and got.task == "t1"
-    assert d.annotator_left("a", 5.0) == [ReservationReleased("t1", "a", ReleaseReason.LEFT)]
+    assert got is not None and got.task == "t2"
+    assert d.annotator_left("a", 5.0) == [ReservationReleased("t2", "a", ReleaseReason.LEFT)]
     assert pull(d, "a") is None
     assert pull(d, "nobody") is None
 
@@ -537,6 +502,77 @@ def test_deleting_a_task_ends_its_reservations_and_frees_the_load() -> None:
     assert label(d, "a", 4.0) == "t1"
 
 
+def test_a_deleted_annotation_frees_its_seat_and_its_annotator_may_label_it_again() -> None:
+    # Label Studio: deleting an annotation makes the task need one again.
+    d = make(overlap=2)
+    setup(d, "abc", ["t1", "t2"])
+    assert label(d, "a") == "t1"
+    assert label(d, "b") == "t1"
+    assert pull(d, "c", 2.0) is not None and d.annotator_load("c") == 1  # c holds t2
+    assert d.annotation_deleted("t1", "a", 3.0) == []
+    view = d.task_view("t1")
+    assert view is not None and view.done == ("b",) and view.needed == 1
+    assert d.annotator_load("a") == 0
+    assert label(d, "a", 4.0) == "t1"  # free to take it again, first in import order
+    assert d.annotator_load("a") == 1
+
+
+def test_deleting_twice_or_what_holds_no_done_seat_changes_nothing() -> None:
+    d = make(overlap=2)
+    setup(d, "ab", ["t1"])
+    label(d, "a")
+    pull(d, "b")
+    d.annotation_deleted("t1", "a", 2.0)
+    state = d.to_state()
+    assert d.annotation_deleted("t1", "a", 2.0) == []  # delivered twice
+    d.annotation_deleted("t1", "b", 2.0)  # b holds a reservation, not a done seat
+    d.annotation_deleted("t1", "nobody", 2.0)
+    d.annotation_deleted("t9", "a", 2.0)  # not in the project
+    assert d.to_state() == state
+
+
+def test_a_deletion_leaves_the_consensus_decision_alone() -> None:
+    d = make(overlap=1)
+    setup(d, "ab", ["t1", "t2"])
+    assert label(d, "a") == "t1"
+    assert label(d, "b") == "t2"
+    d.task_completed("t1", 2.0)
+    d.annotation_deleted("t1", "a", 3.0)
+    d.annotation_deleted("t2", "b", 3.0)  # t2 is full, not closed: it reopens
+    assert d.annotator_load("a") == d.annotator_load("b") == 0
+    view = d.task_view("t1")
+    assert view is not None and not view.open and view.needed == 0
+    got = pull(d, "a", 4.0)
+    assert got is not None and got.task == "t2"
+
+
+def test_a_deleted_honeypot_annotation_no_longer_counts_toward_the_evaluation() -> None:
+    from assignment.evaluation import EvaluationSettings
+
+    d = Distribution(DistributionPolicy(), EvaluationSettings(enabled=True, onboarding_tasks=1))
+    setup(d, "a", ["g1", "t1", "t2"])
+    d.ground_truth_marked("g1", 0.0)
+    assert label(d, "a") == "g1"  # onboarding
+    d.annotation_deleted("g1", "a", 2.0)
+    view = d.task_view("g1")
+    assert view is not None and view.ground_truth and view.done == ()
+    # Onboarding is due again, and g1 is the honeypot a has not labeled.
+    got = pull(d, "a", 3.0)
+    assert got is not None and (got.task, got.queue) == ("g1", Queue.GROUND_TRUTH)
+    d.annotation_submitted("g1", "a", 3.0)
+    assert label(d, "a", 4.0) == "t1"
+
+
+def test_a_limit_reached_is_lifted_by_a_deletion() -> None:
+    d = make(overlap=1, max_tasks_per_annotator=1)
+    setup(d, "a", ["t1", "t2"])
+    assert label(d, "a") == "t1"
+    assert pull(d, "a", 2.0) is None  # at the limit
+    d.annotation_deleted("t1", "a", 3.0)
+    got = pull(d, "a", 4.0)
+    assert got is not None and got.task == "t1"
+
+
 def test_events_for_unknown_tasks_and_annotators() -> None:
     d = make(overlap=2)
     setup(d, "a", [])
@@ -548,8 +584,6 @@ def test_events_for_unknown_tasks_and_annotators() -> None:
     assert label(d, "a") == "t1"
     with pytest.raises(ValueError, match="not in the project"):
         d.one_more_needed("t9", 2, 1.0)
-    with pytest.raises(ValueError, match="not in the project"):
-        d.assign("t9", 1.0)
     with pytest.raises(ValueError, match="annotator_count"):
         d.one_more_needed("t1", -1, 1.0)
 

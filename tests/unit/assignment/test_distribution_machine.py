@@ -2,7 +2,8 @@
 
 Every rule is applied to the distribution and to a twin rebuilt from its JSON state after
 the previous step: the two must give the same answers, so a state round trip loses
-nothing. The label stream's index is checked against a linear scan of every task.
+nothing. The label stream's index is checked against a linear scan of every task, and so
+is a push round: after it, nobody with room is left with a task they could take.
 """
 
 from __future__ import annotations
@@ -23,17 +24,17 @@ from hypothesis.stateful import (
 from assignment.consensus import ConsensusPolicy
 from assignment.distribution import Distribution, DistributionPolicy
 from assignment.label_stream import Assignment, Queue
-from assignment.seats import TaskUnfillable, TaskView
+from assignment.seats import ReleaseReason, ReservationReleased, TaskUnfillable, TaskView
 from assignment.skips import RejectMode, SkipMode
 
 TASKS = ("t0", "t1", "t2", "tâche-3", "t4", "t5")
 ANNOTATORS = ("a", "b", "c", "李", "e")
-RELIABILITY = {"a": 0.9, "b": 0.4, "李": 0.7}  # c and e unknown
 POOL_QUEUES = {Queue.LOW_AGREEMENT, Queue.STARTED, Queue.OVERLAP, Queue.SEQUENCE}
 
 policies = st.builds(
-    lambda overlap, extra, cohort, first, count, share, mode: DistributionPolicy(
-        ConsensusPolicy(overlap, 0.7, extra), cohort, first, count, share, 10.0, mode),
+    lambda overlap, extra, cohort, first, count, share, mode, push: DistributionPolicy(
+        ConsensusPolicy(overlap, 0.7, extra), cohort, first, count, share, 10.0, mode,
+        "pull" if push is None else "push", push or 1),
     st.integers(1, 3),
     st.integers(0, 2),
     st.sampled_from([0, 50, 100]),
@@ -41,6 +42,7 @@ policies = st.builds(
     st.none() | st.integers(1, 4),
     st.none() | st.sampled_from([0.3, 0.6]),
     st.sampled_from(list(SkipMode)),
+    st.none() | st.integers(1, 3),  # push depth, None for pull mode
 )
 
 
@@ -58,6 +60,8 @@ class DistributionMachine(RuleBasedStateMachine):
         self.now = 0.0
         self.members: set[str] = set()
         self.paused: set[str] = set()
+        # Let a reservation expire and did not act since: push mode passes them over.
+        self.idle: set[str] = set()
         self.reported: dict[str, int] = {}  # task -> shortfall of its last TaskUnfillable
         for annotator in sorted(annotators):
             self.membership(annotator, "join")
@@ -73,7 +77,7 @@ class DistributionMachine(RuleBasedStateMachine):
         assert result == twin, (method, args, result, twin)
         events = self.d.take_events()
         assert events == self.twin.take_events()
-        if isinstance(result, list) and method != "assign":
+        if isinstance(result, list) and method != "push":
             events = result + events
         self.record(events)
         if method == "task_deleted":
@@ -84,6 +88,9 @@ class DistributionMachine(RuleBasedStateMachine):
         for event in events:
             if isinstance(event, TaskUnfillable):
                 self.reported[event.task] = event.needed - event.available
+            elif isinstance(event, ReservationReleased) \
+                    and event.reason is ReleaseReason.EXPIRED:
+                self.idle.add(event.annotator)
 
     def views(self) -> dict[str, TaskView]:
         return {t: v for t in TASKS if (v := self.d.task_view(t)) is not None}
@@ -119,12 +126,14 @@ class DistributionMachine(RuleBasedStateMachine):
         self.both(method, annotator, self.now)
         if action == "join":
             self.members.add(annotator)
+            self.idle.discard(annotator)
         elif action == "leave":
             self.members.discard(annotator)
         elif action == "pause":
             self.paused.add(annotator)
         else:
             self.paused.discard(annotator)
+            self.idle.discard(annotator)
 
     @rule(annotator=st.sampled_from(ANNOTATORS))
     def pull(self, annotator: str) -> None:
@@ -149,6 +158,7 @@ class DistributionMachine(RuleBasedStateMachine):
         if got is not None:
             assert got.queue in POOL_QUEUES | {Queue.SKIPPED}
             self.check_new_seat(got, before)
+            self.idle.discard(annotator)
 
     @rule(annotator=st.sampled_from(ANNOTATORS))
     def work(self, annotator: str) -> None:
@@ -157,31 +167,59 @@ class DistributionMachine(RuleBasedStateMachine):
         for task, holder in self.pairs("reserved"):
             if holder == annotator:
                 self.both("annotation_submitted", task, annotator, self.now)
+                self.idle.discard(annotator)
                 return
 
-    @rule(task=st.sampled_from(TASKS), ranked=st.booleans())
-    def push(self, task: str, ranked: bool) -> None:
+    @rule()
+    def push(self) -> None:
         before = self.views()
-        if task not in before:
+        depth = self.d.policy.pushed_per_annotator
+        pushed = self.both("push", self.now)
+        if not depth:
+            assert pushed == []
             return
-        assigned = self.both("assign", task, self.now, RELIABILITY if ranked else None)
-        assert len(assigned) <= before[task].needed
-        assert len({a.annotator for a in assigned}) == len(assigned)
-        for assignment in assigned:
+        assert len({(a.task, a.annotator) for a in pushed}) == len(pushed)
+        for assignment in pushed:
             assert assignment.queue is Queue.PUSHED
+            assert assignment.annotator not in self.idle
             self.check_new_seat(assignment, before)
+        # Filled: whoever still has room has nothing left in the pool they could take.
+        views = self.views()
+        limit = self.d.policy.annotator_limit(len(views))
+        for annotator in (self.members - self.paused - self.idle):
+            holds = sum(annotator in v.reserved for v in views.values())
+            load = self.d.annotator_load(annotator)
+            if holds < depth and (limit is None or load < limit):
+                assert self.d.linear_scan(annotator) is None, (annotator, holds)
 
     @precondition(lambda self: self.pairs("reserved"))
     @rule(data=st.data())
     def submit(self, data: st.DataObject) -> None:
         task, annotator = data.draw(st.sampled_from(self.pairs("reserved")))
         self.both("annotation_submitted", task, annotator, self.now)
+        self.idle.discard(annotator)
 
     @precondition(lambda self: self.pairs("reserved"))
     @rule(data=st.data())
     def skip(self, data: st.DataObject) -> None:
         task, annotator = data.draw(st.sampled_from(self.pairs("reserved")))
         self.both("annotation_skipped", task, annotator, self.now)
+        self.idle.discard(annotator)
+
+    @precondition(lambda self: self.pairs("done"))
+    @rule(data=st.data())
+    def delete(self, data: st.DataObject) -> None:
+        """A person deletes a submitted annotation: the seat is free, the annotator may
+        take the task again; delivered twice, the second changes nothing."""
+        task, annotator = data.draw(st.sampled_from(self.pairs("done")))
+        load = self.d.annotator_load(annotator)
+        self.both("annotation_deleted", task, annotator, self.now)
+        view = self.d.task_view(task)
+        assert view is not None and annotator not in view.done + view.excluded + view.deferred
+        assert self.d.annotator_load(annotator) == load - 1
+        state = self.d.to_state()
+        self.both("annotation_deleted", task, annotator, self.now)
+        assert self.d.to_state() == state
 
     @rule(seconds=st.sampled_from([0.5, 4.0, 11.0]))
     def advance(self, seconds: float) -> None:

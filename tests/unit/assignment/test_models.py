@@ -258,6 +258,110 @@ def test_only_watched_metrics_regress() -> None:
     assert [e.metric for e in events] == [ModelMetric.ANNOTATORS]
 
 
+# -- changing the settings after predictions were scored -------------------------------------
+
+
+def regressed_pair() -> ModelEvaluation:
+    """v1 at 1.0 and v2 at 0.85 on ground truth, three tasks each, under a 0.2 margin."""
+    evaluation = ModelEvaluation(ModelEvaluationSettings(regression_margin=0.2,
+                                                         min_scored_tasks=3))
+    feed(evaluation, "v1", [1.0, 1.0, 1.0], now=0.0)
+    assert feed(evaluation, "v2", [0.85, 0.85, 0.85], now=10.0) == []
+    return evaluation
+
+
+def test_a_narrower_margin_alerts_on_predictions_scored_before_once() -> None:
+    evaluation = regressed_pair()
+    narrower = ModelEvaluationSettings(regression_margin=0.1, min_scored_tasks=3)
+    events = evaluation.reconfigure(narrower)
+    assert events == (ModelRegressed("v2", "v1", ModelMetric.GROUND_TRUTH, 0.85, 1.0, 0.1),)
+    assert evaluation.settings == narrower
+    assert evaluation.regressions() == [("v2", ModelMetric.GROUND_TRUTH)]
+    assert evaluation.reconfigure(narrower) == ()  # the settings in use: nothing new
+    # Equal settings built afresh are the same settings.
+    assert evaluation.reconfigure(ModelEvaluationSettings(regression_margin=0.1,
+                                                          min_scored_tasks=3)) == ()
+    # Later updates are judged under the new margin.
+    assert feed(evaluation, "v2", [0.85], now=20.0, first=3) == []
+
+
+def test_a_wider_margin_re_arms_the_alert_silently() -> None:
+    evaluation = regressed_pair()
+    narrow = ModelEvaluationSettings(regression_margin=0.1, min_scored_tasks=3)
+    assert len(evaluation.reconfigure(narrow)) == 1
+    assert evaluation.reconfigure(ModelEvaluationSettings(regression_margin=0.2,
+                                                          min_scored_tasks=3)) == ()
+    assert evaluation.regressions() == []
+    # Narrowed again, the regression holds again and is reported again, like a
+    # version that recovered and fell back.
+    assert len(evaluation.reconfigure(narrow)) == 1
+
+
+def test_a_lower_minimum_compares_versions_with_fewer_scored_tasks() -> None:
+    evaluation = ModelEvaluation(ModelEvaluationSettings(regression_margin=0.1,
+                                                         min_scored_tasks=3))
+    feed(evaluation, "v1", [1.0, 1.0], now=0.0)
+    assert feed(evaluation, "v2", [0.5, 0.5], now=10.0) == []  # two tasks each, below 3
+    events = evaluation.reconfigure(ModelEvaluationSettings(regression_margin=0.1,
+                                                            min_scored_tasks=2))
+    assert [(e.new_version, e.metric, e.new, e.previous) for e in events] == [
+        ("v2", ModelMetric.GROUND_TRUTH, 0.5, 1.0)
+    ]
+
+
+def test_watched_metrics_follow_the_settings() -> None:
+    both = (ModelMetric.ANNOTATORS, ModelMetric.GROUND_TRUTH)
+    evaluation = ModelEvaluation(ModelEvaluationSettings(
+        regression_margin=0.1, min_scored_tasks=1, regression_metrics=both))
+    evaluation.update_task("t1", {"a": PredictionScore("v1", 1.0, 1.0, 1.0)}, now=0.0)
+    events = evaluation.update_task("t2", {"b": PredictionScore("v2", 0.0, 0.0, 0.0)}, now=1.0)
+    assert [e.metric for e in events] == list(both)
+    # Annotators no longer watched: its regression is dropped, not kept stale.
+    only_truth = ModelEvaluationSettings(regression_margin=0.1, min_scored_tasks=1,
+                                         regression_metrics=(ModelMetric.GROUND_TRUTH,))
+    assert evaluation.reconfigure(only_truth) == ()
+    assert evaluation.regressions() == [("v2", ModelMetric.GROUND_TRUTH)]
+    # Consensus now watched too: it regressed all along, so it alerts now, alone.
+    events = evaluation.reconfigure(ModelEvaluationSettings(
+        regression_margin=0.1, min_scored_tasks=1,
+        regression_metrics=(ModelMetric.CONSENSUS, ModelMetric.GROUND_TRUTH)))
+    assert [(e.new_version, e.metric) for e in events] == [("v2", ModelMetric.CONSENSUS)]
+
+
+def test_new_buckets_regroup_the_predictions_scored_before() -> None:
+    hour = 3_600.0
+    evaluation = ModelEvaluation(ModelEvaluationSettings(bucket_seconds=DAY))
+    evaluation.update_task("t1", {"p1": gt_score("v1", 1.0)}, now=10.0)
+    evaluation.update_task("t2", {"p2": gt_score("v1", 0.0)}, now=2 * hour + 5)
+    evaluation.update_task("t3", {"p3": gt_score("v1", 0.5)}, now=DAY + 1)
+    overall = evaluation.scores("v1")
+    daily = evaluation.timeline("v1")
+    assert [(b.start, b.ground_truth) for b in daily] == [
+        (0.0, MetricMean(0.5, 2)), (DAY, MetricMean(0.5, 1))]
+    assert evaluation.reconfigure(ModelEvaluationSettings(bucket_seconds=hour)) == ()
+    assert [(b.start, b.ground_truth) for b in evaluation.timeline("v1")] == [
+        (0.0, MetricMean(1.0, 1)), (2 * hour, MetricMean(0.0, 1)), (DAY, MetricMean(0.5, 1))]
+    assert evaluation.scores("v1") == overall  # the overall figures have no buckets
+    # An unchanged score keeps its time, a new one lands in the new-size bucket.
+    evaluation.update_task("t1", {"p1": gt_score("v1", 1.0), "q": gt_score("v1", 1.0)},
+                           now=DAY + 3 * hour)
+    assert [b.start for b in evaluation.timeline("v1")] == [0.0, 2 * hour, DAY, DAY + 3 * hour]
+    evaluation.update_task("t1", {"p1": gt_score("v1", 1.0)}, now=DAY + 4 * hour)
+    assert evaluation.reconfigure(ModelEvaluationSettings(bucket_seconds=DAY)) == ()
+    assert evaluation.timeline("v1") == daily
+
+
+def test_bad_new_settings_change_nothing() -> None:
+    evaluation = regressed_pair()
+    state = evaluation.to_state()
+    with pytest.raises(ValueError, match="ModelEvaluationSettings"):
+        evaluation.reconfigure({"regression_margin": 0.1})  # type: ignore[arg-type]
+    assert evaluation.to_state() == state
+    # Assigning the settings would skip the recompute: they change only by reconfigure.
+    with pytest.raises(AttributeError):
+        evaluation.settings = ModelEvaluationSettings()  # type: ignore[misc]
+
+
 # -- incremental equals recompute, and state -------------------------------------------------
 
 score_values = st.one_of(st.none(), st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
@@ -279,9 +383,11 @@ SMALL_RULE = ModelEvaluationSettings(regression_margin=0.1, min_scored_tasks=2)
 def recompute(state: dict[str, Any]) -> dict[tuple[str, float | None], list[float | None]]:
     """Per (version, bucket start or None for overall) and metric, math.fsum over the
     stored scores divided by their count: the figures from scratch."""
+    width = state["settings"]["bucket_seconds"]
     values: dict[tuple[str, float | None], list[list[float]]] = {}
     for predictions in state["tasks"].values():
-        for start, version, *scores in predictions.values():
+        for scored_at, version, *scores in predictions.values():
+            start = math.floor(scored_at / width) * width
             for key in ((version, None), (version, start)):
                 lists = values.setdefault(key, [[], [], []])
                 for i, score in enumerate(scores):
@@ -333,6 +439,41 @@ def test_state_round_trip_resumes_exactly(
         assert restored.timeline(version) == evaluation.timeline(version)
 
 
+rule_settings = st.builds(
+    ModelEvaluationSettings,
+    bucket_seconds=st.sampled_from([3_600.0, DAY, 7 * DAY, 1_000.5]),
+    regression_margin=st.sampled_from([0.0, 0.05, 0.1, 0.3]),
+    min_scored_tasks=st.integers(1, 3),
+    regression_metrics=st.lists(st.sampled_from(list(ModelMetric)), unique=True).map(tuple),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(updates, rule_settings, rule_settings)
+def test_new_settings_give_the_evaluation_they_would_have_given_from_the_start(
+    steps: list[tuple[str, dict[str, PredictionScore], float]],
+    old: ModelEvaluationSettings,
+    new: ModelEvaluationSettings,
+) -> None:
+    changed = ModelEvaluation(old)
+    fresh = ModelEvaluation(new)
+    for task, scores, now in steps:
+        changed.update_task(task, scores, now)
+        fresh.update_task(task, scores, now)
+    before = set(changed.regressions())
+    events = changed.reconfigure(new)
+    assert changed.to_state() == fresh.to_state()
+    for version in fresh.versions():
+        assert changed.scores(version) == fresh.scores(version)
+        assert changed.timeline(version) == fresh.timeline(version)
+    # Reported once: exactly the pairs that regress now and did not before.
+    assert [(e.new_version, e.metric) for e in events] == sorted(
+        set(fresh.regressions()) - before, key=lambda pair: (
+            changed.versions().index(pair[0]), new.regression_metrics.index(pair[1])))
+    assert all(e.margin == new.regression_margin for e in events)
+    assert changed.reconfigure(new) == ()
+
+
 def test_exact_sums_leave_nothing_after_removing_everything() -> None:
     evaluation = ModelEvaluation()
     for i, value in enumerate([0.1, 0.7, 1e-17, 0.2]):
@@ -368,6 +509,8 @@ def test_bad_settings_are_refused(options: dict[str, object], message: str) -> N
     ("change", "message"),
     [
         (lambda s: s.update(version=0), "version 0"),
+        # Version 1 kept bucket starts, which cannot be re-bucketed: rebuilt, not read.
+        (lambda s: s.update(version=1), "version 1, expected 2; rebuild .* `quorum rebuild`"),
         (lambda s: s.pop("first_seen"), "malformed"),
         (lambda s: s["tasks"]["t1"]["p"].__setitem__(1, "v9"), "unknown version"),
         (lambda s: s["tasks"]["t1"]["p"].__setitem__(2, 2.0), "malformed"),

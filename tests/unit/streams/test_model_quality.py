@@ -123,6 +123,25 @@ def test_a_regressed_version_that_recovers_can_regress_again() -> None:
     assert [(e.new_version, e.previous_version) for e in regressions(events)] == [("v2", "v1")]
 
 
+def test_new_settings_apply_to_the_predictions_scored_before() -> None:
+    models = ProjectModels(STRICT)
+    for i in range(3):
+        models.scores(f"old{i}", {f"o{i}": score("v1", 0.9)}, T0 + i)
+        assert regressions(models.scores(f"new{i}", {f"n{i}": score("v2", 0.85)},
+                                         T0 + DAY + i)) == []  # 0.05 <= 0.1
+    figures = [models.quality(v) for v in models.evaluation.versions()]
+    tighter = ModelEvaluationSettings(regression_margin=0.02, min_scored_tasks=3,
+                                      regression_metrics=(ModelMetric.ANNOTATORS,))
+    events = models.reconfigure(tighter)
+    # Only the regression: the overall figures do not depend on the settings.
+    assert events == [ModelRegressed("v2", "v1", ModelMetric.ANNOTATORS, 0.85, 0.9, 0.02)]
+    assert models.settings == tighter
+    assert [models.quality(v) for v in models.evaluation.versions()] == figures
+    assert models.reconfigure(tighter) == []
+    assert models.reconfigure(STRICT) == []  # the alert is re-armed, not reported
+    assert models.evaluation.regressions() == []
+
+
 def test_bad_input_changes_nothing() -> None:
     models = ProjectModels()
     models.scores("t1", {"p1": score("v1", 1.0)}, T0)
@@ -175,11 +194,47 @@ def test_state_round_trips_exactly_and_resumes_identically(
         assert resumed.evaluation.timeline(version) == live.evaluation.timeline(version)
 
 
+new_settings = st.builds(
+    ModelEvaluationSettings,
+    bucket_seconds=st.sampled_from([DAY / 2, DAY, 3_600.0]),
+    regression_margin=st.sampled_from([0.0, 0.05, 0.2]),
+    min_scored_tasks=st.integers(1, 2),
+    regression_metrics=st.lists(st.sampled_from(list(ModelMetric)), unique=True).map(tuple),
+)
+step = st.one_of(update, new_settings)
+
+
+def apply(models: ProjectModels, change: Any, now: float) -> list[Any]:
+    if isinstance(change, ModelEvaluationSettings):
+        return models.reconfigure(change)
+    task, scores, offset = change
+    return models.scores(task, scores, now + offset)
+
+
+@settings(max_examples=100, deadline=None)
+@given(before=st.lists(step, max_size=15), after=st.lists(step, max_size=10))
+def test_settings_changes_round_trip_and_replay_identically(
+    before: list[Any], after: list[Any]
+) -> None:
+    live = ProjectModels(STRICT)
+    for change in before:
+        apply(live, change, T0)
+    resumed = ProjectModels.from_state(orjson.loads(orjson.dumps(live.to_state())))
+    assert resumed.to_state() == live.to_state()
+    assert resumed.settings == live.settings
+    for change in after:
+        assert apply(resumed, change, T0 + 3 * DAY) == apply(live, change, T0 + 3 * DAY)
+    assert resumed.to_state() == live.to_state()
+    for version in live.evaluation.versions():
+        assert resumed.evaluation.timeline(version) == live.evaluation.timeline(version)
+
+
 @pytest.mark.parametrize(("state", "words"), [
     ({"version": 2, "evaluation": {}}, "version 2, expected 1"),
     ([], "version None"),
     ({"version": 1}, "has no evaluation"),
-    ({"version": 1, "evaluation": {"version": 1}}, "malformed"),
+    ({"version": 1, "evaluation": {"version": 2}}, "malformed"),
+    ({"version": 1, "evaluation": {"version": 1}}, "version 1, expected 2"),
 ])
 def test_a_state_that_does_not_fit_is_refused(state: Any, words: str) -> None:
     with pytest.raises(ValueError, match=words):

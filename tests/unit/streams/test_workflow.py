@@ -8,21 +8,23 @@ from collections import defaultdict
 import orjson
 import pytest
 
-from assignment import Assignment, ConsensusPolicy, DistributionPolicy
+from assignment import Assignment, ConsensusPolicy, DistributionPolicy, Queue, ReservationReleased
 from streams.workflow import Op, ProjectWorkflow, WorkflowPartition, decode_entry, encode_entry
 
 POLICY = DistributionPolicy(consensus=ConsensusPolicy(overlap=2, threshold=0.7,
                                                       max_additional=1),
                             reservation_ttl=30.0)
+PUSH_POLICY = DistributionPolicy(consensus=POLICY.consensus, reservation_ttl=30.0,
+                                 assignment_mode="push", push_depth=2)
 
 
-def _session(seed: int) -> list[Op]:
+def _session(seed: int, policy: DistributionPolicy = POLICY) -> list[Op]:
     """A random but valid sequence of ops over two projects, with time moving on."""
     rng = random.Random(seed)
     ops: list[Op] = []
     now = 1_000.0
     for project in ("p1", "p2"):
-        ops.append(["policy", project, POLICY.to_state()])
+        ops.append(["policy", project, policy.to_state()])
         ops.append(["models", project, {"bucket_seconds": 60.0, "regression_margin": 0.05,
                                         "min_scored_tasks": 2,
                                         "regression_metrics": ["annotators"]}])
@@ -61,9 +63,14 @@ def _session(seed: int) -> list[Op]:
                 "consensus": None, "ground_truth": rng.choice((None, 1.0))}}
             ops.append(["fact", project, "model-scores", task, None, now, [2, fact, 0],
                         scores])
-        elif roll < 0.78:
+        elif roll < 0.76:
             fact += 1
             ops.append(["fact", project, "skipped", task, annotator, now, [1, fact, 0]])
+        elif roll < 0.78:
+            fact += 1
+            deleted = {"annotation_id": f"{task}-{annotator}", "agreement": None}
+            ops.append(["fact", project, "deleted", task, annotator, now, [1, fact, 0],
+                        deleted])
         elif roll < 0.85:
             fact += 1
             ops.append(["fact", project, "reassign", task, 2, now, [0, fact, 1]])
@@ -81,14 +88,19 @@ def _states(partition: WorkflowPartition) -> dict[str, dict[str, object]]:
     return {p: orjson.loads(w.to_json()) for p, w in partition.projects.items()}
 
 
+@pytest.mark.parametrize("policy", [POLICY, PUSH_POLICY], ids=["pull", "push"])
 @pytest.mark.parametrize("seed", range(8))
-def test_snapshot_plus_journal_rebuilds_the_live_state(seed: int) -> None:
-    ops = _session(seed)
+def test_snapshot_plus_journal_rebuilds_the_live_state(seed: int,
+                                                      policy: DistributionPolicy) -> None:
+    ops = _session(seed, policy)
     live = WorkflowPartition()
     answers = [live.apply(op) for op in ops]
     assert any(isinstance(o, Assignment) for outs in answers for o in outs)
     assert any(type(o).__name__ == "AnnotatorQuality" for outs in answers for o in outs)
     assert any(type(o).__name__ == "ModelQuality" for outs in answers for o in outs)
+    pushed = [o for outs in answers for o in outs
+              if isinstance(o, Assignment) and o.queue is Queue.PUSHED]
+    assert bool(pushed) is (policy is PUSH_POLICY)
 
     cut = len(ops) // 2
     first = WorkflowPartition()
@@ -176,3 +188,126 @@ def test_a_submission_below_the_ground_truth_bar_asks_for_a_review_once() -> Non
     assert [(r.reason, r.annotation, r.score) for r in asked] == \
         [(ReviewReason.GROUND_TRUTH_DISAGREEMENT, "c-1", 0.25)]
     assert requests(submitted("c-1", 0.25, 4)) == []  # once per annotation until reviewed
+
+
+def test_model_settings_changed_after_scoring_apply_once_and_replay() -> None:
+    from assignment import ModelEvaluationSettings, ModelMetric, ModelRegressed
+
+    def rule(margin: float) -> ModelEvaluationSettings:
+        return ModelEvaluationSettings(regression_margin=margin, min_scored_tasks=2,
+                                       regression_metrics=(ModelMetric.ANNOTATORS,))
+
+    def scored(task: str, version: str, value: float, offset: int) -> Op:
+        scores = {f"{task}-{version}": {"model_version": version, "annotators": value,
+                                        "consensus": None, "ground_truth": None}}
+        return ["fact", "p", "model-scores", task, None, 10.0 + offset, [2, offset, 0], scores]
+
+    live = WorkflowPartition()
+    ops: list[Op] = [["policy", "p", POLICY.to_state()]]
+    live.apply(ops[0])
+    assert live.models_op("p", ModelEvaluationSettings()) is None  # the defaults already
+    loose = live.models_op("p", rule(0.2))
+    assert loose == ["models", "p", rule(0.2).to_dict()]
+    ops.append(loose)
+    ops += [scored("t0", "v1", 1.0, 1), scored("t1", "v1", 1.0, 2),
+            scored("t2", "v2", 0.9, 3), scored("t3", "v2", 0.9, 4)]
+    answers = [live.apply(op) for op in ops[1:]]
+    assert not any(isinstance(o, ModelRegressed) for outs in answers for o in outs)
+    assert live.models_op("p", rule(0.2)) is None
+    tight = live.models_op("p", rule(0.05))
+    assert tight is not None
+    # The tighter margin applies to the predictions scored before it: v2 is 0.1 below.
+    assert live.apply(tight) == [ModelRegressed("v2", "v1", ModelMetric.ANNOTATORS, 0.9, 1.0,
+                                                0.05)]
+    assert live.models_op("p", rule(0.05)) is None
+    assert live.apply(tight) == []  # the same settings again: nothing new
+    ops += [tight, scored("t4", "v2", 0.9, 5)]
+    live.apply(ops[-1])
+
+    # A snapshot taken before the change plus the journal rebuilds the same state...
+    before = WorkflowPartition()
+    for op in ops[:6]:
+        before.apply(op)
+    snapshot = {p: w.to_json() for p, w in before.projects.items()}
+    rebuilt = WorkflowPartition.restore(snapshot, [encode_entry(ops[6:])])
+    assert _states(rebuilt) == _states(live)
+    # ...and replaying every op gives the same outputs, the regression once.
+    replayed = WorkflowPartition()
+    outputs = [o for op in ops for o in replayed.apply(op)]
+    assert [o for o in outputs if isinstance(o, ModelRegressed)] == [
+        ModelRegressed("v2", "v1", ModelMetric.ANNOTATORS, 0.9, 1.0, 0.05)]
+
+
+def _push_partition(depth: int = 1) -> WorkflowPartition:
+    partition = WorkflowPartition()
+    policy = DistributionPolicy(consensus=ConsensusPolicy(overlap=1), reservation_ttl=30.0,
+                                assignment_mode="push", push_depth=depth)
+    partition.apply(["policy", "p", policy.to_state()])
+    return partition
+
+
+def _assigned(outcomes: list[object]) -> list[tuple[str, str, Queue]]:
+    return [(o.annotator, o.task, o.queue) for o in outcomes if isinstance(o, Assignment)]
+
+
+def test_push_mode_assigns_on_import_and_join() -> None:
+    partition = _push_partition()
+    assert partition.apply(["annotator", "p", "joined", "a", 1.0]) == []  # no task yet
+    assert _assigned(partition.apply(["task", "p", "imported", "t1", 2.0])) == \
+        [("a", "t1", Queue.PUSHED)]
+    assert _assigned(partition.apply(["task", "p", "imported", "t2", 3.0])) == []  # a is full
+    assert _assigned(partition.apply(["annotator", "p", "joined", "b", 4.0])) == \
+        [("b", "t2", Queue.PUSHED)]
+    # A submission frees a: the next task goes to them in the same op.
+    partition.apply(["task", "p", "imported", "t3", 5.0])
+    outcomes = partition.apply(["fact", "p", "submitted", "t1", "a", 6.0, [0, 1, 0]])
+    assert _assigned(outcomes) == [("a", "t3", Queue.PUSHED)]
+    # The label stream answers with the pushed task, and pushes nothing more.
+    assert _assigned(partition.apply(["next", "p", "b", 7.0])) == [("b", "t2", Queue.RESERVED)]
+
+
+def test_pull_mode_pushes_nothing() -> None:
+    partition = WorkflowPartition()
+    partition.apply(["policy", "p", POLICY.to_state()])
+    partition.apply(["annotator", "p", "joined", "a", 1.0])
+    assert _assigned(partition.apply(["task", "p", "imported", "t1", 2.0])) == []
+
+
+def test_push_mode_replaces_an_expired_reservation_in_the_expire_op() -> None:
+    partition = _push_partition()
+    partition.apply(["annotator", "p", "joined", "a", 1.0])
+    partition.apply(["task", "p", "imported", "t1", 1.0])  # a holds it until 31.0
+    partition.apply(["annotator", "p", "joined", "b", 10.0])
+    assert _assigned(partition.apply(["task", "p", "imported", "t2", 10.0])) == \
+        [("b", "t2", Queue.PUSHED)]
+    assert _assigned(partition.apply(["fact", "p", "submitted", "t2", "b", 20.0,
+                                      [0, 1, 0]])) == []  # b has room, nothing is free
+    outcomes = partition.apply(["expire", "p", 31.0])
+    assert [(o.task, o.annotator) for o in outcomes if isinstance(o, ReservationReleased)] \
+        == [("t1", "a")]
+    assert _assigned(outcomes) == [("b", "t1", Queue.PUSHED)]
+
+
+def test_a_deleted_annotation_frees_the_seat_and_a_push_fills_it() -> None:
+    partition = _push_partition()
+    partition.apply(["annotator", "p", "joined", "a", 1.0])
+    partition.apply(["task", "p", "imported", "t1", 1.0])
+    partition.apply(["fact", "p", "submitted", "t1", "a", 2.0, [0, 1, 0]])
+    distribution = partition.projects["p"].distribution
+    assert distribution.annotator_load("a") == 1
+    deleted = ["fact", "p", "deleted", "t1", "a", 3.0, [0, 2, 0],
+               {"annotation_id": "t1-a", "agreement": None}]
+    assert _assigned(partition.apply(deleted)) == [("a", "t1", Queue.PUSHED)]
+    before = _states(partition)
+    assert partition.apply(deleted) == []  # republished: nothing changes
+    assert _states(partition) == before
+
+
+def test_a_deleted_prediction_frees_nothing() -> None:
+    partition = WorkflowPartition()
+    partition.apply(["policy", "p", POLICY.to_state()])
+    partition.apply(["task", "p", "imported", "t1", 1.0])
+    before = orjson.loads(partition.projects["p"].to_json())["distribution"]
+    partition.apply(["fact", "p", "deleted", "t1", None, 3.0, [0, 2, 0],
+                     {"annotation_id": "pred-1", "agreement": None}])
+    assert orjson.loads(partition.projects["p"].to_json())["distribution"] == before

@@ -63,6 +63,14 @@ def test_incremental_equals_recompute(ops: list[tuple[str, str, float, bool]]) -
 
 
 @given(operations)
+def test_pairs_give_each_pairs_count_and_mean(ops: list[tuple[str, str, float, bool]]) -> None:
+    matrix, scored = replay(ops)
+    assert matrix.pairs() == [
+        (a, b, len(held), math.fsum(held) / len(held)) for (a, b), held in sorted(scored.items())
+    ]
+
+
+@given(operations)
 def test_state_round_trip(ops: list[tuple[str, str, float, bool]]) -> None:
     matrix, _ = replay(ops)
     state = matrix.to_state()

@@ -1,0 +1,133 @@
+"""The read API on the real Kafka and Redis: three annotators' labels streamed through a
+worker, then its annotator report (figures and the agreement matrix) and its model report,
+checked against agreements worked out by hand; and the CLI printing them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from typer.testing import CliRunner
+
+from streams.cli import app
+from streams.models.project import ProjectConfig
+from streams.settings import Settings
+from streams.worker_process import WorkerProcess
+
+from .pipeline import Deployment, annotation
+
+pytestmark = pytest.mark.integration
+
+PROJECT = "rp1"
+# Exact-match choices: a pair agrees (1) or not (0).
+LABELS = {
+    "t0": {"u1": "pos", "u2": "pos", "u3": "pos"},
+    "t1": {"u1": "pos", "u2": "pos", "u3": "neg"},
+    "t2": {"u1": "neg", "u2": "pos", "u3": "neg"},
+    "t3": {"u1": "pos", "u2": "pos"},
+}
+# Per pair: its scores over the tasks both labeled.
+#   u1/u2: t0 1, t1 1, t2 0, t3 1 -> 3/4;  u1/u3: 1, 0, 1 -> 2/3;  u2/u3: 1, 0, 0 -> 1/3
+PAIRS = [("u1", "u2", 0.75, 4), ("u1", "u3", 2 / 3, 3), ("u2", "u3", 1 / 3, 3)]
+# Per annotator, the mean of their pair scores: u1 (1+1+1+0+0+1+1)/7, u2 (1+1+1+0+0+0+1)/7,
+# u3 (1+1+0+0+1+0)/6.
+AGREEMENT = {"u1": 5 / 7, "u2": 4 / 7, "u3": 0.5}
+SUBMITTED = {"u1": 4, "u2": 4, "u3": 3}
+# Model v1 says "pos" everywhere. Against the annotators, per task: 1, 2/3, 1/3, 1;
+# against the majority: pos, pos, neg, pos -> 1, 1, 0, 1.
+MODEL = {"annotators": 0.75, "consensus": 0.75}
+
+
+def events() -> list[dict[str, Any]]:
+    """Every task's annotations, then its prediction (same key: applied in this order)."""
+    sent = []
+    for task, labels in LABELS.items():
+        sent += [annotation(task, f"{task}-{u}", u, label, project=PROJECT)
+                 for u, label in labels.items()]
+        prediction = annotation(task, f"{task}-v1", "x", "pos", project=PROJECT)
+        del prediction["completed_by"]
+        prediction["model_version"] = "v1"
+        sent.append(prediction)
+    return sent
+
+
+async def get(session: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, Any]]:
+    async with session.get(url) as response:
+        return response.status, await response.json()
+
+
+async def settled(session: aiohttp.ClientSession, url: str,
+                  done: Callable[[dict[str, Any]], bool], timeout_s: float = 60
+                  ) -> dict[str, Any]:
+    """The report once ``done`` says every fact reached it (facts travel from the
+    annotations agent through the workflow topic)."""
+    deadline = time.monotonic() + timeout_s
+    status, body = 0, {}
+    while time.monotonic() < deadline:
+        status, body = await get(session, url)
+        if status == 200 and done(body):
+            return body
+        # 404 until the project's first fact reaches the workflow agent.
+        assert status in (200, 404, 409, 503), body
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{url} did not settle in {timeout_s}s: {status} {body}")
+
+
+def _annotators_done(body: dict[str, Any]) -> bool:
+    return sum(row["submitted"] for row in body["annotators"]) == sum(SUBMITTED.values())
+
+
+def _models_done(body: dict[str, Any]) -> bool:
+    return [v["predictions"] for v in body["versions"]] == [len(LABELS)]
+
+
+async def test_the_reports_match_the_streamed_labels(
+    deployment: Deployment, start_worker: Callable[[Settings], WorkerProcess]
+) -> None:
+    settings = deployment.settings
+    worker = start_worker(settings)
+    await worker.wait_owning(settings.partitions)
+    await worker.wait_owning(settings.partitions, workflow=True)
+    await deployment.configure(ProjectConfig(PROJECT, annotations_per_task=3, distribute=True))
+    await deployment.send(events())
+
+    base = f"{worker.web_url}/projects"
+    async with aiohttp.ClientSession() as session:
+        report = await settled(session, f"{base}/{PROJECT}/annotators", _annotators_done)
+        models = await settled(session, f"{base}/{PROJECT}/models", _models_done)
+        unknown = await get(session, f"{base}/nope/annotators")
+
+    assert report["matrix"]["annotators"] == ["u1", "u2", "u3"]
+    assert [(p["a"], p["b"], p["agreement"], p["tasks"]) for p in report["matrix"]["pairs"]] \
+        == [(a, b, pytest.approx(mean), tasks) for a, b, mean, tasks in PAIRS]
+    rows = {row["annotator"]: row for row in report["annotators"]}
+    assert {a: row["submitted"] for a, row in rows.items()} == SUBMITTED
+    assert {a: row["agreement"] for a, row in rows.items()} == \
+        {a: pytest.approx(mean) for a, mean in AGREEMENT.items()}
+    assert all(row["skipped"] == 0 and row["paused"] is False for row in rows.values())
+
+    (v1,) = models["versions"]
+    assert (v1["model_version"], v1["predictions"], v1["previous_version"]) == ("v1", 4, None)
+    for metric, mean in MODEL.items():
+        assert (v1[f"{metric}_agreement"], v1[f"{metric}_tasks"]) == (pytest.approx(mean), 4)
+    assert (v1["ground_truth_agreement"], v1["ground_truth_tasks"]) == (None, 0)
+    assert sum(bucket["predictions"] for bucket in v1["timeline"]) == 4
+    assert models["regressions"] == []
+
+    status, body = unknown
+    assert status == 404 and "'nope'" in body["error"]
+
+    # The CLI prints the same figures from the same worker.
+    runner = CliRunner()
+    printed = runner.invoke(app, ["annotators", "report", PROJECT, "--url", worker.web_url],
+                            env={"COLUMNS": "200"})
+    assert printed.exit_code == 0, printed.output
+    assert "0.750" in printed.output and "0.714" in printed.output  # u1/u2, u1's agreement
+    printed = runner.invoke(app, ["models", "report", PROJECT, "--url", worker.web_url],
+                            env={"COLUMNS": "200"})
+    assert printed.exit_code == 0, printed.output
+    assert "v1" in printed.output and "0.750 (4)" in printed.output

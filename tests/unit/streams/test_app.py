@@ -1,0 +1,47 @@
+"""The read API's HTTP answers (streams.app.report_answer) for each state of the worker:
+starting, not owning the project, without the project, with it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.agents.workflow import NotOwner
+from streams.app import report_answer
+
+
+class View:
+    """What faust's View.json does, kept: the body and the status."""
+
+    def json(self, body: Any, status: int = 200) -> tuple[int, Any]:
+        return status, body
+
+
+async def answer(agents: list[Any], outcome: Any) -> tuple[int, Any]:
+    async def report(agent: Any, project: str) -> Any:
+        assert (agent, project) == (agents[0], "p1")
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    result: tuple[int, Any] = await report_answer(View(), agents, "p1", report)
+    return result
+
+
+async def test_the_report_is_answered_as_is() -> None:
+    assert await answer(["agent"], {"project_id": "p1"}) == (200, {"project_id": "p1"})
+
+
+async def test_a_starting_worker_answers_503() -> None:
+    status, body = await answer([], {"project_id": "p1"})
+    assert status == 503 and "retry" in body["error"]
+
+
+async def test_a_project_of_another_worker_answers_409() -> None:
+    status, body = await answer(["agent"], NotOwner("p1"))
+    assert status == 409 and "another worker" in body["error"]
+
+
+async def test_a_project_without_state_answers_404_with_what_to_check() -> None:
+    status, body = await answer(["agent"], None)
+    assert status == 404
+    assert "'p1'" in body["error"] and "--distribute" in body["error"]
