@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.label_stream_api                  # 100,000 tasks, 5,000 annotators
     .venv/bin/python -m bench.label_stream_api --tasks 20000 --annotators 1000
+    .venv/bin/python -m bench.label_stream_api --stream-rate 2000   # with annotation traffic
 
 A fresh deployment (topic prefix ``lsapi-<UTC time>``) and a ``quorum worker``; one
 project configured with ``distribute: true`` (overlap 3, 2 additional annotators,
@@ -16,6 +17,10 @@ them all. Then, one client with a keep-alive connection, one request at a time:
 * baseline, in the same run and on the same connection: ``GET /`` of the same worker's web
   server (faust's status page): what the HTTP stack costs with no work behind it.
 
+With ``--stream-rate R``, annotation events of other projects (`bench.events`) are produced
+to the same worker at R events/s while the requests are timed: the annotations agent then
+shares the worker's event loop with the label stream, as in production.
+
 Rounds alternate (reserve, baseline, held, baseline) so drift hits all of them. Every
 request is timed from send to parsed answer (``perf_counter_ns``); p50, p99 and max per
 kind go to stdout and ``bench/results/label-stream-api-<time>.json``. Needs Kafka and Redis
@@ -28,6 +33,7 @@ import argparse
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +41,8 @@ import aiohttp
 import orjson
 from redis.asyncio import Redis
 
+from bench.events import generate
+from bench.pacing import paced_batches, prepare
 from streams import topics
 from streams.kafka import delete_topics, ensure_topics, plain_producer
 from streams.models.project import ProjectConfig
@@ -95,7 +103,29 @@ def _summary(nanos: list[int]) -> dict[str, float]:
             "p99_ms": ordered[min(n - 1, n * 99 // 100)] / 1e6, "max_ms": ordered[-1] / 1e6}
 
 
-async def run(tasks: int, annotators: int, rounds: int) -> dict[str, Any]:
+async def _stream(settings: Settings, rate: float, seconds: float
+                  ) -> tuple[Any, Callable[[asyncio.Event], Awaitable[dict[str, Any]]]]:
+    """Annotation events of other projects at ``rate``/s for at most ``seconds``, prepared
+    now (keys hashed, values encoded) so that the timed part only sends them: returns the
+    producer and the sender (which stops when its event is set)."""
+    producer = plain_producer(settings)
+    await producer.start()
+    topic = settings.topic(topics.ANNOTATIONS)
+    events = list(generate(int(rate * seconds) // 3 * 3, run=settings.topic_prefix))
+    prepared = await prepare(producer, topic, events)
+
+    async def send(stop: asyncio.Event) -> dict[str, Any]:
+        try:
+            return await paced_batches(producer, topic, events, rate, prepared=prepared,
+                                       stop=stop)
+        finally:
+            await producer.stop()
+
+    return producer, send
+
+
+async def run(tasks: int, annotators: int, rounds: int, stream_rate: float = 0.0
+              ) -> dict[str, Any]:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     name = f"lsapi-{stamp}"
     settings = Settings().model_copy(update={"topic_prefix": name,
@@ -118,6 +148,12 @@ async def run(tasks: int, annotators: int, rounds: int) -> dict[str, Any]:
         base = f"{worker.web_url}/projects/{PROJECT}/annotators"
         timings: dict[str, list[int]] = {"reserve": [], "held": [], "baseline": []}
         connector = aiohttp.TCPConnector(limit=1)
+        stop = asyncio.Event()
+        streaming = None
+        if stream_rate > 0:
+            _, send = await _stream(settings, stream_rate, seconds=120)
+            streaming = asyncio.ensure_future(send(stop))
+        timed_from = time.monotonic()
         async with aiohttp.ClientSession(connector=connector) as session:
             await _time(session, "GET", f"{worker.web_url}/")  # connect once
             per_round = max(1, annotators // rounds)
@@ -139,8 +175,14 @@ async def run(tasks: int, annotators: int, rounds: int) -> dict[str, Any]:
                 for _ in chunk:
                     timings["baseline"].append((await _time(session, "GET",
                                                             f"{worker.web_url}/"))[0])
+        streamed: dict[str, Any] = {}
+        if streaming is not None:
+            stop.set()
+            streamed = await streaming
         result = {
             "run": name, "tasks": tasks, "annotators": annotators,
+            "stream_rate": stream_rate, "streamed_rate": streamed.get("achieved_rate"),
+            "streamed_s": streamed.get("send_seconds"), "timed_s": time.monotonic() - timed_from,
             "open_tasks_at_end": tasks - annotators, "setup_applied_s": applied_s,
             **{kind: _summary(values) for kind, values in timings.items()},
         }
@@ -156,8 +198,13 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--annotators", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--stream-rate", type=float, default=0.0,
+                        help="annotation events/s of other projects meanwhile (default none)")
     args = parser.parse_args()
-    result = asyncio.run(run(args.tasks, args.annotators, args.rounds))
+    result = asyncio.run(run(args.tasks, args.annotators, args.rounds, args.stream_rate))
+    if args.stream_rate:
+        print(f"annotation traffic meanwhile: {result['streamed_rate']:,.0f} events/s for "
+              f"{result['streamed_s']:.0f} of the {result['timed_s']:.0f} timed seconds")
     for kind in ("reserve", "held", "baseline"):
         r = result[kind]
         print(f"{kind:>9}: {r['requests']:,} requests  p50 {r['p50_ms']:.2f} ms  "

@@ -1,12 +1,24 @@
 """End-to-end latency of one worker at fixed input rates: annotation produced -> its
-task-quality event read back.
+task-quality event appended.
 
-    .venv/bin/python -m bench.latency 200 2000 5000 9000      # events/s, 6 s each
+    .venv/bin/python -m bench.latency 2000 5000 8000 10000     # events/s, 10 s each
+    .venv/bin/python -m bench.latency 8000 --reader live        # the reader runs meanwhile
 
-A lighter probe than the latency phase of ``bench.pipeline``: one process produces at
-the given rate (send time kept per event id) and reads ``<prefix>.task-quality`` with a
-short fetch wait; a fresh prefix and a fresh ``quorum worker`` per rate. Prints p50, p90,
-p99 and max in milliseconds. Needs Kafka and Redis up (`make up`).
+Per rate: a fresh prefix and a fresh ``quorum worker``, about a second of warm-up events
+(not counted), then events produced at the rate through `bench.pacing` (batched per
+partition like a lingering producer; an event's send time is when it was *due*). Both
+topics are set to ``LogAppendTime``, so the broker stamps when each input and each output
+was appended: the latency of an event is its output's append time minus its due time
+(ms resolution), split into producer-to-input and worker (input appended to output
+appended).
+
+``--reader after`` (the default) reads the outputs back once the last one is appended,
+so the probe spends its CPU only on producing: on this 2-core machine the worker, the
+broker, Redis and the probe share the cores, and a live reader of 10,000 outputs/s cost
+the probe about a quarter of a core that a deployment's consumers would not take from
+the worker. ``--reader live`` reads while producing and also reports when this process
+received each output (the old figure). The cores each process used during the run are
+printed with the figures. Needs Kafka and Redis up (`make up`).
 """
 
 from __future__ import annotations
@@ -15,105 +27,207 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import gc
+import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.events import Event, generate
+from bench.java_producer import JavaProducer
 from bench.pacing import paced_batches
-from bench.pipeline import log_append_time, source_event_id
+from bench.pipeline import CpuMeter, _proc_cpu, log_append_time
+from streams import topics
 from streams.kafka import delete_topics, ensure_topics, plain_producer
 from streams.operations import delete_state
 from streams.settings import REPO_ROOT, Settings
 from streams.worker_process import WorkerProcess
 
+_WARM_UP_S = 2.0
+RESULTS = REPO_ROOT / "bench" / "results"
 
-async def measure(rate: float, seconds: float) -> dict[str, float]:
+
+async def measure(rate: float, seconds: float, *, reader: str = "after",
+                  producer: str = "java") -> dict[str, Any]:
     """Latencies (ms) of ``rate`` events/s for ``seconds`` through a fresh worker."""
     name = f"lat{uuid.uuid4().hex[:8]}"
     settings = Settings().model_copy(
         update={"topic_prefix": name, "consumer_group": f"{name}-g"}
     )
+    in_topic, out_topic = settings.topic(topics.ANNOTATIONS), settings.topic(topics.TASK_QUALITY)
     await ensure_topics(settings)
-    worker = WorkerProcess(settings, REPO_ROOT / "bench" / "results" / f"{name}-worker.log")
-    consumer = AIOKafkaConsumer(
-        settings.topic("task-quality"), bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="latest", fetch_max_wait_ms=20,
-    )
-    producer = plain_producer(settings)
-    sent: dict[str, float] = {}
-    sent_wall: dict[str, float] = {}
-    in_append: dict[str, float] = {}  # the broker's append time of the input (ms)
-    latencies: list[float] = []
-    # Where the time goes, from the broker's append times (ms resolution): producer and
-    # broker until the input is appended, worker until the output is appended, reader.
-    to_input: list[float] = []
-    in_worker: list[float] = []
-    to_reader: list[float] = []
-
-    async def read() -> None:
-        while True:
-            fetched = await consumer.getmany(timeout_ms=100)
-            now = time.perf_counter()
-            for messages in fetched.values():
-                wall = time.time() * 1000
-                for message in messages:
-                    source = source_event_id(message.value)
-                    if source in sent:
-                        latencies.append((now - sent[source]) * 1000)
-                        if source in in_append:
-                            to_input.append(in_append[source] - sent_wall[source])
-                            in_worker.append(message.timestamp - in_append[source])
-                            to_reader.append(wall - message.timestamp)
-
-    def appended(batch: list[Event], future: asyncio.Future[Any]) -> None:
-        if not future.exception():
-            for event in batch:
-                in_append[event.event_id] = future.result().timestamp
-
+    worker = WorkerProcess(settings, RESULTS / f"{name}-worker.log")
+    due_wall: dict[str, float] = {}  # event id -> when it was due (ms since the epoch)
+    in_append: dict[str, float] = {}  # event id -> the broker's append time of the input
+    received: dict[str, float] = {}  # live reader: event id -> received (perf seconds)
+    out_append: dict[str, float] = {}  # event id -> the broker's append time of its output
+    extra: dict[str, Any] = {}
+    java: JavaProducer | None = None
     try:
-        for topic in ("annotations", "task-quality"):
-            await log_append_time(settings.kafka_bootstrap, settings.topic(topic))
+        for topic in (in_topic, out_topic):
+            await log_append_time(settings.kafka_bootstrap, topic)
         await worker.wait_owning(settings.partitions)
-        await consumer.start()
-        await producer.start()
-        await asyncio.sleep(1)  # the reader's partitions assigned at "latest"
-        reader = asyncio.create_task(read())
-        events = list(generate(int(rate * seconds), run=name))
-
-        def due(event: Event, perf: float, wall: float) -> None:
-            sent[event.event_id] = perf
-            sent_wall[event.event_id] = wall * 1000
-
-        def batch_sent(batch: list[Event], future: asyncio.Future[Any]) -> None:
-            future.add_done_callback(functools.partial(appended, batch))
-
-        await paced_batches(producer, settings.topic("annotations"), events, rate,
-                            on_due=due, on_batch=batch_sent)
-        deadline = time.monotonic() + 30
-        while len(latencies) < len(events) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+        warm = max(300, int(rate * _WARM_UP_S)) // 3 * 3
+        count = int(rate * seconds) // 3 * 3
+        generated = list(generate(warm + count, run=name))
+        events = generated[warm:]
+        cpu = CpuMeter(settings.redis_url, worker.process.pid)
+        if producer == "java":
+            # One continuous stream: its first second warms the worker up, uncounted.
+            java = JavaProducer(settings.kafka_bootstrap, in_topic, generated, rate, RESULTS)
+            await java.start()
+            start_ms = await java.go()
+            await asyncio.sleep(warm / rate)
+            await cpu.mark()
+            java_cpu = [_proc_cpu(java.pid) if java.pid else None]
+            sent = await java.done(start_ms, timeout=seconds + 120)
+            await cpu.mark()
+            java_cpu.append(_proc_cpu(java.pid) if java.pid else None)
+            window = cpu.marks[-1][0] - cpu.marks[0][0]
+            extra = {"achieved_rate": sent.sent / sent.seconds, "producer_errors": sent.errors,
+                     "java_cores": None if None in java_cpu
+                     else round((java_cpu[1] - java_cpu[0]) / window, 2)}  # type: ignore[operator]
+            due_wall = {e.event_id: start_ms + i * 1000 / rate for i, e in enumerate(generated)}
+            await _wait_outputs(settings, out_topic, warm + count, timeout=60)
+            await _read_all(settings, in_topic, warm + count, b'"event_id":"', {}, in_append)
+        else:
+            extra = await _send_python(settings, rate, warm, generated, cpu, reader, due_wall,
+                                       in_append, received, out_append)
+        if producer == "java" or reader == "after":
+            await _read_all(settings, out_topic, warm + count, b'"source_event_id":"',
+                            received, out_append)
     finally:
-        await producer.stop()
-        await consumer.stop()
+        if java is not None:
+            await java.stop()
         worker.stop()
         await delete_state(settings)
         await delete_topics(settings)
-    latencies.sort()
-    n = len(latencies)
-    return {
-        "rate": rate, "events": len(sent), "received": n,
-        "p50": latencies[n // 2], "p90": latencies[int(n * 0.9)],
-        "p99": latencies[int(n * 0.99)], "max": latencies[-1],
-        **{f"{name}_{q}": _quantile(values, q) for name, values in
-           (("input", to_input), ("worker", in_worker), ("reader", to_reader))
-           for q in (50, 99)},
+    measured = [e.event_id for e in events if e.event_id in out_append]
+    total = [out_append[i] - due_wall[i] for i in measured]
+    to_input = [in_append[i] - due_wall[i] for i in measured if i in in_append]
+    in_worker = [out_append[i] - in_append[i] for i in measured if i in in_append]
+    result: dict[str, Any] = {
+        "rate": rate, "events": len(events), "outputs": len(measured), "reader": reader,
+        "producer": producer, **extra, "cores": cpu.cores(),
+        **{f"p{q}": _quantile(total, q) for q in (50, 90, 99)},
+        "max": max(total, default=float("nan")),
+        **{f"{part}_{q}": _quantile(values, q) for part, values in
+           (("input", to_input), ("worker", in_worker)) for q in (50, 99)},
     }
+    # Per event, for a look at when the slow ones happened: due, input and output appended.
+    result["timeline"] = [(due_wall[i], in_append.get(i), out_append[i]) for i in measured]
+    if producer == "java":
+        result["cores"]["java producer"] = result.pop("java_cores")
+    if reader == "live" and producer == "python":
+        due_perf = extra.pop("due_perf")
+        seen = [(received[i] - due_perf[i]) * 1000 for i in measured if i in received]
+        result.update({f"received_p{q}": _quantile(seen, q) for q in (50, 99)})
+    result.pop("due_perf", None)
+    return result
+
+
+async def _send_python(settings: Settings, rate: float, warm: int, generated: list[Event],
+                       cpu: CpuMeter, reader: str, due_wall: dict[str, float],
+                       in_append: dict[str, float], received: dict[str, float],
+                       out_append: dict[str, float]) -> dict[str, Any]:
+    """The same load from this process (`bench.pacing`, aiokafka): a warm-up, then the
+    timed events; with ``reader`` live, the outputs are read meanwhile."""
+    in_topic, out_topic = settings.topic(topics.ANNOTATIONS), settings.topic(topics.TASK_QUALITY)
+    producer = plain_producer(settings)
+    due_perf: dict[str, float] = {}
+
+    def appended(batch: list[Event], future: asyncio.Future[Any]) -> None:
+        if not future.exception():
+            stamp = future.result().timestamp
+            for event in batch:
+                in_append[event.event_id] = stamp
+
+    def batch_sent(batch: list[Event], future: asyncio.Future[Any]) -> None:
+        future.add_done_callback(functools.partial(appended, batch))
+
+    def due(event: Event, perf: float, wall: float) -> None:
+        due_perf[event.event_id] = perf
+        due_wall[event.event_id] = wall * 1000
+
+    await producer.start()
+    try:
+        # Warm-up: connections, the Lua scripts' first load, the worker's caches.
+        await paced_batches(producer, in_topic, generated[:warm], rate)
+        await _wait_outputs(settings, out_topic, warm, timeout=30)
+        live = asyncio.ensure_future(_read(settings, out_topic, b'"source_event_id":"',
+                                           received, out_append)) if reader == "live" else None
+        gc.collect()
+        gc.freeze()  # the generated events: no full collections walking them meanwhile
+        await cpu.mark()
+        sender = await paced_batches(producer, in_topic, generated[warm:], rate,
+                                     on_due=due, on_batch=batch_sent)
+        await cpu.mark()
+        await _wait_outputs(settings, out_topic, len(generated), timeout=60)
+        if live is not None:
+            await asyncio.sleep(0.5)  # the reader's last fetch
+            live.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await live
+    finally:
+        await producer.stop()
+        gc.unfreeze()
+    return {**sender, "due_perf": due_perf}
+
+
+async def _wait_outputs(settings: Settings, topic: str, expect: int, *, timeout: float) -> None:
+    """Until ``topic`` holds ``expect`` messages (one output per input) or ``timeout``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if sum((await consumer.end_offsets(tps)).values()) >= expect:
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await consumer.stop()
+
+
+async def _read_all(settings: Settings, topic: str, expect: int, mark: bytes,
+                    received: dict[str, float], appended: dict[str, float]) -> None:
+    """:func:`_read` until ``expect`` messages are in ``appended`` (or 60 s)."""
+    reading = asyncio.ensure_future(_read(settings, topic, mark, received, appended))
+    deadline = time.monotonic() + 60
+    while len(appended) < expect and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    reading.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reading
+
+
+async def _read(settings: Settings, topic: str, mark: bytes, received: dict[str, float],
+                appended: dict[str, float]) -> None:
+    """Read ``topic`` from its start: per event id (the string after ``mark``: orjson
+    writes no spaces), when it arrived here and when the broker appended it."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                enable_auto_commit=False, fetch_max_wait_ms=20)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        while True:
+            fetched = await consumer.getmany(timeout_ms=100, max_records=5000)
+            now = time.perf_counter()
+            for messages in fetched.values():
+                for message in messages:
+                    start = message.value.find(mark)
+                    if start >= 0:
+                        start += len(mark)
+                        source = message.value[start:message.value.index(b'"', start)].decode()
+                        received[source] = now
+                        appended[source] = message.timestamp
+    finally:
+        await consumer.stop()
 
 
 def _quantile(values: list[float], q: int) -> float:
@@ -124,17 +238,36 @@ def _quantile(values: list[float], q: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("rates", type=float, nargs="+", help="events per second")
-    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--producer", choices=("java", "python"), default="java",
+                        help="the load generator: bench/java/PacedProducer.java (default) "
+                             "or this process (bench.pacing)")
+    parser.add_argument("--reader", choices=("after", "live"), default="after",
+                        help="python producer: read the outputs back after the run "
+                             "(default) or during it")
+    parser.add_argument("--save", action="store_true",
+                        help="write each rate's figures and per-event times to "
+                             "bench/results/latency-<time>-<rate>.json")
     args = parser.parse_args()
     for rate in args.rates:
-        r = asyncio.run(measure(rate, args.seconds))
-        print(f"{r['rate']:>8,.0f}/s  received {r['received']:,}/{r['events']:,}  "
-              f"p50 {r['p50']:6.1f} ms  p90 {r['p90']:6.1f} ms  p99 {r['p99']:6.1f} ms  "
-              f"max {r['max']:6.1f} ms", flush=True)
-        print("          p50/p99 by the broker's append times: to the input "
-              f"{r['input_50']:.0f}/{r['input_99']:.0f} ms, worker "
-              f"{r['worker_50']:.0f}/{r['worker_99']:.0f} ms, to the reader "
-              f"{r['reader_50']:.0f}/{r['reader_99']:.0f} ms", flush=True)
+        r = asyncio.run(measure(rate, args.seconds, reader=args.reader,
+                                producer=args.producer))
+        cores = ", ".join(f"{k} {v:.2f}" for k, v in r["cores"].items() if v is not None)
+        print(f"{r['rate']:>8,.0f}/s (achieved {r['achieved_rate']:,.0f}/s)  outputs "
+              f"{r['outputs']:,}/{r['events']:,}  produce -> output appended: p50 "
+              f"{r['p50']:.0f} ms  p90 {r['p90']:.0f} ms  p99 {r['p99']:.0f} ms  max "
+              f"{r['max']:.0f} ms", flush=True)
+        print(f"          p50/p99: to the input {r['input_50']:.0f}/{r['input_99']:.0f} ms, "
+              f"worker {r['worker_50']:.0f}/{r['worker_99']:.0f} ms; cores: {cores}",
+              flush=True)
+        if args.save:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            path = RESULTS / f"latency-{stamp}-{rate:.0f}.json"
+            path.write_text(json.dumps(r))
+            print(f"          saved {path.relative_to(REPO_ROOT)}", flush=True)
+        if "received_p50" in r:
+            print(f"          received by the live reader: p50 {r['received_p50']:.0f} ms, "
+                  f"p99 {r['received_p99']:.0f} ms", flush=True)
 
 
 if __name__ == "__main__":

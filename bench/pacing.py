@@ -25,6 +25,22 @@ from bench.events import Event
 TICK_S = 0.005  # as the standard producer's linger (`plain_producer`)
 
 
+Prepared = tuple[list[int], list[bytes]]
+"""Each event's partition and encoded value."""
+
+
+async def prepare(producer: AIOKafkaProducer, topic: str, events: Sequence[Event],
+                  encode: Callable[[Event], bytes] = Event.encode) -> Prepared:
+    """What :func:`paced_batches` computes before its clock runs, for a caller that must
+    not spend it while something else is being timed."""
+    partitions = sorted(await producer.partitions_for(topic))
+    partitioner = DefaultPartitioner()
+    # aiokafka's murmur2 is pure Python (tens of us per key): chosen before the clock runs.
+    # Serialized before the clock runs too: the probe's CPU is the worker's competition.
+    return ([partitioner(event.key, partitions, partitions) for event in events],
+            [encode(event) for event in events])
+
+
 async def paced_batches(
     producer: AIOKafkaProducer,
     topic: str,
@@ -35,23 +51,23 @@ async def paced_batches(
     on_due: Callable[[Event, float, float], None] | None = None,
     on_batch: Callable[[list[Event], asyncio.Future[Any]], None] | None = None,
     tick: float = TICK_S,
+    prepared: Prepared | None = None,
+    stop: asyncio.Event | None = None,
 ) -> dict[str, Any]:
     """Send ``events`` at ``rate``/s; ``on_due(event, perf time, wall time)`` when due,
     ``on_batch(events, future)`` once a batch is handed over (the future gives its
     ``RecordMetadata``: with ``LogAppendTime``, when the broker appended it).
 
-    Returns the achieved rate and how far the loop fell behind (events due but not yet
-    sent at a tick, at most).
+    ``prepared``: the result of :func:`prepare` for these events; ``stop``: end early
+    once it is set. Returns the events sent, the achieved rate and how far the loop fell
+    behind (events due but not yet sent at a tick, at most).
     """
-    partitions = sorted(await producer.partitions_for(topic))
-    partitioner = DefaultPartitioner()
-    # aiokafka's murmur2 is pure Python (tens of us per key): chosen before the clock runs.
-    partition_of = [partitioner(event.key, partitions, partitions) for event in events]
+    partition_of, values = prepared or await prepare(producer, topic, events, encode)
     futures: list[asyncio.Future[Any]] = []
     sent = 0
     behind_max = 0
     perf0, wall0 = time.perf_counter(), time.time()
-    while sent < len(events):
+    while sent < len(events) and not (stop is not None and stop.is_set()):
         due = min(len(events), int((time.perf_counter() - perf0) * rate) + 1)
         behind_max = max(behind_max, due - sent)
         batches: dict[int, tuple[Any, list[Event]]] = {}
@@ -61,7 +77,7 @@ async def paced_batches(
                 offset = i / rate
                 on_due(event, perf0 + offset, wall0 + offset)
             partition = partition_of[i]
-            value = encode(event)
+            value = values[i]
             batch = batches.get(partition)
             if batch is None or batch[0].append(key=event.key, value=value,
                                                  timestamp=None) is None:
