@@ -74,21 +74,22 @@ def create_app(settings: Settings) -> faust.App:
         finally:
             await redis.aclose()
 
-    @app.service
-    class AnnotationsService(Service):
-        """Runs the annotations agent for as long as the worker runs."""
+    workflow_agents: list[WorkflowAgent] = []  # the web routes' view of the running agent
 
-        agent: AnnotationsAgent | None = None
+    class AgentService(Service):
+        """Runs one batch agent (its own Redis client and output producer) for as long as
+        the worker runs; a crashed agent stops the worker."""
+
+        label = "agent"
+
+        def build(self, redis: Redis, keys: Keys, producer: Any) -> Any:
+            raise NotImplementedError
 
         async def on_start(self) -> None:
-            loop = asyncio.get_running_loop()
-            log.info("annotations agent on %s.%s", type(loop).__module__, type(loop).__name__)
             self._redis = Redis.from_url(settings.redis_url)
             self._producer = make_producer(settings)
             await self._producer.start()
-            self.agent = AnnotationsAgent(
-                settings, StateStore(self._redis, Keys(settings.key_prefix)), self._producer
-            )
+            self.agent = self.build(self._redis, Keys(settings.key_prefix), self._producer)
             self._halt = asyncio.Event()
             self._runner = asyncio.ensure_future(self.agent.run(self._halt))
             self._runner.add_done_callback(_stop_worker_if_crashed)
@@ -98,38 +99,32 @@ def create_app(settings: Settings) -> faust.App:
             try:
                 await asyncio.wait_for(self._runner, timeout=30)
             except Exception as exc:  # the worker stops anyway; say why it was not clean
-                log.warning("annotations agent did not stop cleanly: %r", exc)
+                log.warning("%s did not stop cleanly: %r", self.label, exc)
             await self._producer.stop()
             await self._redis.aclose()
 
     @app.service
-    class WorkflowService(Service):
-        """Runs the workflow agent (distribution, label stream) for as long as the worker runs."""
+    class AnnotationsService(AgentService):
+        """Runs the annotations agent (the hot path)."""
 
-        agent: WorkflowAgent | None = None
+        label = "annotations agent"
 
-        async def on_start(self) -> None:
-            self._redis = Redis.from_url(settings.redis_url)
-            self._producer = make_producer(settings)
-            await self._producer.start()
-            keys = Keys(settings.key_prefix)
-            self.agent = WorkflowAgent(settings, WorkflowStore(self._redis, keys),
-                                       StateStore(self._redis, keys), self._producer)
-            workflow_agents.append(self.agent)
-            self._halt = asyncio.Event()
-            self._runner = asyncio.ensure_future(self.agent.run(self._halt))
-            self._runner.add_done_callback(_stop_worker_if_crashed)
+        def build(self, redis: Redis, keys: Keys, producer: Any) -> AnnotationsAgent:
+            loop = asyncio.get_running_loop()
+            log.info("annotations agent on %s.%s", type(loop).__module__, type(loop).__name__)
+            return AnnotationsAgent(settings, StateStore(redis, keys), producer)
 
-        async def on_stop(self) -> None:
-            self._halt.set()
-            try:
-                await asyncio.wait_for(self._runner, timeout=30)
-            except Exception as exc:
-                log.warning("workflow agent did not stop cleanly: %r", exc)
-            await self._producer.stop()
-            await self._redis.aclose()
+    @app.service
+    class WorkflowService(AgentService):
+        """Runs the workflow agent (distribution, label stream, quality)."""
 
-    workflow_agents: list[WorkflowAgent] = []
+        label = "workflow agent"
+
+        def build(self, redis: Redis, keys: Keys, producer: Any) -> WorkflowAgent:
+            agent = WorkflowAgent(settings, WorkflowStore(redis, keys), StateStore(redis, keys),
+                                  producer)
+            workflow_agents.append(agent)
+            return agent
 
     @app.page("/projects/{project}/annotators/{annotator}/next-task")
     class NextTask(faust.web.View):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.settings import Settings
 from streams.topics import all_topics
@@ -34,6 +34,29 @@ async def ensure_topics(settings: Settings) -> list[str]:
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+async def start_with_backoff(
+    consumer: AIOKafkaConsumer,
+    stopping: asyncio.Event,
+    settings: Settings,
+    retrying: Callable[[str, BaseException], None],
+) -> bool:
+    """Start ``consumer``, retrying with exponential backoff (up to
+    ``settings.retry_max_delay_s``) while Kafka cannot be reached: a worker started before
+    its broker waits for it instead of exiting. ``retrying(what, error)`` is told of each
+    failed attempt. False if ``stopping`` was set before the consumer started."""
+    delay = 0.1
+    while True:
+        try:
+            await consumer.start()
+            return True
+        except KafkaError as exc:
+            if stopping.is_set():
+                return False
+            retrying(f"connecting to Kafka at {settings.kafka_bootstrap}", exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, settings.retry_max_delay_s)
 
 
 async def delete_topics(settings: Settings) -> None:

@@ -46,6 +46,7 @@ from streams.batch import (
     encode_outputs,
     parse_batch,
 )
+from streams.kafka import start_with_backoff
 from streams.settings import Settings
 from streams.state.store import ApplyStatus, BatchWrite, StateStore
 
@@ -138,17 +139,8 @@ class AnnotationsAgent:
         )
         self.consumer = consumer
         consumer.subscribe([self.topic], listener=_Rebalance(self))
-        delay = 0.1
-        while True:
-            try:
-                await consumer.start()
-                break
-            except KafkaError as exc:
-                if stopping.is_set():
-                    return
-                self._retrying(f"connecting to Kafka at {s.kafka_bootstrap}", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, s.retry_max_delay_s)
+        if not await start_with_backoff(consumer, stopping, s, self._retrying):
+            return
         tune_garbage_collector()
         try:
             while not stopping.is_set():

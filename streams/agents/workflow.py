@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from assignment import Assignment, ModelRegressed, Queue, ReservationReleased, TaskUnfillable
@@ -38,6 +37,7 @@ from assignment.review_events import ReviewRequested, TaskReviewed
 from streams import topics, workflow_reports
 from streams.agents.annotations import INFRA_ERRORS
 from streams.batch import OutputEvent, decode_outputs, encode_outputs
+from streams.kafka import start_with_backoff
 from streams.model_quality import ModelQuality
 from streams.models.invalid import InvalidEvent
 from streams.models.outputs import (
@@ -136,17 +136,8 @@ class WorkflowAgent:
         )
         self.consumer = consumer
         consumer.subscribe([self.topic], listener=_Rebalance(self))
-        delay = 0.1
-        while True:
-            try:
-                await consumer.start()
-                break
-            except KafkaError as exc:
-                if stopping.is_set():
-                    return
-                self._retrying(f"connecting to Kafka at {s.kafka_bootstrap}", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, s.retry_max_delay_s)
+        if not await start_with_backoff(consumer, stopping, s, self._retrying):
+            return
         try:
             while not stopping.is_set():
                 fetched = await consumer.getmany(timeout_ms=100, max_records=5000)

@@ -6,8 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import orjson
-
 from agreement import Methodology, ScoringConfig
 from assignment.consensus import ConsensusPolicy
 from assignment.distribution_policy import (
@@ -20,7 +18,7 @@ from assignment.model_settings import ModelEvaluationSettings
 from assignment.review_events import ReviewCriteria
 from assignment.review_settings import ReviewSettings, member
 from assignment.skips import RejectMode, parse_reject_mode, parse_skip_mode
-from streams.models.invalid import InvalidEvent, kind_of, require_str_id
+from streams.models.invalid import InvalidEvent, decode_object, kind_of, require_str_id
 from streams.quality_settings import QualitySettings, evaluation_from_dict, evaluation_to_dict
 
 PROJECT_SCHEMA = "quorum.project/v1"
@@ -173,13 +171,7 @@ class ProjectConfig:
 
 def parse_project_config(raw: bytes) -> ProjectConfig:
     """Decode and validate a ``quorum.project/v1`` event; raise ``InvalidEvent``."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEvent(f"not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidEvent(f"the configuration must be a JSON object, got {kind_of(body)}")
-    return project_config_from_dict(body)
+    return project_config_from_dict(decode_object(raw))
 
 
 def project_config_from_dict(body: dict[str, Any]) -> ProjectConfig:
