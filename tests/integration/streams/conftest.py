@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,3 +47,19 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[[Settings], WorkerProcess]
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def start_owning_worker(
+    start_worker: Callable[[Settings], WorkerProcess],
+) -> Callable[[Settings], Awaitable[WorkerProcess]]:
+    """Start a worker and wait until both its annotations and workflow agents own every
+    partition (what a test of the workflow needs before it sends anything)."""
+
+    async def start(settings: Settings) -> WorkerProcess:
+        worker = start_worker(settings)
+        await worker.wait_owning(settings.partitions)
+        await worker.wait_owning(settings.partitions, workflow=True)
+        return worker
+
+    return start

@@ -216,3 +216,11 @@ async def clean_run(
 def by_schema(events: list[dict[str, Any]], schema: str) -> list[dict[str, Any]]:
     """The events of one schema, e.g. ``quorum.task-completed/v1``."""
     return [e for e in events if e.get("schema") == schema]
+
+
+async def next_task(session: Any, worker: Any, project: str, annotator: str) -> dict[str, Any]:
+    """The label stream's answer for ``annotator`` (an aiohttp session, a WorkerProcess)."""
+    url = f"{worker.web_url}/projects/{project}/annotators/{annotator}/next-task"
+    async with session.post(url) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()  # type: ignore[no-any-return]

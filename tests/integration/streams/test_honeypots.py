@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -21,20 +20,12 @@ from streams.models.workflow import annotator_event, task_event
 from streams.settings import Settings
 from streams.worker_process import WorkerProcess
 
-from .pipeline import Deployment, annotation
+from .pipeline import Deployment, annotation, next_task
 from .test_workflow import _produce_workflow
 
 PROJECT = "hp"
 GROUND_TRUTH = [f"g{i}" for i in range(6)]
 TASKS = [f"t{i}" for i in range(40)]
-
-
-async def _pull(session: aiohttp.ClientSession, worker: WorkerProcess, who: str
-                ) -> dict[str, Any]:
-    url = f"{worker.web_url}/projects/{PROJECT}/annotators/{who}/next-task"
-    async with session.post(url) as response:
-        assert response.status == 200, await response.text()
-        return await response.json()  # type: ignore[no-any-return]
 
 
 async def _wait_workflow_applied(deployment: Deployment, timeout_s: float = 30) -> None:
@@ -58,12 +49,11 @@ async def _wait_workflow_applied(deployment: Deployment, timeout_s: float = 30) 
 
 
 async def test_honeypots_and_pausing(
-    deployment: Deployment, start_worker: Callable[[Settings], WorkerProcess]
+    deployment: Deployment,
+    start_owning_worker: Callable[[Settings], Awaitable[WorkerProcess]],
 ) -> None:
     settings = deployment.settings
-    worker = start_worker(settings)
-    await worker.wait_owning(settings.partitions)
-    await worker.wait_owning(settings.partitions, workflow=True)
+    worker = await start_owning_worker(settings)
     evaluation = EvaluationSettings(enabled=True, onboarding_tasks=2, continuous_share=0.25,
                                     pause_on_failure=True, minimum_score=0.8, minimum_tasks=3)
     await deployment.configure(ProjectConfig(
@@ -91,7 +81,7 @@ async def test_honeypots_and_pausing(
         while idle < 10:
             progressed = False
             for who in ("good", "bad"):
-                answer = await _pull(session, worker, who)
+                answer = await next_task(session, worker, PROJECT, who)
                 task = answer["task_id"]
                 if task is None or task in done[who]:
                     continue
@@ -103,7 +93,7 @@ async def test_honeypots_and_pausing(
                 progressed = True
             idle = 0 if progressed else idle + 1
             await asyncio.sleep(0.15)  # the submission's fact reaches the distribution
-        final_bad = await _pull(session, worker, "bad")
+        final_bad = await next_task(session, worker, PROJECT, "bad")
 
     # Onboarding: each annotator's first two tasks are honeypots; both annotators got the
     # same ground-truth tasks although the overlap is 1.

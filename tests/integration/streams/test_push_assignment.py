@@ -5,7 +5,7 @@ assignments topic, spread evenly, and the label stream answers with the pushed t
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -16,7 +16,7 @@ from streams.models.workflow import annotator_event, task_event
 from streams.settings import Settings
 from streams.worker_process import WorkerProcess
 
-from .pipeline import Deployment, annotation
+from .pipeline import Deployment, annotation, next_task
 from .test_honeypots import _wait_workflow_applied
 from .test_workflow import _produce_workflow
 
@@ -50,21 +50,12 @@ async def _settled(deployment: Deployment, completed: int) -> None:
     await _wait_workflow_applied(deployment)
 
 
-async def _pull(session: aiohttp.ClientSession, worker: WorkerProcess, annotator: str
-                ) -> dict[str, Any]:
-    url = f"{worker.web_url}/projects/{PROJECT}/annotators/{annotator}/next-task"
-    async with session.post(url) as response:
-        assert response.status == 200, await response.text()
-        return await response.json()  # type: ignore[no-any-return]
-
-
 async def test_push_mode_spreads_tasks_evenly_and_the_label_stream_returns_them(
-    deployment: Deployment, start_worker: Callable[[Settings], WorkerProcess]
+    deployment: Deployment,
+    start_owning_worker: Callable[[Settings], Awaitable[WorkerProcess]],
 ) -> None:
     settings = deployment.settings
-    worker = start_worker(settings)
-    await worker.wait_owning(settings.partitions)
-    await worker.wait_owning(settings.partitions, workflow=True)
+    worker = await start_owning_worker(settings)
     await deployment.configure(ProjectConfig(
         PROJECT, annotations_per_task=OVERLAP, distribute=True, assignment_mode="push",
         push_depth=1))
@@ -80,7 +71,7 @@ async def test_push_mode_spreads_tasks_evenly_and_the_label_stream_returns_them(
     holding = _holding(assigned, set())
     async with aiohttp.ClientSession() as session:
         for annotator, task in holding.items():
-            answer = await _pull(session, worker, annotator)
+            answer = await next_task(session, worker, PROJECT, annotator)
             assert (answer["task_id"], answer["queue"]) == (task, "reserved")
 
     # Each submission frees its annotator: the next task is pushed to them, round after
@@ -113,16 +104,15 @@ async def test_push_mode_spreads_tasks_evenly_and_the_label_stream_returns_them(
     assert sorted(per_task) == sorted(TASKS)
     async with aiohttp.ClientSession() as session:
         for annotator in ANNOTATORS:
-            assert (await _pull(session, worker, annotator))["task_id"] is None
+            assert (await next_task(session, worker, PROJECT, annotator))["task_id"] is None
 
 
 async def test_push_mode_gives_a_scarce_task_to_the_least_loaded_first(
-    deployment: Deployment, start_worker: Callable[[Settings], WorkerProcess]
+    deployment: Deployment,
+    start_owning_worker: Callable[[Settings], Awaitable[WorkerProcess]],
 ) -> None:
     settings = deployment.settings
-    worker = start_worker(settings)
-    await worker.wait_owning(settings.partitions)
-    await worker.wait_owning(settings.partitions, workflow=True)
+    await start_owning_worker(settings)
     await deployment.configure(ProjectConfig(
         PROJECT, annotations_per_task=1, distribute=True, assignment_mode="push"))
     await _produce_workflow(settings, [annotator_event(PROJECT, a, "joined")

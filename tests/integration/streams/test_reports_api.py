@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -86,12 +86,11 @@ def _models_done(body: dict[str, Any]) -> bool:
 
 
 async def test_the_reports_match_the_streamed_labels(
-    deployment: Deployment, start_worker: Callable[[Settings], WorkerProcess]
+    deployment: Deployment,
+    start_owning_worker: Callable[[Settings], Awaitable[WorkerProcess]],
 ) -> None:
     settings = deployment.settings
-    worker = start_worker(settings)
-    await worker.wait_owning(settings.partitions)
-    await worker.wait_owning(settings.partitions, workflow=True)
+    worker = await start_owning_worker(settings)
     await deployment.configure(ProjectConfig(PROJECT, annotations_per_task=3, distribute=True))
     await deployment.send(events())
 
