@@ -193,9 +193,9 @@ class Distribution:
 
         As in Label Studio, the task needs that annotation again and the annotator no
         longer counts as having labeled it: they may get it again. An open task returns
-        to the pool; a task the consensus completed or sent to review stays closed (the
-        consensus decides about it). Idempotent: nothing changes when they hold no done
-        seat of the task.
+        to the pool; a task the consensus completed or sent to review stays closed until
+        the consensus says otherwise (:meth:`task_reopened`, :meth:`one_more_needed`).
+        Idempotent: nothing changes when they hold no done seat of the task.
         """
         self._advance(now)
         record = self._tasks.get(task)
@@ -234,7 +234,9 @@ class Distribution:
 
         The task then wants ``annotator_count + 1`` annotators, at most ``overlap +
         max_additional``, and is offered before other tasks. Idempotent: the same
-        decision delivered twice asks for one annotator, not two. A closed task reopens.
+        decision delivered twice asks for one annotator, not two. A closed task reopens,
+        even when it wants no more seats than before: a deletion after the task completed
+        or went to review freed the seat the consensus now asks for.
         """
         self._advance(now)
         if isinstance(annotator_count, bool) or not isinstance(annotator_count, int) \
@@ -243,8 +245,25 @@ class Distribution:
                              f"got {annotator_count!r}")
         record = self._known(task)
         target = min(record.cap, max(record.target, annotator_count + 1))
-        if target > record.target:
+        if target > record.target or record.closed:
             record.target = target
+            record.closed = False
+            self._sync(record)
+        return self.take_events()
+
+    def task_reopened(self, task: str, now: float) -> list[DistributionEvent]:
+        """The consensus is collecting annotations for ``task`` again (one it counted was
+        deleted after it completed the task or sent it to review): a closed task reopens
+        for its free seats.
+
+        Its seats wanted stay as they were (the overlap, plus the extra annotators asked
+        for before, within the cap); the seat the deletion freed is the one offered, to
+        anyone not on the task, its former holder included. Idempotent, and nothing
+        changes for an open task or one not in the project (deleted since).
+        """
+        self._advance(now)
+        record = self._tasks.get(task)
+        if record is not None and record.closed:
             record.closed = False
             self._sync(record)
         return self.take_events()

@@ -50,6 +50,7 @@ _DECISION_SCHEMA = {
 _QUALITY_TOPIC = TOPIC_OF_SCHEMA[TASK_QUALITY]
 _REASSIGN = Decision.REASSIGN
 _REVIEW = Decision.REVIEW
+_COLLECTING = Decision.COLLECTING
 _KIND_TEXT = {kind: kind.value for kind in AnnotationKind}
 _DECISION_TEXT = {decision: decision.value for decision in Decision}
 
@@ -238,10 +239,11 @@ def apply_batch(
             ignored += 1
             continue
         applied += 1
-        _emit(outputs, causes, p, offset, event, record, policy, _KIND_TEXT[event.kind])
+        decision = _emit(outputs, causes, p, offset, event, record, policy,
+                         _KIND_TEXT[event.kind])
         if config.distribute:
             emit_facts(outputs, causes, p, offset, event, record, predicted=predicted,
-                       truth_before=truth_before)
+                       truth_before=truth_before, collecting=decision is _COLLECTING)
 
     # Usually in order already: a partition's offsets ascend and dead letters are rare.
     if causes != sorted(causes):
@@ -270,10 +272,11 @@ def _emit(
     record: TaskRecord,
     policy: ConsensusPolicy,
     kind: str,
-) -> None:
+) -> Decision | None:
     """Append the task-quality event (``kind``: the annotation event's, or ``reviewed``),
     plus a decision event when the task's decision changed, each with ``offset`` as its
-    cause."""
+    cause. Returns the new decision when it changed, ``None`` otherwise (COLLECTING
+    again, which has no event of its own, is then a workflow fact)."""
     annotators = record.annotators
     score = record.agreement.score
     if record.verdicts:
@@ -314,7 +317,7 @@ def _emit(
     # (the one decision without a schema).
     schema = None if decision is None else _DECISION_SCHEMA.get(decision)
     if schema is None:
-        return
+        return decision
     body: dict[str, Any] = {
         "schema": schema,
         "event_id": event_id(partition, offset, 1),
@@ -334,6 +337,7 @@ def _emit(
         body["reason"] = "low_agreement_budget_exhausted"
     outputs.append(OutputEvent(TOPIC_OF_SCHEMA[schema], key, body))
     causes.append(offset)
+    return decision
 
 
 Message = tuple[str, bytes, bytes]  # short topic name, key, body

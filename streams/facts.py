@@ -3,9 +3,10 @@ projects that Quorum distributes (``distribute: true``).
 
 The workflow agent keys its state by project, so facts go to ``workflow`` keyed by
 project id: a person's submission, skip or deletion, a reviewer's verdict, the decision
-the consensus just made, and the scores of the task's predictions (model evaluation).
-Like every output of the core, a fact's id is ``<partition>:<offset>:<rank>`` of the
-input that caused it, so a replayed batch writes the same facts.
+the consensus just made (``collecting`` when it went back to collecting annotations, e.g.
+after a deletion), and the scores of the task's predictions (model evaluation). Like
+every output of the core, a fact's id is ``<partition>:<offset>:<rank>`` of the input
+that caused it, so a replayed batch writes the same facts.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from streams.state.task import COUNTED, PREDICTION, TaskRecord
 REVIEWED = "reviewed"  # the task-quality and workflow-fact kind of an applied review
 GROUND_TRUTH = "ground-truth"  # a task's ground truth marked or unmarked
 MODEL_SCORES = "model-scores"
+# The consensus went back to collecting (no decision event of its own): the distribution
+# reopens the task if it had closed it.
+COLLECTING = "collecting"
 
 _WORKFLOW_TOPIC = "workflow"
 # Module globals: reading an enum member from its class costs about 0.1 us, per event here.
@@ -56,14 +60,18 @@ def emit_facts(
     *,
     predicted: bool = False,
     truth_before: bool = False,
+    collecting: bool = False,
 ) -> None:
     """Append the workflow facts of an applied annotation event (each with ``offset`` as
     its cause): a person's submission, skip or deletion (with the task's ``agreement``
     after it, for the review queue), the decision the core just made, then the task's
-    prediction scores if it has predictions.
+    prediction scores if it has predictions, then ``collecting`` if the consensus went
+    back to collecting on this event.
 
     ``predicted``: the task had predictions before the event, so that deleting its last
-    one sends empty scores once (the evaluation then drops the task).
+    one sends empty scores once (the evaluation then drops the task). ``collecting``: the
+    event took the task's decision back to COLLECTING (a counted annotation was deleted
+    or skipped), so that the distribution reopens a task it had closed.
     """
     facts: list[_Fact] = []
     annotation = event.annotation_id
@@ -71,7 +79,7 @@ def emit_facts(
     # annotation counts.
     agreement = record.agreement.score
     if event.kind is _DELETED_KIND:
-        facts.append(("deleted", event.completed_by, None,
+        facts.append(("deleted", _seat_holder(record, annotation), None,
                       {"annotation_id": annotation, "agreement": agreement}))
     elif event.completed_by is not None:
         if event.kind is _SKIPPED:
@@ -93,7 +101,20 @@ def emit_facts(
         # stopped being one.
         facts.append((GROUND_TRUTH, None, None, {"marked": not truth_before}))
     models = _model_fact(record) if predicted or record.predictions else None
-    _append_facts(outputs, causes, partition, offset, event, record, facts, models)
+    _append_facts(outputs, causes, partition, offset, event, record, facts, models,
+                  collecting=collecting)
+
+
+def _seat_holder(record: TaskRecord, annotation: str) -> str | None:
+    """The annotator whose seat on the task the deletion of ``annotation`` frees: its
+    author, as the task record kept it (Label Studio's delete webhooks do not say who
+    wrote the annotation). ``None`` when it frees none: a prediction's or an unknown
+    annotation's (no author), or one whose author still has another annotation counted on
+    the task (their seat is still taken)."""
+    author = record.entries[annotation].author
+    if not author or author in record.annotators:
+        return None
+    return author
 
 
 def emit_review_facts(
@@ -172,12 +193,15 @@ def _append_facts(
     record: TaskRecord,
     facts: list[_Fact],
     models: _Fact | None = None,
+    *,
+    collecting: bool = False,
 ) -> None:
     """Append ``facts``, then the fact of the decision ``_emit`` just made, if any, then
-    ``models`` (the prediction scores) if given.
+    ``models`` (the prediction scores) if given, then ``collecting`` if asked.
 
     Their ids continue the input's ranks after the outputs ``_emit`` appended. The model
-    fact comes last so that every other fact keeps the id it had before model facts.
+    fact comes after the others so that every other fact keeps the id it had before model
+    facts, and ``collecting`` last so that every fact keeps the id it had before it.
     """
     made = [o for o, cause in zip(outputs[-2:], causes[-2:], strict=True) if cause == offset]
     rank = len(made)
@@ -186,6 +210,8 @@ def _append_facts(
         facts.append((kind, None, len(record.annotators) if kind == "reassign" else None, None))
     if models is not None:
         facts.append(models)
+    if collecting:
+        facts.append((COLLECTING, None, None, None))
     for kind, annotator, annotators, fields in facts:
         body = fact_body(
             event_id=event_id(partition, offset, rank), project_id=event.project_id,
@@ -213,4 +239,11 @@ def _single_label(result: list[dict[str, Any]]) -> str | None:
     return None
 
 
-__all__ = ["MODEL_SCORES", "REVIEWED", "emit_facts", "emit_review_facts", "prediction_scores"]
+__all__ = [
+    "COLLECTING",
+    "MODEL_SCORES",
+    "REVIEWED",
+    "emit_facts",
+    "emit_review_facts",
+    "prediction_scores",
+]

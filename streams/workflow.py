@@ -22,7 +22,8 @@ Ops are JSON lists, first element the op name, second the project id:
 * ``["fact", project, kind, task, detail, now, source, quality]``: from the annotations
   agent: ``submitted``/``skipped``/``deleted``/``reviewed`` (detail: the annotator;
   for ``reviewed``, ``quality`` is the verdict plus the project's reject mode), ``reassign``
-  (detail: the counted annotators), ``completed``/``review`` (detail: null); ``source``
+  (detail: the counted annotators), ``completed``/``review``/``collecting`` (detail:
+  null); for ``deleted``, detail is the annotator whose seat is freed, or null; ``source``
   is the fact's ``[partition, offset, rank]`` in the annotations topic, for
   deduplication; ``quality`` the annotation's fields for annotator quality (or null);
 * ``["next", project, annotator, now, low_agreement_last]``: a label-stream request
@@ -75,7 +76,7 @@ _ANNOTATOR_KINDS = ("joined", "left", "paused", "resumed")
 # The ops after which a push-mode project gets a push round, with where their `now` is.
 _PUSH_AFTER = {"task": 4, "annotator": 4, "fact": 5, "next": 3, "expire": 2}
 _FACT_KINDS = frozenset({"submitted", "skipped", "deleted", "reviewed", "model-scores",
-                         "reassign", "completed", "review", "ground-truth"})
+                         "reassign", "completed", "review", "ground-truth", "collecting"})
 
 
 @dataclass(slots=True)
@@ -310,7 +311,8 @@ class WorkflowPartition:
             return outcomes
         if kind == "deleted":
             # As in Label Studio, the task needs the annotation again and its annotator may
-            # get it again; a prediction (no annotator) never held a seat.
+            # get it again. No annotator: no seat to free (a prediction's, or its author
+            # still has another annotation counted on the task).
             outcomes = ([] if detail is None
                         else list(distribution.annotation_deleted(task, detail, now)))
             if quality is None:
@@ -342,6 +344,10 @@ class WorkflowPartition:
             return list(distribution.one_more_needed(task, detail, now))
         if kind == "completed":
             return list(distribution.task_completed(task, now))
+        if kind == "collecting":
+            # A deletion took the consensus back to collecting: a task it had closed wants
+            # the freed seat filled again.
+            return list(distribution.task_reopened(task, now))
         if kind == "review":
             # The annotations core published the low-agreement review request itself;
             # the desk only queues the task (its own copy of the request is dropped).

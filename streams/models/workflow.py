@@ -16,6 +16,7 @@ from streams.models.invalid import (
     InvalidEvent,
     decode_object,
     kind_of,
+    optional_str_id,
     require_int,
     require_str,
     require_str_id,
@@ -29,8 +30,10 @@ FACT_SCHEMA = "quorum.workflow-fact/v1"
 # Kinds per schema, in the order a refusal lists them.
 TASK_KINDS = ("imported", "deleted")
 ANNOTATOR_KINDS = ("joined", "left", "paused", "resumed")
+# ``collecting``: the consensus went back to collecting annotations (a counted one was
+# deleted): the distribution reopens the task. Last, so that refusals read as before.
 FACT_KINDS = ("submitted", "skipped", "deleted", "reassign", "completed", "review", "reviewed",
-              "model-scores", "ground-truth")
+              "model-scores", "ground-truth", "collecting")
 KINDS: Mapping[str, tuple[str, ...]] = {
     TASK_SCHEMA: TASK_KINDS,
     ANNOTATOR_SCHEMA: ANNOTATOR_KINDS,
@@ -50,6 +53,7 @@ _NEEDS: Mapping[tuple[str, str], tuple[str, ...]] = {
     (FACT_SCHEMA, "reassign"): (_TASK, _ANNOTATORS),
     (FACT_SCHEMA, "completed"): (_TASK,),
     (FACT_SCHEMA, "review"): (_TASK,),
+    (FACT_SCHEMA, "collecting"): (_TASK,),
     (FACT_SCHEMA, "model-scores"): (_TASK,),
     (FACT_SCHEMA, "ground-truth"): (_TASK,),
 }
@@ -79,7 +83,10 @@ class WorkflowEvent:
     """A validated event of the ``workflow`` topic.
 
     ``task_id``, ``annotator`` and ``annotators`` (the counted annotators of a
-    ``reassign`` fact) are set exactly when ``kind`` needs them, ``None`` otherwise.
+    ``reassign`` fact) are set exactly when ``kind`` needs them, ``None`` otherwise;
+    besides, a ``deleted`` fact's optional ``annotator`` is the one whose seat on the task
+    the deletion frees (the annotation's author, unless it is a prediction, unknown, or
+    its author still has another annotation counted on the task).
     """
 
     schema: str
@@ -258,8 +265,11 @@ def workflow_event_from_dict(body: Mapping[str, Any]) -> WorkflowEvent:
         # Say which kind needs the field: the producer may have sent the wrong kind.
         raise InvalidEvent(f"{exc} (a {schema} '{kind}' event needs {', '.join(needs)})") from None
     quality = _quality(body) if schema == FACT_SCHEMA and kind in _QUALITY_KINDS else None
-    if kind == "deleted" and schema == FACT_SCHEMA and quality is None:
-        raise InvalidEvent("a deleted fact needs 'annotation_id'")
+    if kind == "deleted" and schema == FACT_SCHEMA:
+        if quality is None:
+            raise InvalidEvent("a deleted fact needs 'annotation_id'")
+        # Optional: the annotator whose seat the deletion frees, absent when it frees none.
+        annotator = optional_str_id(body, _ANNOTATOR)
     review = _review(body) if schema == FACT_SCHEMA and kind == "reviewed" else None
     scores = _model_scores(body) if schema == FACT_SCHEMA and kind == "model-scores" else None
     marked = None

@@ -546,6 +546,65 @@ def test_a_deletion_leaves_the_consensus_decision_alone() -> None:
     assert got is not None and got.task == "t2"
 
 
+def test_a_closed_task_reopens_when_the_consensus_collects_again() -> None:
+    # Label Studio: a task that lost an annotation below its overlap needs one again.
+    d = make(overlap=2)
+    setup(d, "abc", ["t1", "t2"])
+    assert [label(d, annotator) for annotator in "ab"] == ["t1", "t1"]
+    d.task_completed("t1", 2.0)
+    d.annotation_deleted("t1", "b", 3.0)
+    assert d.task_reopened("t1", 3.0) == []
+    view = d.task_view("t1")
+    assert view is not None and view.open and view.target == 2 and view.needed == 1
+    state = d.to_state()
+    assert d.task_reopened("t1", 3.0) == []  # delivered twice: still the one seat
+    assert d.to_state() == state
+    # The freed seat goes to whoever asks first, b included; then the task is full.
+    got = pull(d, "b", 4.0)
+    assert got is not None and got.task == "t1"
+    got = pull(d, "c", 4.0)
+    assert got is not None and got.task == "t2"
+    assert d.task_reopened("t1", 5.0) == []
+    view = d.task_view("t1")
+    assert view is not None and view.needed == 0 and view.reserved == ("b",)
+
+
+def test_reopening_an_open_or_unknown_task_changes_nothing() -> None:
+    d = make(overlap=2)
+    setup(d, "ab", ["t1"])
+    label(d, "a")
+    state = d.to_state()
+    d.task_reopened("t1", 1.0)  # open: nothing to reopen
+    d.task_reopened("t9", 1.0)  # not in the project (deleted since)
+    assert d.to_state() == state
+
+
+def test_a_task_sent_to_review_reopens_for_one_more_within_the_cap() -> None:
+    d = make(overlap=1, max_additional=1)
+    setup(d, "abc", ["t1"])
+    assert label(d, "a") == "t1"
+    d.one_more_needed("t1", 1, 1.0)  # low agreement: a second annotator
+    assert label(d, "b", 1.5) == "t1"
+    d.task_sent_to_review("t1", 2.0)  # still low at the cap (1 + 1)
+    d.annotation_deleted("t1", "b", 3.0)
+    view = d.task_view("t1")
+    assert view is not None and not view.open and view.needed == 0
+    # The consensus, one annotator down and with budget again, asks for one more: the
+    # task reopens although it wants no more seats than before.
+    d.one_more_needed("t1", 1, 3.0)
+    view = d.task_view("t1")
+    assert view is not None and view.open and view.target == 2 and view.needed == 1
+    d.one_more_needed("t1", 1, 3.5)  # the same decision again
+    d.one_more_needed("t1", 5, 3.5)  # never past the cap
+    view = d.task_view("t1")
+    assert view is not None and view.target == 2 and view.needed == 1
+    got = pull(d, "c", 4.0)
+    assert got is not None and (got.task, got.queue) == ("t1", Queue.LOW_AGREEMENT)
+    assert pull(d, "a", 4.0) is None  # never the same annotator twice: a is done
+    restored = Distribution.from_state(json.loads(json.dumps(d.to_state())))
+    assert restored.task_view("t1") == d.task_view("t1")
+
+
 def test_a_deleted_honeypot_annotation_no_longer_counts_toward_the_evaluation() -> None:
     from assignment.evaluation import EvaluationSettings
 

@@ -77,6 +77,9 @@ def _session(seed: int, policy: DistributionPolicy = POLICY) -> list[Op]:
         elif roll < 0.9:
             fact += 1
             ops.append(["fact", project, "completed", task, None, now, [1, fact, 1]])
+        elif roll < 0.92:
+            fact += 1  # a deletion took the consensus back to collecting
+            ops.append(["fact", project, "collecting", task, None, now, [1, fact, 2]])
         elif roll < 0.95:
             ops.append(["annotator", project, rng.choice(("paused", "resumed")), annotator, now])
         else:
@@ -311,3 +314,56 @@ def test_a_deleted_prediction_frees_nothing() -> None:
     partition.apply(["fact", "p", "deleted", "t1", None, 3.0, [0, 2, 0],
                      {"annotation_id": "pred-1", "agreement": None}])
     assert orjson.loads(partition.projects["p"].to_json())["distribution"] == before
+
+
+def test_a_deletion_after_completion_reopens_the_task_from_core_to_distribution() -> None:
+    """The processing core's facts, as the workflow agent reads and turns them into ops:
+    two annotators complete a task, one annotation is deleted by a webhook that does not
+    say who wrote it, and a third annotator is offered the task. Replayed, the same."""
+    from streams.agents.workflow import _op_of
+    from streams.batch import InputRecord, apply_batch, parse_batch
+    from streams.models.project import ProjectConfig
+    from streams.models.workflow import parse_workflow_event
+
+    from .events import annotation_bytes, choice
+
+    config = ProjectConfig("p", annotations_per_task=2, agreement_threshold=0.7,
+                           distribute=True)
+    values = [annotation_bytes(project_id="p", task_id="t1", annotation_id=f"a-{who}",
+                               completed_by=who, result=choice("pos"), event_id=f"ev-{who}")
+              for who in ("u1", "u2")]
+    values.append(annotation_bytes(project_id="p", task_id="t1", annotation_id="a-u2",
+                                   completed_by=None, kind="deleted", revision=2, result=None,
+                                   event_id="del"))
+    batch = parse_batch(3, "quorum.annotations",
+                        [InputRecord(10 + i, v) for i, v in enumerate(values)], max_bytes=4096)
+    outcome = apply_batch(batch, dict.fromkeys(batch.task_refs), {"p": config},
+                          after_offset=None)
+    facts = [parse_workflow_event(orjson.dumps(o.body)) for o in outcome.outputs
+             if o.topic == "workflow"]
+    assert [f.kind for f in facts] == ["submitted", "submitted", "completed", "deleted",
+                                       "collecting"]
+
+    ops: list[Op] = [["policy", "p", config.distribution_policy.to_state()],
+                     ["task", "p", "imported", "t1", 1.0], ["task", "p", "imported", "t2", 1.0]]
+    ops += [["annotator", "p", "joined", who, 1.0] for who in ("u1", "u2", "u3")]
+    ops += [["next", "p", "u1", 2.0], ["next", "p", "u2", 2.0]]
+    ops += [_op_of(fact, 3.0 + i, config) for i, fact in enumerate(facts)]
+    ops.append(["next", "p", "u3", 9.0])
+    live = WorkflowPartition()
+    answers = [live.apply(op) for op in ops]
+    assert _assigned(answers[-1]) == [("u3", "t1", Queue.SEQUENCE)]  # not t2
+    view = live.projects["p"].distribution.task_view("t1")
+    assert view is not None and view.done == ("u1",) and view.reserved == ("u3",)
+    assert live.projects["p"].distribution.annotator_load("u2") == 0
+
+    replayed = WorkflowPartition()
+    assert [replayed.apply(op) for op in ops] == answers
+    assert _states(replayed) == _states(live)
+    cut = 8
+    first = WorkflowPartition()
+    for op in ops[:cut]:
+        first.apply(op)
+    rebuilt = WorkflowPartition.restore({p: w.to_json() for p, w in first.projects.items()},
+                                        [encode_entry(ops[cut:])])
+    assert _states(rebuilt) == _states(live)
