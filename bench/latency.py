@@ -51,8 +51,9 @@ RESULTS = REPO_ROOT / "bench" / "results"
 
 
 async def measure(rate: float, seconds: float, *, reader: str = "after",
-                  producer: str = "java") -> dict[str, Any]:
-    """Latencies (ms) of ``rate`` events/s for ``seconds`` through a fresh worker."""
+                  producer: str = "java", workers: int = 1) -> dict[str, Any]:
+    """Latencies (ms) of ``rate`` events/s for ``seconds`` through ``workers`` fresh
+    workers (one consumer group: they share the partitions)."""
     name = f"lat{uuid.uuid4().hex[:8]}"
     settings = Settings().model_copy(
         update={"topic_prefix": name, "consumer_group": f"{name}-g"}
@@ -60,6 +61,7 @@ async def measure(rate: float, seconds: float, *, reader: str = "after",
     in_topic, out_topic = settings.topic(topics.ANNOTATIONS), settings.topic(topics.TASK_QUALITY)
     await ensure_topics(settings)
     worker = WorkerProcess(settings, RESULTS / f"{name}-worker.log")
+    others: list[WorkerProcess] = []
     due_wall: dict[str, float] = {}  # event id -> when it was due (ms since the epoch)
     in_append: dict[str, float] = {}  # event id -> the broker's append time of the input
     received: dict[str, float] = {}  # live reader: event id -> received (perf seconds)
@@ -70,11 +72,17 @@ async def measure(rate: float, seconds: float, *, reader: str = "after",
         for topic in (in_topic, out_topic):
             await log_append_time(settings.kafka_bootstrap, topic)
         await worker.wait_owning(settings.partitions)
+        for i in range(1, workers):
+            others.append(WorkerProcess(settings, RESULTS / f"{name}-worker{i}.log"))
+            await _wait_logged(others[-1], "owning partitions [")
+        if others:
+            await asyncio.sleep(3)  # the first worker gives partitions up: let it settle
         warm = max(300, int(rate * _WARM_UP_S)) // 3 * 3
         count = int(rate * seconds) // 3 * 3
         generated = list(generate(warm + count, run=name))
         events = generated[warm:]
         cpu = CpuMeter(settings.redis_url, worker.process.pid)
+        cpu_others = [[_proc_cpu(w.process.pid)] for w in others]
         if producer == "java":
             # One continuous stream: its first second warms the worker up, uncounted.
             java = JavaProducer(settings.kafka_bootstrap, in_topic, generated, rate, RESULTS)
@@ -83,11 +91,17 @@ async def measure(rate: float, seconds: float, *, reader: str = "after",
             await asyncio.sleep(warm / rate)
             await cpu.mark()
             java_cpu = [_proc_cpu(java.pid) if java.pid else None]
+            cpu_others = [[_proc_cpu(w.process.pid)] for w in others]
             sent = await java.done(start_ms, timeout=seconds + 120)
             await cpu.mark()
             java_cpu.append(_proc_cpu(java.pid) if java.pid else None)
+            for w, used in zip(others, cpu_others, strict=True):
+                used.append(_proc_cpu(w.process.pid))
             window = cpu.marks[-1][0] - cpu.marks[0][0]
             extra = {"achieved_rate": sent.sent / sent.seconds, "producer_errors": sent.errors,
+                     "other_workers_cores": [
+                         None if None in used else round((used[1] - used[0]) / window, 2)  # type: ignore[operator]
+                         for used in cpu_others],
                      "java_cores": None if None in java_cpu
                      else round((java_cpu[1] - java_cpu[0]) / window, 2)}  # type: ignore[operator]
             due_wall = {e.event_id: start_ms + i * 1000 / rate for i, e in enumerate(generated)}
@@ -103,6 +117,8 @@ async def measure(rate: float, seconds: float, *, reader: str = "after",
         if java is not None:
             await java.stop()
         worker.stop()
+        for other in others:
+            other.stop()
         await delete_state(settings)
         await delete_topics(settings)
     measured = [e.event_id for e in events if e.event_id in out_append]
@@ -121,6 +137,8 @@ async def measure(rate: float, seconds: float, *, reader: str = "after",
     result["timeline"] = [(due_wall[i], in_append.get(i), out_append[i]) for i in measured]
     if producer == "java":
         result["cores"]["java producer"] = result.pop("java_cores")
+        for i, used in enumerate(result.pop("other_workers_cores"), start=2):
+            result["cores"][f"worker {i}"] = used
     if reader == "live" and producer == "python":
         due_perf = extra.pop("due_perf")
         seen = [(received[i] - due_perf[i]) * 1000 for i in measured if i in received]
@@ -175,6 +193,14 @@ async def _send_python(settings: Settings, rate: float, warm: int, generated: li
         await producer.stop()
         gc.unfreeze()
     return {**sender, "due_perf": due_perf}
+
+
+async def _wait_logged(worker: WorkerProcess, text: str, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in worker.log():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{worker.log_path} never said {text!r}")
+        await asyncio.sleep(0.2)
 
 
 async def _wait_outputs(settings: Settings, topic: str, expect: int, *, timeout: float) -> None:
@@ -245,13 +271,15 @@ def main() -> None:
     parser.add_argument("--reader", choices=("after", "live"), default="after",
                         help="python producer: read the outputs back after the run "
                              "(default) or during it")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="workers sharing the partitions (default 1; Java producer)")
     parser.add_argument("--save", action="store_true",
                         help="write each rate's figures and per-event times to "
                              "bench/results/latency-<time>-<rate>.json")
     args = parser.parse_args()
     for rate in args.rates:
         r = asyncio.run(measure(rate, args.seconds, reader=args.reader,
-                                producer=args.producer))
+                                producer=args.producer, workers=args.workers))
         cores = ", ".join(f"{k} {v:.2f}" for k, v in r["cores"].items() if v is not None)
         print(f"{r['rate']:>8,.0f}/s (achieved {r['achieved_rate']:,.0f}/s)  outputs "
               f"{r['outputs']:,}/{r['events']:,}  produce -> output appended: p50 "
