@@ -7,13 +7,14 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 import orjson
 from mode import Service
 from redis.asyncio import Redis
 
+from assignment import Assignment
 from streams import topics
 from streams.agents.annotations import AnnotationsAgent, make_producer
 from streams.agents.projects import apply_project_event
@@ -24,6 +25,7 @@ from streams.state.store import StateStore
 from streams.state.workflow_store import WorkflowStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -139,15 +141,11 @@ def create_app(settings: Settings) -> faust.App:
         first (nothing is reserved: two reviewers may be shown the same task)."""
 
         async def get(self, request: Any, project: str, reviewer: str) -> Any:
-            if not workflow_agents:
-                return self.json({"error": "the workflow agent is starting; retry shortly"},
-                                 status=503)
-            try:
-                task = await workflow_agents[0].next_review(project, reviewer)
-            except NotOwner:
-                return self.json({"error": f"project {project!r} is served by another "
-                                           "worker; ask another worker"}, status=409)
-            return self.json({"project_id": project, "reviewer": reviewer, "task_id": task})
+            return await workflow_answer(
+                self, workflow_agents, project,
+                lambda agent: agent.next_review(project, reviewer),
+                lambda task: self.json({"project_id": project, "reviewer": reviewer,
+                                        "task_id": task}))
 
     @app.page("/projects/{project}/annotators")
     class Annotators(faust.web.View):
@@ -168,51 +166,60 @@ def create_app(settings: Settings) -> faust.App:
     return app
 
 
-async def report_answer(view: Any, agents: list[WorkflowAgent], project: str,
-                        report: Callable[[WorkflowAgent, str], Awaitable[Any]]) -> Any:
-    """The HTTP answer of a read API (``report``: the agent's read method): 200 with the
-    report, 404 for a project without workflow state here, 409 when another worker owns
-    the project, 503 while this one is starting."""
+async def workflow_answer(view: Any, agents: list[WorkflowAgent], project: str,
+                          ask: Callable[[WorkflowAgent], Awaitable[T]],
+                          answer: Callable[[T], Any]) -> Any:
+    """The HTTP answer of a workflow API: ``answer`` of what ``ask`` got from the running
+    workflow agent, 409 when another worker owns the project, 503 while this one is
+    starting."""
     if not agents:
         return view.json({"error": "the workflow agent is starting; retry shortly"},
                          status=503)
     try:
-        body = await report(agents[0], project)
+        result = await ask(agents[0])
     except NotOwner:
         return view.json({"error": f"project {project!r} is served by another worker: its "
                                    "workflow partition is not owned here; ask the worker "
                                    "that owns it (or retry after a rebalance)"}, status=409)
-    if body is None:
-        return view.json({"error": f"project {project!r} has no workflow state: none of its "
-                                   "tasks, annotators or annotation facts reached the "
-                                   "workflow topic (annotator and model figures need "
-                                   f"`quorum project set {project} --distribute`); check "
-                                   "the project id"}, status=404)
-    return view.json(body)
+    return answer(result)
+
+
+async def report_answer(view: Any, agents: list[WorkflowAgent], project: str,
+                        report: Callable[[WorkflowAgent, str], Awaitable[Any]]) -> Any:
+    """A read API (``report``: the agent's read method): 200 with the report, 404 for a
+    project without workflow state here, else as :func:`workflow_answer`."""
+
+    def answer(body: Any) -> Any:
+        if body is None:
+            return view.json({"error": f"project {project!r} has no workflow state: none of "
+                                       "its tasks, annotators or annotation facts reached the "
+                                       "workflow topic (annotator and model figures need "
+                                       f"`quorum project set {project} --distribute`); check "
+                                       "the project id"}, status=404)
+        return view.json(body)
+
+    return await workflow_answer(view, agents, project,
+                                 lambda agent: report(agent, project), answer)
 
 
 async def label_stream_answer(view: Any, agents: list[WorkflowAgent], project: str,
                               annotator: str) -> Any:
-    """The HTTP answer of the label stream: 200 with the task (or ``task_id: null``),
-    409 when another worker owns the project, 503 while this one is starting."""
-    if not agents:
-        return view.json({"error": "the workflow agent is starting; retry shortly"},
-                         status=503)
-    try:
-        assignment = await agents[0].next_task(project, annotator)
-    except NotOwner:
-        return view.json({"error": f"project {project!r} is served by another worker: its "
-                                   "workflow partition is not owned here; ask another "
-                                   "worker (or retry after a rebalance)"}, status=409)
-    if assignment is None:
-        return view.json({"project_id": project, "annotator": annotator, "task_id": None})
-    return view.json({
-        "project_id": project,
-        "annotator": annotator,
-        "task_id": assignment.task,
-        "queue": assignment.queue.value,
-        "expires_at": assignment.expires_at,
-    })
+    """The label stream: 200 with the task (or ``task_id: null``), else as
+    :func:`workflow_answer`."""
+
+    def answer(assignment: Assignment | None) -> Any:
+        if assignment is None:
+            return view.json({"project_id": project, "annotator": annotator, "task_id": None})
+        return view.json({
+            "project_id": project,
+            "annotator": annotator,
+            "task_id": assignment.task,
+            "queue": assignment.queue.value,
+            "expires_at": assignment.expires_at,
+        })
+
+    return await workflow_answer(view, agents, project,
+                                 lambda agent: agent.next_task(project, annotator), answer)
 
 
 def _stop_worker_if_crashed(runner: asyncio.Future[None]) -> None:

@@ -1,12 +1,13 @@
-"""The read API's HTTP answers (streams.app.report_answer) for each state of the worker:
-starting, not owning the project, without the project, with it."""
+"""The workflow APIs' HTTP answers (streams.app) for each state of the worker: starting,
+not owning the project, without the project, with it."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from assignment import Assignment, Queue
 from streams.agents.workflow import NotOwner
-from streams.app import report_answer
+from streams.app import label_stream_answer, report_answer
 
 
 class View:
@@ -45,3 +46,32 @@ async def test_a_project_without_state_answers_404_with_what_to_check() -> None:
     status, body = await answer(["agent"], None)
     assert status == 404
     assert "'p1'" in body["error"] and "--distribute" in body["error"]
+
+
+class Agent:
+    """A workflow agent whose label stream gives ``outcome`` (or raises it)."""
+
+    def __init__(self, outcome: Any) -> None:
+        self.outcome = outcome
+
+    async def next_task(self, project: str, annotator: str) -> Any:
+        assert (project, annotator) == ("p1", "alice")
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+async def test_the_label_stream_answers_the_reserved_task() -> None:
+    assigned = Assignment("t7", "alice", 1795870000.0, Queue.SEQUENCE)
+    assert await label_stream_answer(View(), [Agent(assigned)], "p1", "alice") == (200, {
+        "project_id": "p1", "annotator": "alice", "task_id": "t7", "queue": "sequence",
+        "expires_at": 1795870000.0})
+    assert await label_stream_answer(View(), [Agent(None)], "p1", "alice") == (
+        200, {"project_id": "p1", "annotator": "alice", "task_id": None})
+
+
+async def test_the_label_stream_answers_409_and_503_like_the_reports() -> None:
+    status, body = await label_stream_answer(View(), [Agent(NotOwner("p1"))], "p1", "alice")
+    assert status == 409 and "another worker" in body["error"]
+    status, body = await label_stream_answer(View(), [], "p1", "alice")
+    assert status == 503 and "retry" in body["error"]
