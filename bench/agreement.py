@@ -37,7 +37,7 @@ from typing import Any
 
 from agreement import Methodology, ScoringConfig, TagScoring, TaskAgreement, recompute
 from agreement.metrics import ResultItem
-from streams.agents.annotations import tune_garbage_collector
+from streams.garbage import tune_garbage_collector
 
 RESULTS = Path(__file__).resolve().parent / "results"
 Result = list[ResultItem]

@@ -17,8 +17,8 @@ import pstats
 import time
 
 from bench.events import generate
-from streams.agents.annotations import tune_garbage_collector
 from streams.batch import InputRecord, apply_batch, encode_outputs, parse_batch
+from streams.garbage import tune_garbage_collector
 
 BATCH = 1600
 PHASES = ("total", "parse", "apply", "encode", "records")

@@ -12,6 +12,7 @@ applied here, in offset order with the annotations.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -165,13 +166,15 @@ class BatchOutcome:
 
 def apply_batch(
     batch: ParsedBatch,
-    stored: Mapping[TaskRef, bytes | None],
+    stored: Mapping[TaskRef, TaskRecord | bytes | None],
     configs: Mapping[str, ProjectConfig],
     *,
     after_offset: int | None,
 ) -> BatchOutcome:
     """Apply the batch's events in offset order on top of the stored task records.
 
+    ``stored`` holds each task's stored document (``None``: no task yet), or the record
+    decoded from it, which is then changed in place and returned in the outcome.
     ``after_offset`` is the partition's last applied offset: anything at or below it was
     applied before (a replay) and is skipped, dead letters included. ``configs`` holds
     every project of the batch; a project without configuration gets the defaults.
@@ -205,13 +208,12 @@ def apply_batch(
         ref = (event.project_id, event.task_id)
         project = policies.get(event.project_id)
         if project is None:
-            config = configs.get(event.project_id) or ProjectConfig(event.project_id)
+            config = configs.get(event.project_id) or _default_config(event.project_id)
             project = policies[event.project_id] = (config, config.policy)
         config, policy = project
         record = records.get(ref)
         if record is None:
-            record = TaskRecord.from_json(stored.get(ref), scoring=config.scoring)
-            records[ref] = record
+            record = records[ref] = _record(stored.get(ref), config)
         if type(event) is ReviewEvent:  # the one check reviews cost an annotation
             try:
                 changed = record.review(event)
@@ -251,6 +253,25 @@ def apply_batch(
         outputs = [outputs[i] for i in order]
     return BatchOutcome(records=records, outputs=outputs, applied=applied, ignored=ignored,
                         dead_letters=dead_letters)
+
+
+@functools.lru_cache(maxsize=4096)
+def _default_config(project_id: str) -> ProjectConfig:
+    """The defaults of a project with no configuration: one object per project (frozen),
+    so that its cached task records keep the same scoring from batch to batch."""
+    return ProjectConfig(project_id)
+
+
+def _record(stored: TaskRecord | bytes | None, config: ProjectConfig) -> TaskRecord:
+    """The task's record, scored as its project says now."""
+    if not isinstance(stored, TaskRecord):
+        return TaskRecord.from_json(stored, scoring=config.scoring)
+    scoring = stored.agreement.scoring
+    if scoring is not config.scoring and scoring != config.scoring:
+        # The project's scoring changed since the record was decoded: decode it again,
+        # exactly as a batch that read it from Redis would.
+        return TaskRecord.from_json(stored.to_json(), scoring=config.scoring)
+    return stored
 
 
 def _dead_letter(batch: ParsedBatch, offset: int, raw: bytes, reason: str) -> OutputEvent:

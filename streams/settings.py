@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     batch_max_records: int = 10_000
     batch_fetch_timeout_ms: int = 50
     consumer_group: str = "quorum-annotations"
+    # Task records the annotations agent keeps decoded between batches (all partitions),
+    # least recently used out first: a few KB each. 0 reads every task from Redis.
+    task_cache_size: int = Field(default=20_000, ge=0)
     # Bigger annotation events go to the dead-letter topic: no labeling result is this large.
     max_event_bytes: int = Field(default=1024 * 1024, ge=1024)
     # The label-stream API (faust web) of `quorum worker`.

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import logging
 import time
 from collections import defaultdict, deque
@@ -46,9 +45,13 @@ from streams.batch import (
     encode_outputs,
     parse_batch,
 )
+from streams.garbage import FullCollections, tune_garbage_collector
 from streams.kafka import start_with_backoff
+from streams.models.project import ProjectConfig
 from streams.settings import Settings
-from streams.state.store import ApplyStatus, BatchWrite, StateStore
+from streams.state.store import ApplyStatus, BatchWrite, LoadedBatch, StateStore, TaskRef
+from streams.state.task import TaskRecord
+from streams.state.task_cache import TaskCache
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +120,7 @@ class AnnotationsAgent:
         self._gap_checked: dict[int, int] = {}  # partition -> a batch start seen past a gap
         self._cycle = asyncio.Lock()  # held while batches are processed; rebalances wait
         self._write: _Write | None = None  # the last fetch's write, until settled
+        self.cache = TaskCache(settings.task_cache_size)
         self._last_commit = 0.0
 
     @property
@@ -142,9 +146,12 @@ class AnnotationsAgent:
         if not await start_with_backoff(consumer, stopping, s, self._retrying):
             return
         tune_garbage_collector()
+        collections = FullCollections()
         try:
             while not stopping.is_set():
+                events = self.stats.events
                 await self._fetch_and_dispatch(consumer)
+                collections.tick(worked=self.stats.events != events or self._write is not None)
                 if self._needs_recovery:
                     async with self._cycle:
                         for partition in sorted(self._needs_recovery):
@@ -194,10 +201,9 @@ class AnnotationsAgent:
         if not batches:
             return
         projects = list(dict.fromkeys(p for b in batches.values() for p in b.project_ids))
+        cached: dict[int, dict[TaskRef, TaskRecord]] = {}
         try:
-            loaded, configs = await self.store.load(
-                {tp.partition: batch.task_refs for tp, batch in batches.items()}, projects
-            )
+            loaded, configs = await self._load(batches, projects, cached)
         except INFRA_ERRORS as exc:
             self._retrying("reading the state of a batch failed", exc)
             await self._recover_all(batches)
@@ -214,7 +220,14 @@ class AnnotationsAgent:
             if floor is not None and batch.last_offset <= floor:
                 self._positions[tp] = batch.last_offset + 1
                 continue  # all of it was applied before: a replay
-            outcome = apply_batch(batch, state.tasks, configs, after_offset=floor)
+            stored: dict[TaskRef, TaskRecord | bytes | None] = dict(state.tasks)
+            stored.update(cached[tp.partition])
+            try:
+                outcome = apply_batch(batch, stored, configs, after_offset=floor)
+            except BaseException:
+                self.cache.forget(tp.partition)  # its records may be half changed
+                raise
+            self.cache.keep(tp.partition, outcome.records, str(batch.last_offset))
             encoded = encode_outputs(outcome.outputs) if outcome.outputs else None
             writes.append(BatchWrite(
                 partition=tp.partition,
@@ -230,6 +243,39 @@ class AnnotationsAgent:
             self._write = _Write(
                 writes, pending, asyncio.ensure_future(self.store.apply(writes))
             )
+
+    async def _load(
+        self,
+        batches: dict[TopicPartition, ParsedBatch],
+        projects: list[str],
+        cached: dict[int, dict[TaskRef, TaskRecord]],
+    ) -> tuple[dict[int, LoadedBatch], dict[str, ProjectConfig]]:
+        """Read the partitions' applied offsets, the configurations and the task records
+        the cache does not hold (``cached`` gets the ones it does), in one round trip.
+
+        A partition whose applied offset is not the one its cached records belong to
+        is forgotten and read whole, in a second round trip (rare: Redis lost writes or
+        was rebuilt under the worker).
+        """
+        wanted: dict[int, list[TaskRef]] = {}
+        for tp, batch in batches.items():
+            cached[tp.partition], wanted[tp.partition] = self.cache.take(
+                tp.partition, batch.task_refs
+            )
+        loaded, configs = await self.store.load(wanted, projects)
+        stale: dict[int, list[TaskRef]] = {}
+        for tp, batch in batches.items():
+            p = tp.partition
+            if cached[p] and not self.cache.holds(p, loaded[p].offset_raw):
+                log.info("partition %d: state in Redis moved under the cache; reading it again", p)
+                stale[p] = batch.task_refs
+            self.cache.valid_at(p, loaded[p].offset_raw)
+        if stale:
+            again, _ = await self.store.load(stale, [])
+            for p in stale:
+                loaded[p] = again[p]
+                cached[p] = {}
+        return loaded, configs
 
     async def _settle(self) -> None:
         """Wait for the write in flight, then publish its outputs (or recover)."""
@@ -251,6 +297,7 @@ class AnnotationsAgent:
             if status is ApplyStatus.FENCED:
                 log.warning("partition %d was claimed by another worker; dropping it", tp.partition)
                 self._owned.pop(tp.partition, None)
+                self.cache.forget(tp.partition)
                 continue
             if status is ApplyStatus.CONFLICT:
                 log.warning("partition %d: applied offset moved under a batch; resyncing",
@@ -411,6 +458,7 @@ class AnnotationsAgent:
             await self._maybe_commit(force=True)
         for tp in revoked:
             self._owned.pop(tp.partition, None)
+            self.cache.forget(tp.partition)
             self._unacked.pop(tp.partition, None)
             self._needs_recovery.discard(tp.partition)
             self._positions.pop(tp, None)
@@ -422,6 +470,9 @@ class AnnotationsAgent:
         is acknowledged and dropped meanwhile.
         """
         await self._settle()  # Redis must hold every write made before the offset is read
+        # The batches computed since the last applied write are read again from Kafka, on
+        # top of what Redis holds.
+        self.cache.forget(tp.partition)
         delay = 0.1
         self._needs_recovery.discard(tp.partition)
         # Whatever is in flight is published again from the outbox below.
@@ -468,20 +519,6 @@ class AnnotationsAgent:
     def _retrying(self, what: str, exc: BaseException) -> None:
         self.stats.retries += 1
         log.warning("%s: %s: %s; retrying with backoff", what, type(exc).__name__, exc)
-
-
-def tune_garbage_collector() -> None:
-    """Collect less often: the hot path makes many short-lived objects, all freed by
-    reference counting, and each collection walks every tracked object of the process.
-
-    Measured on the processing core (bench/core.py): the collector took about 8 of
-    32 us per event with Python's defaults. Startup objects (modules, clients) are moved
-    out of the collector's way for good; young collections run every 50,000 allocations
-    instead of 700, which bounds the garbage a cycle can hold to a few MB.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
 
 
 class _Rebalance(ConsumerRebalanceListener):

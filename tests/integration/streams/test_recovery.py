@@ -129,3 +129,38 @@ async def test_kafka_restart_mid_stream_ends_like_a_clean_run(
     workers: list[Any] = []
     deployment.settings = deployment.settings.model_copy(update={"batch_max_records": 200})
     await _run_interrupted(deployment, start_worker, restart_kafka, tasks=6000)
+
+
+async def test_redis_losing_its_last_writes_ends_like_a_clean_run(
+    deployment: Deployment, start_worker
+) -> None:
+    """Redis rolls back under a running worker (as after a crash with ``appendfsync
+    everysec``): the worker's cached task records are newer than Redis and must not be
+    used; the lost part of the input is applied again from Kafka."""
+    events = labeling_operation(600, seed=7)
+    first, second, third = events[:600], events[600:1200], events[1200:]
+    worker = start_worker(deployment.settings)
+    await worker.wait_owning(deployment.settings.partitions)
+    await deployment.configure(CONFIG)
+    await deployment.send(first)
+    await deployment.wait_applied(timeout_s=60)
+    redis = deployment.redis
+    prefix = deployment.settings.key_prefix
+    saved = {key: await redis.dump(key) async for key in redis.scan_iter(f"{prefix}:*")}
+    await deployment.send(second)
+    await deployment.wait_applied(timeout_s=60)
+    ahead = await deployment.applied_offsets()
+
+    # Back to the state after the first part, as if the second part's writes were lost.
+    for key in [key async for key in redis.scan_iter(f"{prefix}:*")]:
+        if not key.endswith(b":owner"):  # the worker keeps its partitions
+            await redis.delete(key)
+    for key, value in saved.items():
+        if not key.endswith(b":owner"):
+            await redis.restore(key, 0, value, replace=True)
+    assert await deployment.applied_offsets() != ahead
+
+    await deployment.send(third)
+    await deployment.wait_applied(timeout_s=120)
+    await _assert_like_clean_run(deployment)
+    assert "moved under the cache" in worker.log()
