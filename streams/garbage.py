@@ -1,19 +1,23 @@
-"""The worker's garbage collector policy: young collections rarely, full ones when idle.
+"""The worker's garbage collector policy: no collections while streaming, full ones when idle.
 
-The hot path makes many short-lived objects, all freed by reference counting, and each
-collection walks every tracked object of its generations. Two costs were measured:
+The hot path makes many short-lived objects, all freed by reference counting; Python's
+cyclic collector only finds garbage that reference counting cannot (cycles), and each of
+its collections walks every tracked object of the generations it collects. Measured:
 
 - With Python's defaults the collector took about 8 of 32 us per event of the processing
-  core (``bench/core.py``). Young collections now run every 50,000 allocations instead
-  of 700, which bounds the garbage a cycle can hold to a few MB.
+  core (``bench/core.py``): young collections now run every 50,000 allocations, not 700.
 - The annotations agent keeps decoded task records between batches
-  (:class:`streams.state.task_cache.TaskCache`), about 20 tracked objects each. A full
-  collection walks them all: 0.36 s for 50,000 records on this machine, and Python
-  starts one whenever a quarter more objects have survived since the last, which at
-  10,000 events/s stalled the worker for most of half a second every few seconds (p99
-  530-790 ms instead of about 100 ms). Full collections therefore do not start on
-  their own: :class:`FullCollections` runs them when the agent has been idle a while,
-  and at the latest every ``max_interval_s``, so cyclic garbage is still reclaimed.
+  (:class:`streams.state.task_cache.TaskCache`), about 20 tracked objects each, and they
+  survive young collections. At 10,000 events/s (bench/README.md, session 5) a young
+  collection walked them every 0.6 s (8-16 ms each), a middle one every 12 s, and a full
+  one with 50,000 records takes 0.36 s; each stalled the worker's one event loop while
+  events queued behind it (the latency's p99).
+
+So :class:`FullCollections` freezes (``gc.freeze``, constant time) whatever survives an
+agent cycle: the collector never walks it while the worker streams. Only cycles are
+left unreclaimed meanwhile (a few per second were found here), so a full collection of
+everything runs when the agent has been idle a while, and at the latest every
+``max_interval_s``.
 """
 
 from __future__ import annotations
@@ -40,10 +44,17 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(YOUNG_THRESHOLD, 20, _NEVER)
 
 
+def collect_everything() -> int:
+    """A full collection of every object, frozen ones included: unreachable found."""
+    gc.unfreeze()
+    return gc.collect()
+
+
 class FullCollections:
-    """Decides when the oldest generation is collected: after ``idle_s`` without work
-    (at most once per ``min_interval_s``), and after ``max_interval_s`` whatever the
-    load, a pause of up to a few hundred ms on a busy worker."""
+    """Freezes what survives each cycle and decides when everything is collected: after
+    ``idle_s`` without work (at most once per ``min_interval_s``), and after
+    ``max_interval_s`` whatever the load (a pause of up to half a second on a busy
+    worker holding a full task cache)."""
 
     def __init__(
         self,
@@ -52,29 +63,34 @@ class FullCollections:
         min_interval_s: float = 60.0,
         max_interval_s: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
-        collect: Callable[[], int] = gc.collect,
+        collect: Callable[[], int] = collect_everything,
+        freeze: Callable[[], None] = gc.freeze,
     ) -> None:
         self.idle_s = idle_s
         self.min_interval_s = min_interval_s
         self.max_interval_s = max_interval_s
         self._clock = clock
         self._collect = collect
+        self._freeze = freeze
         now = clock()
         self._last_collection = now
         self._last_work = now
         self.collections = 0
 
     def tick(self, *, worked: bool) -> bool:
-        """Called once per agent cycle; collects if it is time. True if it did."""
+        """Called once per agent cycle: collects everything if it is time, then freezes
+        what is left. True if it collected."""
         now = self._clock()
         if worked:
             self._last_work = now
         since = now - self._last_collection
         idle = now - self._last_work >= self.idle_s
         if since < self.max_interval_s and not (idle and since >= self.min_interval_s):
+            self._freeze()
             return False
         started = time.perf_counter()
         found = self._collect()
+        self._freeze()
         self._last_collection = self._clock()
         self.collections += 1
         log.info("full garbage collection (%s): %d unreachable objects, %.0f ms",

@@ -7,7 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.garbage import YOUNG_THRESHOLD, FullCollections, tune_garbage_collector
+from streams.garbage import (
+    YOUNG_THRESHOLD,
+    FullCollections,
+    collect_everything,
+    tune_garbage_collector,
+)
 
 IDLE_S = 2.0
 MIN_S = 60.0
@@ -48,11 +53,40 @@ def collect() -> CountingCollect:
     return CountingCollect()
 
 
+class Freezes:
+    """Stands for ``gc.freeze``: records the calls, in order with the collections."""
+
+    def __init__(self, collect: CountingCollect) -> None:
+        self.collect = collect
+        self.calls: list[int] = []  # collections made before each freeze
+
+    def __call__(self) -> None:
+        self.calls.append(self.collect.calls)
+
+
 @pytest.fixture
-def full(clock: FakeClock, collect: CountingCollect) -> FullCollections:
+def freeze(collect: CountingCollect) -> Freezes:
+    return Freezes(collect)
+
+
+@pytest.fixture
+def full(clock: FakeClock, collect: CountingCollect, freeze: Freezes) -> FullCollections:
     return FullCollections(
-        idle_s=IDLE_S, min_interval_s=MIN_S, max_interval_s=MAX_S, clock=clock, collect=collect
+        idle_s=IDLE_S, min_interval_s=MIN_S, max_interval_s=MAX_S, clock=clock, collect=collect,
+        freeze=freeze,
     )
+
+
+def test_every_tick_freezes_what_survived_collected_or_not(
+    full: FullCollections, clock: FakeClock, freeze: Freezes
+) -> None:
+    """Frozen objects are never walked by the collector: whatever survives a cycle is
+    frozen, after the collection when there is one (so the garbage is gone first)."""
+    assert not full.tick(worked=True)
+    clock.advance(MAX_S)
+    assert full.tick(worked=True)
+    assert not full.tick(worked=True)
+    assert freeze.calls == [0, 1, 1]
 
 
 def busy_until(full: FullCollections, clock: FakeClock, seconds: float, step: float = 0.5) -> int:
@@ -156,7 +190,7 @@ def test_the_collection_time_is_read_after_collecting(clock: FakeClock) -> None:
         return 0
 
     full = FullCollections(idle_s=IDLE_S, min_interval_s=MIN_S, max_interval_s=MAX_S,
-                           clock=clock, collect=slow_collect)
+                           clock=clock, collect=slow_collect, freeze=lambda: None)
     clock.advance(MAX_S)
     assert full.tick(worked=True)
     clock.advance(MAX_S - 1)  # MAX_S + 4 since the collection started
@@ -180,11 +214,29 @@ def test_collections_counts_only_collections(
     assert full.collections == collect.calls == 3
 
 
-def test_defaults_use_the_real_clock_and_collector() -> None:
+def test_defaults_use_the_real_clock_and_collector(restored_gc: None) -> None:
     full = FullCollections()
     assert (full.idle_s, full.min_interval_s, full.max_interval_s) == (2.0, 60.0, 600.0)
     assert not full.tick(worked=True)  # just made: not due
     assert full.collections == 0
+    assert gc.get_freeze_count() > 0  # the real gc.freeze ran
+
+
+def test_collect_everything_reclaims_frozen_cycles(restored_gc: None) -> None:
+    """What a freeze kept from the collector is found by the full collection."""
+
+    class Node:
+        def __init__(self) -> None:
+            self.other: Node | None = None
+
+    gc.collect()
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    gc.freeze()
+    del a, b
+    assert gc.collect() == 0  # frozen: not walked
+    assert collect_everything() >= 2
+    assert gc.get_freeze_count() == 0
 
 
 # tune_garbage_collector ----------------------------------------------------------------
