@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from enum import IntEnum
 from importlib import resources
@@ -141,9 +142,20 @@ class StateStore:
             config = self._configs[raw] = _stored_config(raw)
         return config
 
-    async def apply(self, writes: list[BatchWrite]) -> list[ApplyStatus]:
+    def apply(self, writes: list[BatchWrite]) -> Awaitable[list[ApplyStatus]]:
         """Write each partition's batch atomically (one script call each, see
-        ``apply_batch.lua``), all in one round trip; a status per write."""
+        ``apply_batch.lua``), all in one round trip; a status per write.
+
+        The records are encoded here, before this returns: the caller may change them
+        (the next batch, computed while this write runs) as soon as it has the awaitable.
+        """
+        return self._run_writes(self._write_commands(writes))
+
+    async def _run_writes(self, commands: list[tuple[Any, ...]]) -> list[ApplyStatus]:
+        replies = await self._pipeline(commands)
+        return [ApplyStatus(int(status)) for status in replies]
+
+    def _write_commands(self, writes: list[BatchWrite]) -> list[tuple[Any, ...]]:
         keys = self.keys
         commands: list[tuple[Any, ...]] = []
         for write in writes:
@@ -180,8 +192,7 @@ class StateStore:
                 b"\n".join(documents),
                 *write.outbox,
             ))
-        replies = await self._pipeline(commands)
-        return [ApplyStatus(int(status)) for status in replies]
+        return commands
 
     async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Run commands in one round trip; load the batch scripts if Redis lost them.
