@@ -93,9 +93,8 @@ class _Computed:
 class _Write:
     """A fetch's atomic write, running in Redis while the next fetch is computed."""
 
-    writes: list[BatchWrite]
-    pending: _Pending
-    statuses: asyncio.Task[list[ApplyStatus]]
+    batches: _Computed
+    statuses: asyncio.Future[list[ApplyStatus]]
 
 
 @dataclass(slots=True)
@@ -235,7 +234,7 @@ class AnnotationsAgent:
             loaded, configs, moved = await self._load(batches, projects, cached)
         except INFRA_ERRORS as exc:
             self._retrying("reading the state of a batch failed", exc)
-            computed = [tp for tp in self._computed.pending] if self._computed else []
+            computed = list(self._computed.pending) if self._computed else []
             await self._recover_all(dict.fromkeys([*batches, *computed]))
             return
 
@@ -243,7 +242,7 @@ class AnnotationsAgent:
         # Let the write task put its commands on the wire before the computation below
         # holds the event loop: only then does Redis run it meanwhile.
         await asyncio.sleep(0)
-        below = {w.partition: w for w in self._write.writes} if self._write else {}
+        below = {w.partition: w for w in self._write.batches.writes} if self._write else {}
         writes: list[BatchWrite] = []
         pending: _Pending = {}
         for tp, batch in batches.items():
@@ -293,10 +292,7 @@ class AnnotationsAgent:
         for write in computed.writes:
             # Now, not when computed: the write in flight before it may have trimmed some.
             write.acked = self._acknowledged(write.partition)
-        self._write = _Write(
-            computed.writes, computed.pending,
-            asyncio.ensure_future(self.store.apply(computed.writes)),
-        )
+        self._write = _Write(computed, asyncio.ensure_future(self.store.apply(computed.writes)))
 
     async def _flush(self) -> None:
         """Write and publish everything computed."""
@@ -345,10 +341,9 @@ class AnnotationsAgent:
                     log.info("partition %d: state in Redis moved under a computed batch", p)
                     moved.add(p)
                 continue
-            if cached[p] and not self.cache.holds(p, loaded[p].offset_raw):
+            if not self.cache.valid_at(p, loaded[p].offset_raw) and cached[p]:
                 log.info("partition %d: state in Redis moved under the cache; reading it again", p)
                 stale[p] = batch.task_refs
-            self.cache.valid_at(p, loaded[p].offset_raw)
         if stale:
             again, _ = await self.store.load(stale, [])
             for p in stale:
@@ -361,7 +356,7 @@ class AnnotationsAgent:
         write, self._write = self._write, None
         if write is None:
             return
-        writes, pending = write.writes, write.pending
+        writes, pending = write.batches.writes, write.batches.pending
         try:
             statuses = await write.statuses
         except INFRA_ERRORS as exc:

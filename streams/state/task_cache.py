@@ -51,10 +51,13 @@ class TaskCache:
         Redis holds now (``''`` for none)."""
         return self._offsets.get(partition) == offset_raw
 
-    def valid_at(self, partition: int, offset_raw: str) -> None:
-        """Keep the partition's records only if they belong to ``offset_raw``."""
-        if not self.holds(partition, offset_raw):
-            self.forget(partition)
+    def valid_at(self, partition: int, offset_raw: str) -> bool:
+        """Keep the partition's records only if they belong to ``offset_raw``; False if
+        they did not (the partition is forgotten)."""
+        if self.holds(partition, offset_raw):
+            return True
+        self.forget(partition)
+        return False
 
     def take(self, partition: int, refs: Iterable[TaskRef]) -> tuple[
         dict[TaskRef, TaskRecord], list[TaskRef]

@@ -135,7 +135,7 @@ def test_valid_at_the_same_offset_keeps_the_records() -> None:
     cache = TaskCache(10)
     kept = records("a", "b")
     cache.keep(0, kept, "100")
-    cache.valid_at(0, "100")
+    assert cache.valid_at(0, "100")
     assert len(cache) == 2
     assert cache.holds(0, "100")
     assert cache.take(0, [ref("a")])[0][ref("a")] is kept[ref("a")]
@@ -147,7 +147,7 @@ def test_valid_at_another_offset_forgets_the_partition(now: str) -> None:
     cache.keep(0, records("a", "b"), "100")
     other = records("a")
     cache.keep(1, other, "100")
-    cache.valid_at(0, now)
+    assert not cache.valid_at(0, now)
     assert len(cache) == 1
     assert not cache.holds(0, "100")
     assert not cache.holds(0, now)  # nothing held: no offset either
@@ -161,14 +161,14 @@ def test_empty_offset_means_none_applied() -> None:
     cache = TaskCache(10)
     # A partition never kept is not known to match even a Redis without an offset.
     assert not cache.holds(0, "")
-    cache.valid_at(0, "")
+    assert not cache.valid_at(0, "")
     assert len(cache) == 0
     # Records kept at '' (as a caller may, before any offset) hold at '' only.
     cache.keep(0, records("a"), "")
     assert cache.holds(0, "")
-    cache.valid_at(0, "")
+    assert cache.valid_at(0, "")
     assert len(cache) == 1
-    cache.valid_at(0, "5")
+    assert not cache.valid_at(0, "5")
     assert len(cache) == 0
     assert not cache.holds(0, "")
 
@@ -396,8 +396,9 @@ class TaskCacheMachine(RuleBasedStateMachine):
 
     @rule(partition=st.sampled_from(PARTITIONS), offset=st.sampled_from(OFFSETS))
     def valid_at(self, partition: int, offset: str) -> None:
-        self.cache.valid_at(partition, offset)
-        if self.model.offsets.get(partition) != offset:
+        valid = self.model.offsets.get(partition) == offset
+        assert self.cache.valid_at(partition, offset) is valid
+        if not valid:
             self.model.forget(partition)
 
     @rule()
