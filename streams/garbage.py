@@ -13,9 +13,15 @@ its collections walks every tracked object of the generations it collects. Measu
   one with 50,000 records takes 0.36 s; each stalled the worker's one event loop while
   events queued behind it (the latency's p99).
 
-So :class:`FullCollections` freezes (``gc.freeze``, constant time) whatever survives an
-agent cycle: the collector never walks it while the worker streams. Only cycles are
-left unreclaimed meanwhile (a few per second were found here), so a full collection of
+- A backlog is read in fetches of thousands of events, and one cycle then allocates
+  millions of objects: with young collections every 50,000 allocations (session 5),
+  7.9% of the worker's samples were in the collector (py-spy, session 6), walking the
+  fetch's own live objects again and again. With automatic collections off, the agent
+  took 40-45 instead of 50-53 us of CPU per event (``bench.profile_agent``, alternated).
+
+So the automatic collector is off in the worker, and :class:`FullCollections` freezes
+(``gc.freeze``, constant time) whatever survives an agent cycle. Reference counting frees
+everything but cycles (a few per second were found here): a full collection of
 everything runs when the agent has been idle a while, and at the latest every
 ``max_interval_s``.
 """
@@ -29,19 +35,12 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
-YOUNG_THRESHOLD = 50_000
-# Python starts a full collection after this many middle-generation ones (and only if
-# enough objects survived): large enough that it never happens on its own.
-_NEVER = 2**31 - 1
-
-
 def tune_garbage_collector() -> None:
-    """Move startup objects (modules, clients) out of the collector's way for good,
-    collect the young generations rarely and leave full collections to
-    :class:`FullCollections`."""
+    """Move startup objects (modules, clients) out of the collector's way for good and
+    leave every collection to :class:`FullCollections`: automatic ones are off."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(YOUNG_THRESHOLD, 20, _NEVER)
+    gc.disable()
 
 
 def collect_everything() -> int:

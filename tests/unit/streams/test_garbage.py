@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
 
 from streams.garbage import (
-    YOUNG_THRESHOLD,
     FullCollections,
     collect_everything,
     tune_garbage_collector,
@@ -244,24 +244,40 @@ def test_collect_everything_reclaims_frozen_cycles(restored_gc: None) -> None:
 
 @pytest.fixture
 def restored_gc() -> Iterator[None]:
-    """Give the collector back as it was: thresholds, and nothing left frozen."""
-    thresholds = gc.get_threshold()
+    """Give the collector back as it was: on or off, and nothing left frozen."""
+    enabled = gc.isenabled()
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
+        if enabled:
+            gc.enable()
         gc.unfreeze()
 
 
 @pytest.mark.usefixtures("restored_gc")
-def test_tune_sets_the_thresholds() -> None:
+def test_tune_turns_automatic_collections_off() -> None:
+    gc.enable()
     tune_garbage_collector()
-    young, middle, old = gc.get_threshold()
-    assert young == YOUNG_THRESHOLD
-    assert middle >= 1
-    # A full collection starts after ``old`` middle-generation ones: never, in practice
-    # (at one middle collection per young one per 50,000 allocations, years of work).
-    assert old >= 2**31 - 1
+    assert not gc.isenabled()
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_with_collections_off_only_a_full_collection_reclaims_cycles() -> None:
+    tune_garbage_collector()
+    node = _Cycle()
+    node.me = node
+    alive = weakref.ref(node)
+    del node
+    # Far more allocations than any automatic threshold: nothing collects them now.
+    keep = [[i] for i in range(200_000)]
+    assert alive() is not None
+    del keep
+    assert collect_everything() >= 1
+    assert alive() is None
+
+
+class _Cycle:
+    me: object = None
 
 
 @pytest.mark.usefixtures("restored_gc")
