@@ -9,9 +9,9 @@ service of the faust app, started and stopped with it.
 Per fetch, whatever partitions it holds: one pipelined read, the pure core for each
 partition's batch, one pipeline of atomic scripts (one per partition: state, offset,
 outbox, fenced by the owner token), then one produce flush. The cycles overlap: a
-fetch's write runs in Redis while the next fetch is computed here, on top of the task
-records the worker keeps (:class:`streams.state.task_cache.TaskCache`); see
-:meth:`AnnotationsAgent._process`.
+fetch's write runs in Redis while the next fetch is read and parsed, and its outputs are
+published as soon as it is applied; the task records the worker wrote are kept decoded
+(:class:`streams.state.task_cache.TaskCache`). See :meth:`AnnotationsAgent._process`.
 Redis, not Kafka's committed offset, says where a partition resumes: on assignment the
 consumer seeks to the offset after the last one applied, so a crash, a rebalance or a
 Redis that lost its last second of writes replays exactly what is missing.
@@ -77,23 +77,12 @@ _Pending = dict[TopicPartition, tuple[ParsedBatch, BatchOutcome, EncodedOutputs 
 
 
 @dataclass(slots=True)
-class _Computed:
-    """A fetch's batches, computed, their write not sent yet: it is sent once the next
-    fetch's state is read, and runs in Redis while that fetch is computed."""
+class _Write:
+    """A fetch's atomic write, running in Redis while the next fetch is read and parsed;
+    its outputs are published once it is applied."""
 
     writes: list[BatchWrite]
     pending: _Pending
-
-    def drop(self, partition: int) -> None:
-        self.writes = [w for w in self.writes if w.partition != partition]
-        self.pending = {tp: v for tp, v in self.pending.items() if tp.partition != partition}
-
-
-@dataclass(slots=True)
-class _Write:
-    """A fetch's atomic write, running in Redis while the next fetch is computed."""
-
-    batches: _Computed
     statuses: asyncio.Future[list[ApplyStatus]]
 
 
@@ -131,8 +120,8 @@ class AnnotationsAgent:
         self._by_key: dict[bytes, int] = {}  # keyed topics: key -> partition (murmur2)
         self._gap_checked: dict[int, int] = {}  # partition -> a batch start seen past a gap
         self._cycle = asyncio.Lock()  # held while batches are processed; rebalances wait
-        self._computed: _Computed | None = None  # the last fetch's batches, not yet written
-        self._write: _Write | None = None  # the write sent, until settled
+        self._write: _Write | None = None  # the last fetch's write, until settled
+        self._recovered: set[int] = set()  # partitions sought back since the last fetch
         self.cache = TaskCache(settings.task_cache_size)
         self._last_commit = 0.0
 
@@ -164,7 +153,7 @@ class AnnotationsAgent:
             while not stopping.is_set():
                 events = self.stats.events
                 await self._fetch_and_dispatch(consumer)
-                collections.tick(worked=self.stats.events != events or self._busy)
+                collections.tick(worked=self.stats.events != events or self._write is not None)
                 if self._needs_recovery:
                     async with self._cycle:
                         for partition in sorted(self._needs_recovery):
@@ -172,16 +161,11 @@ class AnnotationsAgent:
                 await self._maybe_commit()
         finally:
             async with self._cycle:
-                await self._flush()
+                await self._settle()
                 await self._drain_publications(list(self._unacked))
                 await self._maybe_commit(force=True)
             await consumer.stop()
             self.consumer = None
-
-    @property
-    def _busy(self) -> bool:
-        """Whether a computed batch waits for its write or its outputs."""
-        return self._computed is not None or self._write is not None
 
     async def _fetch_and_dispatch(self, consumer: AIOKafkaConsumer) -> None:
         """Fetch what is there, over all partitions, and take it through the core.
@@ -191,33 +175,32 @@ class AnnotationsAgent:
         which showed up as latency. Two Redis round trips and one produce flush per
         fetch, however many partitions it holds (see :meth:`_process`).
         """
-        # With batches computed and not yet published, take only what is buffered.
+        # With a write in flight, take only what is buffered: its outputs wait for it.
         fetched = await consumer.getmany(
-            timeout_ms=0 if self._busy else self.settings.batch_fetch_timeout_ms,
+            timeout_ms=0 if self._write is not None else self.settings.batch_fetch_timeout_ms,
             max_records=self.settings.batch_max_records,
         )
         async with self._cycle:
             if fetched:
                 await self._process(fetched)
             else:
-                await self._flush()
+                await self._settle()
 
     async def _process(self, fetched: dict[TopicPartition, list]) -> None:
-        """One cycle, software-pipelined over two fetches; errors end in recovery.
+        """One cycle; the previous fetch's write runs in Redis while this one is fetched
+        and parsed. Errors end in recovery.
 
-        1. Read this fetch's state (offsets, configurations, the task records the cache
-           does not hold) while nothing is being written.
-        2. Send the previous fetch's write: it runs in Redis while (3) runs here.
-        3. Compute this fetch's batches, on top of the previous fetch's records (the
-           cache holds them) and offsets.
-        4. Settle the previous fetch's write: publish its outputs, or recover.
+        1. Parse this fetch.
+        2. Settle the previous fetch's write: publish its outputs, or recover.
+        3. Read this fetch's state (offsets, configurations, the task records the cache
+           does not hold): Redis holds every write made before.
+        4. Compute this fetch's batches and send their write, which runs until (2) of
+           the next cycle.
 
-        Redis and this worker work side by side instead of in turn. Every write is
-        fenced and compares the applied offset: a batch computed on top of a write that
-        does not land is refused in turn, and its partition is read again from Redis'
-        offset. The cache holds every record of the previous fetch, so what this fetch
-        reads from Redis in (1) was not touched by the write sent in (2).
+        A batch's outputs are published at the start of the next cycle, not after the
+        next fetch is computed: a cycle sooner (bench/README.md, session 6).
         """
+        self._recovered.clear()
         batches: dict[TopicPartition, ParsedBatch] = {}
         for tp, messages in fetched.items():
             if tp.partition in self._owned and messages:
@@ -225,36 +208,27 @@ class AnnotationsAgent:
                 batches[tp] = parse_batch(
                     tp.partition, self.topic, messages, max_bytes=self.settings.max_event_bytes
                 )
+        await self._settle()
+        # A partition dropped or sought back while settling is read again from Kafka.
+        batches = {tp: b for tp, b in batches.items()
+                   if tp.partition in self._owned and tp.partition not in self._recovered}
         if not batches:
-            await self._flush()
             return
         projects = list(dict.fromkeys(p for b in batches.values() for p in b.project_ids))
         cached: dict[int, dict[TaskRef, TaskRecord]] = {}
         try:
-            loaded, configs, moved = await self._load(batches, projects, cached)
+            loaded, configs = await self._load(batches, projects, cached)
         except INFRA_ERRORS as exc:
             self._retrying("reading the state of a batch failed", exc)
-            computed = list(self._computed.pending) if self._computed else []
-            await self._recover_all(dict.fromkeys([*batches, *computed]))
+            await self._recover_all(batches)
             return
 
-        self._send_write()
-        # Let the write task put its commands on the wire before the computation below
-        # holds the event loop: only then does Redis run it meanwhile.
-        await asyncio.sleep(0)
-        below = {w.partition: w for w in self._write.batches.writes} if self._write else {}
         writes: list[BatchWrite] = []
         pending: _Pending = {}
         for tp, batch in batches.items():
             p = tp.partition
-            if p in moved:
-                continue  # read again once the write below it is refused
             state = loaded[p]
-            under = below.get(p)
-            if under is None:
-                offset_raw, floor = state.offset_raw, state.applied_offset
-            else:  # on top of the write in flight
-                offset_raw, floor = str(under.new_offset), under.new_offset
+            floor = state.applied_offset
             if self._gap(p, batch, floor):
                 await self._recover(tp)
                 continue
@@ -273,57 +247,32 @@ class AnnotationsAgent:
             writes.append(BatchWrite(
                 partition=p,
                 token=self._owned[p],
-                expected_offset_raw=offset_raw,
+                expected_offset_raw=state.offset_raw,
                 new_offset=batch.last_offset,
-                acked=0,  # counted when the write is sent
+                acked=self._acknowledged(p),
                 records=outcome.records,
                 outbox=[] if encoded is None else [encoded.entry],
             ))
             pending[tp] = (batch, outcome, encoded)
-        self._computed = _Computed(writes, pending) if writes else None
-        await self._settle()
-
-    def _send_write(self) -> None:
-        """Send the computed batches' atomic write; it runs until :meth:`_settle`."""
-        assert self._write is None, "the previous write is settled first"
-        computed, self._computed = self._computed, None
-        if computed is None or not computed.writes:
-            return
-        for write in computed.writes:
-            # Now, not when computed: the write in flight before it may have trimmed some.
-            write.acked = self._acknowledged(write.partition)
-        self._write = _Write(computed, asyncio.ensure_future(self.store.apply(computed.writes)))
-
-    async def _flush(self) -> None:
-        """Write and publish everything computed."""
-        await self._settle()
-        self._send_write()
-        await self._settle()
-
-    def _drop_computed(self, partition: int) -> None:
-        """Forget the partition's computed batch: it is read again from Kafka."""
-        if self._computed is not None:
-            self._computed.drop(partition)
-            if not self._computed.writes:
-                self._computed = None
+        if writes:
+            self._write = _Write(writes, pending, asyncio.ensure_future(self.store.apply(writes)))
+            # Let the write task put its commands on the wire now: the next getmany may
+            # return without yielding, and Redis should run the write meanwhile.
+            await asyncio.sleep(0)
 
     async def _load(
         self,
         batches: dict[TopicPartition, ParsedBatch],
         projects: list[str],
         cached: dict[int, dict[TaskRef, TaskRecord]],
-    ) -> tuple[dict[int, LoadedBatch], dict[str, ProjectConfig], set[int]]:
+    ) -> tuple[dict[int, LoadedBatch], dict[str, ProjectConfig]]:
         """Read the partitions' applied offsets, the configurations and the task records
         the cache does not hold (``cached`` gets the ones it does), in one round trip.
 
         A partition whose applied offset is not the one its cached records belong to
         is forgotten and read whole, in a second round trip (rare: Redis lost writes or
-        was rebuilt under the worker). If it has a computed batch waiting for its write,
-        that write will be refused: the partition is returned in the third value, and its
-        batches are read again from Kafka once it is resynced.
+        was rebuilt under the worker).
         """
-        unwritten = ({w.partition: w.expected_offset_raw for w in self._computed.writes}
-                     if self._computed is not None else {})
         wanted: dict[int, list[TaskRef]] = {}
         for tp, batch in batches.items():
             cached[tp.partition], wanted[tp.partition] = self.cache.take(
@@ -331,16 +280,8 @@ class AnnotationsAgent:
             )
         loaded, configs = await self.store.load(wanted, projects)
         stale: dict[int, list[TaskRef]] = {}
-        moved: set[int] = set()
         for tp, batch in batches.items():
             p = tp.partition
-            expected = unwritten.get(p)
-            if expected is not None:
-                # The cache is ahead of Redis by the computed batch.
-                if loaded[p].offset_raw != expected:
-                    log.info("partition %d: state in Redis moved under a computed batch", p)
-                    moved.add(p)
-                continue
             if not self.cache.valid_at(p, loaded[p].offset_raw) and cached[p]:
                 log.info("partition %d: state in Redis moved under the cache; reading it again", p)
                 stale[p] = batch.task_refs
@@ -349,14 +290,14 @@ class AnnotationsAgent:
             for p in stale:
                 loaded[p] = again[p]
                 cached[p] = {}
-        return loaded, configs, moved
+        return loaded, configs
 
     async def _settle(self) -> None:
         """Wait for the write in flight, then publish its outputs (or recover)."""
         write, self._write = self._write, None
         if write is None:
             return
-        writes, pending = write.batches.writes, write.batches.pending
+        writes, pending = write.writes, write.pending
         try:
             statuses = await write.statuses
         except INFRA_ERRORS as exc:
@@ -372,7 +313,6 @@ class AnnotationsAgent:
                 log.warning("partition %d was claimed by another worker; dropping it", tp.partition)
                 self._owned.pop(tp.partition, None)
                 self.cache.forget(tp.partition)
-                self._drop_computed(tp.partition)
                 continue
             if status is ApplyStatus.CONFLICT:
                 log.warning("partition %d: applied offset moved under a batch; resyncing",
@@ -508,7 +448,7 @@ class AnnotationsAgent:
 
     async def claim(self, assigned: Iterable[TopicPartition]) -> None:
         """Take the assigned partitions: new token, publish leftovers, seek to Redis' offset."""
-        await self._flush()
+        await self._settle()
         for tp in assigned:
             if tp.topic != self.topic:
                 continue
@@ -528,7 +468,7 @@ class AnnotationsAgent:
         """Give partitions up once their batches in flight are applied and published."""
         revoked = list(revoked)
         async with self._cycle:
-            await self._flush()
+            await self._settle()
             await self._drain_publications(tp.partition for tp in revoked)
             await self._maybe_commit(force=True)
         for tp in revoked:
@@ -545,10 +485,8 @@ class AnnotationsAgent:
         is acknowledged and dropped meanwhile.
         """
         await self._settle()  # Redis must hold every write made before the offset is read
-        # The batches computed since the last applied write are read again from Kafka, on
-        # top of what Redis holds.
         self.cache.forget(tp.partition)
-        self._drop_computed(tp.partition)
+        self._recovered.add(tp.partition)  # its batch fetched meanwhile is read again
         delay = 0.1
         self._needs_recovery.discard(tp.partition)
         # Whatever is in flight is published again from the outbox below.
