@@ -124,6 +124,7 @@ class AnnotationsAgent:
         self._recovered: set[int] = set()  # partitions sought back since the last fetch
         self.cache = TaskCache(settings.task_cache_size)
         self._last_commit = 0.0
+        self._committing: asyncio.Future[None] | None = None  # a commit in the background
 
     @property
     def owned_partitions(self) -> list[int]:
@@ -516,16 +517,32 @@ class AnnotationsAgent:
                 delay = min(delay * 2, self.settings.retry_max_delay_s)
 
     async def _maybe_commit(self, *, force: bool = False) -> None:
+        """Commit the positions once a second, in the background: the cycle does not wait
+        for the coordinator (up to 15 ms here, once a second, for every event in flight).
+        ``force`` waits for it (a rebalance, a stop)."""
+        if self._committing is not None and self._committing.done():
+            self._committing = None
+        if force and self._committing is not None:
+            await asyncio.wait([self._committing])
+            self._committing = None
         now = time.monotonic()
-        if not self._positions or self.consumer is None:
+        if not self._positions or self.consumer is None or self._committing is not None:
             return
         if not force and now - self._last_commit < _COMMIT_INTERVAL_S:
             return
         self._last_commit = now
         positions = {tp: off for tp, off in self._positions.items() if tp.partition in self._owned}
+        if not positions:
+            return
+        if force:
+            await self._commit(self.consumer, positions)
+        else:
+            self._committing = asyncio.ensure_future(self._commit(self.consumer, positions))
+
+    @staticmethod
+    async def _commit(consumer: AIOKafkaConsumer, positions: dict[TopicPartition, int]) -> None:
         try:
-            if positions:
-                await self.consumer.commit(positions)
+            await consumer.commit(positions)
         except INFRA_ERRORS as exc:
             # Only lag reporting depends on it; the next commit catches up.
             log.info("committing offsets failed (lag figures only): %s", exc)

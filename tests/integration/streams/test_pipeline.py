@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter
 from collections.abc import Callable
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streams import topics
 from streams.kafka import plain_producer
 from streams.models.outputs import (
     DEAD_LETTER,
@@ -225,3 +229,34 @@ async def test_invalid_project_configuration_goes_to_dead_letter(
     # The valid configuration of p1 is untouched, and the refused ones were not stored.
     rows = {r.project_id: r.configured for r in await list_projects(deployment.settings)}
     assert rows == {"p1": True}
+
+
+async def test_committed_offsets_catch_up_for_lag_reporting(
+    deployment: Deployment, start_worker
+) -> None:
+    """Redis says where a partition resumes; the group's committed offsets (committed in
+    the background, once a second) still reach the end, so the usual lag tools read 0."""
+    await _running(deployment, start_worker)
+    await deployment.send([annotation(f"lag{i}", f"l{i}", "u1", "pos") for i in range(40)])
+    await deployment.wait_applied()
+    # One more event after the first commits: the running worker must commit it too.
+    await asyncio.sleep(1.5)
+    await deployment.send([annotation("lag-last", "l-last", "u2", "neg")])
+    await deployment.wait_applied()
+    ends = await deployment.end_offsets()
+    topic = deployment.settings.topic(topics.ANNOTATIONS)
+    consumer = AIOKafkaConsumer(bootstrap_servers=deployment.settings.kafka_bootstrap,
+                                group_id=deployment.settings.consumer_group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            committed = {p: await consumer.committed(TopicPartition(topic, p))
+                         for p in ends}
+            if all((committed[p] or 0) >= end for p, end in ends.items()):
+                break
+            assert time.monotonic() < deadline, f"committed {committed}, end {ends}"
+            await asyncio.sleep(0.2)
+    finally:
+        await consumer.stop()
