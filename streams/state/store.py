@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from streams.models.invalid import InvalidEvent
 from streams.models.project import ProjectConfig, project_config_from_dict
@@ -203,17 +203,43 @@ class StateStore:
         whole pipeline again after loading them is safe.
         """
         for attempt in (1, 2):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for command in commands:
-                    pipe.execute_command(*command)
-                try:
-                    return list(await pipe.execute())
-                except NoScriptError:
-                    if attempt == 2:
-                        raise
+            try:
+                return await self._round_trip(commands)
+            except NoScriptError:
+                if attempt == 2:
+                    raise
             for script in self._batch_scripts:
                 script.sha = await self.redis.script_load(script.script)
         raise AssertionError("unreachable")
+
+    async def _round_trip(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Send the commands packed together on one pooled connection, read every reply.
+
+        redis-py's ``Pipeline`` object costs about 100 us of CPU more per round trip
+        (measured: 270 against 170 us for five commands), twice per agent cycle. Every
+        reply is read before an error reply is raised, so the connection stays in step;
+        a connection that failed or was cancelled midway is closed (the next use
+        reconnects) and the error goes to the agent, which retries with backoff.
+        """
+        pool = self.redis.connection_pool
+        connection = await pool.get_connection()
+        try:
+            await connection.send_packed_command(connection.pack_commands(commands))
+            replies: list[Any] = []
+            for _ in commands:
+                try:
+                    replies.append(await connection.read_response())
+                except ResponseError as exc:
+                    replies.append(exc)
+        except BaseException:
+            await connection.disconnect()
+            raise
+        finally:
+            await pool.release(connection)
+        for reply in replies:
+            if isinstance(reply, ResponseError):
+                raise reply
+        return replies
 
     async def outbox(self, partition: int) -> list[bytes]:
         """Outputs applied but not yet known to be published, oldest first."""
