@@ -30,7 +30,10 @@ class Settings(BaseSettings):
     partitions: int = 4
 
     # Hot path: how much one fetch may hold (over all partitions) and how long it waits.
-    batch_max_records: int = 10_000
+    # A fetch holds at most 1 MiB per partition (about 2,500 events); a cap below what
+    # aiokafka has buffered leaves records behind, and those hold back the next fetch
+    # and take a cycle of their own, so the default is above what 4 partitions fetch.
+    batch_max_records: int = Field(default=50_000, ge=1)
     batch_fetch_timeout_ms: int = 50
     consumer_group: str = "quorum-annotations"
     # Task records the annotations agent keeps decoded between batches (all partitions),

@@ -209,6 +209,12 @@ class AnnotationsAgent:
                 batches[tp] = parse_batch(
                     tp.partition, self.topic, messages, max_bytes=self.settings.max_event_bytes
                 )
+                if self._write is not None:
+                    # A backlog's write (about 7 MB for 10,000 events) outgrows the socket's
+                    # send buffer (4 MB here): the loop hands Redis the rest only when it
+                    # runs, so it runs between partitions, and Redis has the whole write
+                    # to apply while this fetch is parsed.
+                    await asyncio.sleep(0)
         await self._settle()
         # A partition dropped or sought back while settling is read again from Kafka.
         batches = {tp: b for tp, b in batches.items()
