@@ -5,14 +5,13 @@ cyclic collector only finds garbage that reference counting cannot (cycles), and
 its collections walks every tracked object of the generations it collects. Measured:
 
 - With Python's defaults the collector took about 8 of 32 us per event of the processing
-  core (``bench/core.py``): young collections now run every 50,000 allocations, not 700.
+  core (``bench/core.py``).
 - The annotations agent keeps decoded task records between batches
   (:class:`streams.state.task_cache.TaskCache`), about 20 tracked objects each, and they
   survive young collections. At 10,000 events/s (bench/README.md, session 5) a young
   collection walked them every 0.6 s (8-16 ms each), a middle one every 12 s, and a full
   one with 50,000 records takes 0.36 s; each stalled the worker's one event loop while
   events queued behind it (the latency's p99).
-
 - A backlog is read in fetches of thousands of events, and one cycle then allocates
   millions of objects: with young collections every 50,000 allocations (session 5),
   7.9% of the worker's samples were in the collector (py-spy, session 6), walking the
@@ -34,6 +33,7 @@ import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
+
 
 def tune_garbage_collector() -> None:
     """Move startup objects (modules, clients) out of the collector's way for good and

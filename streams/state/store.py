@@ -146,8 +146,8 @@ class StateStore:
         """Write each partition's batch atomically (one script call each, see
         ``apply_batch.lua``), all in one round trip; a status per write.
 
-        The records are encoded here, before this returns: the caller may change them
-        (the next batch, computed while this write runs) as soon as it has the awaitable.
+        The records are encoded here, before this returns: what the write stores does not
+        depend on what happens to the record objects while it runs.
         """
         return self._run_writes(self._write_commands(writes))
 

@@ -108,10 +108,6 @@ class TaskCache:
             self._size -= len(dropped)
         self._offsets.pop(partition, None)
 
-    def forget_all(self) -> None:
-        for partition in list(self._records):
-            self.forget(partition)
-
     def _evict(self) -> None:
         """Least recently used first, from the partition holding the most."""
         while self._size > self.capacity:

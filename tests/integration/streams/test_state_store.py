@@ -22,8 +22,8 @@ def _event(annotation_id: str, annotator: str, label: str):  # type: ignore[no-u
 async def test_a_write_holds_the_records_as_they_were_when_it_was_made(
     deployment: Deployment,
 ) -> None:
-    """The agent computes the next batch, changing the same record objects, while a
-    write runs: the write must store the records as they were when it was made."""
+    """Records changed after a write was made (and before it ran) are stored as they
+    were when it was made."""
     store = StateStore(deployment.redis, deployment.keys)
     token = await store.claim(0)
     record = TaskRecord()
@@ -34,7 +34,7 @@ async def test_a_write_holds_the_records_as_they_were_when_it_was_made(
         partition=0, token=token, expected_offset_raw="", new_offset=0, acked=0,
         records={("p1", "t1"): record}, outbox=[],
     )])
-    record.apply(_event("a2", "u2", "neg"))  # the next batch, before the write ran
+    record.apply(_event("a2", "u2", "neg"))  # changed before the write ran
     assert record.to_json() != before
 
     assert await write == [ApplyStatus.APPLIED]

@@ -187,22 +187,6 @@ def test_forget_drops_the_partition_and_its_offset() -> None:
     assert len(cache) == 1
 
 
-def test_forget_all() -> None:
-    cache = TaskCache(10)
-    cache.keep(0, records("a", "b"), "1")
-    cache.keep(1, records("c"), "2")
-    cache.keep(2, {}, "3")
-    cache.forget_all()
-    assert len(cache) == 0
-    for partition, offset in ((0, "1"), (1, "2"), (2, "3")):
-        assert not cache.holds(partition, offset)
-    assert held(cache, 0, "a", "b") == held(cache, 1, "c") == set()
-    # Usable afterwards.
-    cache.keep(0, records("a"), "4")
-    assert len(cache) == 1
-    assert cache.holds(0, "4")
-
-
 # Capacity and eviction ---------------------------------------------------------------
 
 
@@ -399,12 +383,6 @@ class TaskCacheMachine(RuleBasedStateMachine):
         valid = self.model.offsets.get(partition) == offset
         assert self.cache.valid_at(partition, offset) is valid
         if not valid:
-            self.model.forget(partition)
-
-    @rule()
-    def forget_all(self) -> None:
-        self.cache.forget_all()
-        for partition in list(self.model.order):
             self.model.forget(partition)
 
     @invariant()
