@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.label_stream_api                  # 100,000 tasks, 5,000 annotators
     .venv/bin/python -m bench.label_stream_api --tasks 20000 --annotators 1000
     .venv/bin/python -m bench.label_stream_api --stream-rate 2000   # with annotation traffic
+    .venv/bin/python -m bench.label_stream_api --stream-rate 2000 --split   # on its own worker
 
 A fresh deployment (topic prefix ``lsapi-<UTC time>``) and a ``quorum worker``; one
 project configured with ``distribute: true`` (overlap 3, 2 additional annotators,
@@ -19,7 +20,9 @@ them all. Then, one client with a keep-alive connection, one request at a time:
 
 With ``--stream-rate R``, annotation events of other projects (`bench.events`) are produced
 to the same worker at R events/s while the requests are timed: the annotations agent then
-shares the worker's event loop with the label stream, as in production.
+shares the worker's event loop with the label stream, as in one ``quorum worker``. With
+``--split`` the timed worker runs ``--agents workflow`` and a second one ``--agents
+annotations`` takes the annotation traffic, as a deployment that splits them would.
 
 Rounds alternate (reserve, baseline, held, baseline) so drift hits all of them. Every
 request is timed from send to parsed answer (``perf_counter_ns``); p50, p99 and max per
@@ -48,6 +51,7 @@ from streams.kafka import delete_topics, ensure_topics, plain_producer
 from streams.models.project import ProjectConfig
 from streams.models.workflow import annotator_event, task_event
 from streams.operations import delete_state, publish_project_config
+from streams.roles import WorkerAgents
 from streams.settings import REPO_ROOT, Settings
 from streams.state.keys import Keys
 from streams.worker_process import WorkerProcess
@@ -124,16 +128,21 @@ async def _stream(settings: Settings, rate: float, seconds: float
     return producer, send
 
 
-async def run(tasks: int, annotators: int, rounds: int, stream_rate: float = 0.0
-              ) -> dict[str, Any]:
+async def run(tasks: int, annotators: int, rounds: int, stream_rate: float = 0.0,
+              split: bool = False) -> dict[str, Any]:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     name = f"lsapi-{stamp}"
     settings = Settings().model_copy(update={"topic_prefix": name,
                                              "consumer_group": f"{name}-g"})
     await ensure_topics(settings)
-    worker = WorkerProcess(settings, RESULTS / f"{name}-worker.log")
+    worker = WorkerProcess(settings, RESULTS / f"{name}-worker.log",
+                           agents=WorkerAgents.WORKFLOW if split else WorkerAgents.ALL)
+    hot = (WorkerProcess(settings, RESULTS / f"{name}-annotations-worker.log",
+                         agents=WorkerAgents.ANNOTATIONS) if split else None)
     try:
         await worker.wait_owning(settings.partitions, workflow=True)
+        if hot is not None:
+            await hot.wait_owning(settings.partitions)
         config = ProjectConfig(PROJECT, annotations_per_task=3, max_additional_annotators=2,
                                distribute=True)
         assert await publish_project_config(settings, config, wait_s=60)
@@ -181,7 +190,8 @@ async def run(tasks: int, annotators: int, rounds: int, stream_rate: float = 0.0
             streamed = await streaming
         result = {
             "run": name, "tasks": tasks, "annotators": annotators,
-            "stream_rate": stream_rate, "streamed_rate": streamed.get("achieved_rate"),
+            "stream_rate": stream_rate, "split": split,
+            "streamed_rate": streamed.get("achieved_rate"),
             "streamed_s": streamed.get("send_seconds"), "timed_s": time.monotonic() - timed_from,
             "open_tasks_at_end": tasks - annotators, "setup_applied_s": applied_s,
             **{kind: _summary(values) for kind, values in timings.items()},
@@ -189,6 +199,8 @@ async def run(tasks: int, annotators: int, rounds: int, stream_rate: float = 0.0
         return result
     finally:
         worker.stop()
+        if hot is not None:
+            hot.stop()
         await delete_state(settings)
         await delete_topics(settings)
 
@@ -200,11 +212,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--stream-rate", type=float, default=0.0,
                         help="annotation events/s of other projects meanwhile (default none)")
+    parser.add_argument("--split", action="store_true",
+                        help="time a `--agents workflow` worker; a second worker runs "
+                             "`--agents annotations` and takes the annotation traffic")
     args = parser.parse_args()
-    result = asyncio.run(run(args.tasks, args.annotators, args.rounds, args.stream_rate))
+    result = asyncio.run(run(args.tasks, args.annotators, args.rounds, args.stream_rate,
+                             split=args.split))
     if args.stream_rate:
-        print(f"annotation traffic meanwhile: {result['streamed_rate']:,.0f} events/s for "
-              f"{result['streamed_s']:.0f} of the {result['timed_s']:.0f} timed seconds")
+        where = "a separate annotations worker" if args.split else "the same worker"
+        print(f"annotation traffic meanwhile, to {where}: {result['streamed_rate']:,.0f} "
+              f"events/s for {result['streamed_s']:.0f} of the {result['timed_s']:.0f} "
+              "timed seconds")
     for kind in ("reserve", "held", "baseline"):
         r = result[kind]
         print(f"{kind:>9}: {r['requests']:,} requests  p50 {r['p50_ms']:.2f} ms  "

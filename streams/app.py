@@ -1,4 +1,4 @@
-"""The faust application: worker lifecycle, the projects agent and the annotations service."""
+"""The faust application: worker lifecycle, the projects agent and the batch agents' services."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from streams import topics
 from streams.agents.annotations import AnnotationsAgent, make_producer
 from streams.agents.projects import apply_project_event
 from streams.agents.workflow import NotOwner, WorkflowAgent
+from streams.garbage import FullCollections
+from streams.roles import WorkerAgents
 from streams.settings import Settings
 from streams.state.keys import Keys
 from streams.state.store import StateStore
@@ -28,8 +30,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def create_app(settings: Settings) -> faust.App:
-    """Build the app for one deployment; ``quorum worker`` runs it."""
+def create_app(settings: Settings, agents: WorkerAgents = WorkerAgents.ALL) -> faust.App:
+    """Build the app for one deployment; ``quorum worker`` runs it. ``agents`` says which
+    batch agents it runs; without the workflow agent it serves no HTTP API."""
     app_id = f"{settings.topic_prefix}-worker"
     (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)  # faust makes one level
     # faust formats the datadir with str.format, so braces in a path must be doubled.
@@ -41,8 +44,9 @@ def create_app(settings: Settings) -> faust.App:
         # faust keeps a small folder per app id; under .data/ (git-ignored) rather than
         # the working directory, where every test deployment would leave one.
         datadir=datadir,
-        # The label stream (`POST /projects/{project}/annotators/{annotator}/next-task`).
-        web_enabled=True,
+        # The label stream (`POST /projects/{project}/annotators/{annotator}/next-task`) and
+        # the other workflow APIs, answered by the workflow agent.
+        web_enabled=agents.runs_workflow,
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
@@ -77,6 +81,7 @@ def create_app(settings: Settings) -> faust.App:
             await redis.aclose()
 
     workflow_agents: list[WorkflowAgent] = []  # the web routes' view of the running agent
+    collections = FullCollections()  # the process's collection policy, for both agents
 
     class AgentService(Service):
         """Runs one batch agent (its own Redis client and output producer) for as long as
@@ -105,7 +110,6 @@ def create_app(settings: Settings) -> faust.App:
             await self._producer.stop()
             await self._redis.aclose()
 
-    @app.service
     class AnnotationsService(AgentService):
         """Runs the annotations agent (the hot path)."""
 
@@ -114,9 +118,8 @@ def create_app(settings: Settings) -> faust.App:
         def build(self, redis: Redis, keys: Keys, producer: Any) -> AnnotationsAgent:
             loop = asyncio.get_running_loop()
             log.info("annotations agent on %s.%s", type(loop).__module__, type(loop).__name__)
-            return AnnotationsAgent(settings, StateStore(redis, keys), producer)
+            return AnnotationsAgent(settings, StateStore(redis, keys), producer, collections)
 
-    @app.service
     class WorkflowService(AgentService):
         """Runs the workflow agent (distribution, label stream, quality)."""
 
@@ -124,9 +127,22 @@ def create_app(settings: Settings) -> faust.App:
 
         def build(self, redis: Redis, keys: Keys, producer: Any) -> WorkflowAgent:
             agent = WorkflowAgent(settings, WorkflowStore(redis, keys), StateStore(redis, keys),
-                                  producer)
+                                  producer, collections)
             workflow_agents.append(agent)
             return agent
+
+    if agents.runs_annotations:
+        app.service(AnnotationsService)
+    if agents.runs_workflow:
+        app.service(WorkflowService)
+
+    @app.task
+    async def announce() -> None:
+        # Logged once the worker's logging is set up: which process runs what.
+        log.info("this worker runs the projects agent%s%s (--agents %s)",
+                 ", the annotations agent" if agents.runs_annotations else "",
+                 ", the workflow agent and its HTTP API" if agents.runs_workflow else "",
+                 agents.value)
 
     @app.page("/projects/{project}/annotators/{annotator}/next-task")
     class NextTask(faust.web.View):

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from streams import topics
 from streams.errors import QuorumError
+from streams.roles import WorkerAgents
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -103,8 +104,14 @@ def infra_status() -> None:
 @app.command()
 def worker(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+    agents: Annotated[WorkerAgents, typer.Option(
+        help="which batch agents to run: all; annotations (the hot path, no HTTP API); or "
+             "workflow (distribution, label stream, reviews, reports and their HTTP API). "
+             "Run one worker of each to keep the label stream's answers off the hot path.",
+    )] = WorkerAgents.ALL,
 ) -> None:
-    """Run a worker: the projects agent and the annotations hot path, until interrupted."""
+    """Run a worker until interrupted: the projects agent and the batch agents (the
+    annotations hot path and the workflow agent with its HTTP API)."""
     import faust
 
     from streams.app import create_app
@@ -120,7 +127,7 @@ def worker(
             "start it with `quorum infra up` (or `make up`)"
         )) from None
     _use_uvloop()
-    faust_app = create_app(settings)
+    faust_app = create_app(settings, agents)
     faust.Worker(faust_app, loglevel=log_level.upper()).execute_from_commandline()
 
 

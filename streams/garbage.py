@@ -37,10 +37,16 @@ log = logging.getLogger(__name__)
 
 def tune_garbage_collector() -> None:
     """Move startup objects (modules, clients) out of the collector's way for good and
-    leave every collection to :class:`FullCollections`: automatic ones are off."""
+    leave every collection to :class:`FullCollections`: automatic ones are off. Every
+    agent calls it when it starts; in a process where they are already off, it does
+    nothing."""
+    if not gc.isenabled():
+        return
     gc.collect()
     gc.freeze()
     gc.disable()
+    log.info("automatic garbage collection off: full collections run when the agents are "
+             "idle, and at the latest every 10 minutes")
 
 
 def collect_everything() -> int:
@@ -53,7 +59,8 @@ class FullCollections:
     """Freezes what survives each cycle and decides when everything is collected: after
     ``idle_s`` without work (at most once per ``min_interval_s``), and after
     ``max_interval_s`` whatever the load (a pause of up to half a second on a busy
-    worker holding a full task cache)."""
+    worker holding a full task cache). One per worker process, ticked by each of its
+    agents: idle means that none of them worked."""
 
     def __init__(
         self,

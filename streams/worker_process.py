@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from streams.errors import QuorumError
+from streams.roles import WorkerAgents
 from streams.settings import REPO_ROOT, Settings
 
 
@@ -25,8 +26,8 @@ def free_port(host: str) -> int:
 class WorkerProcess:
     """Starts a worker for ``settings`` with its output in ``log_path``."""
 
-    def __init__(self, settings: Settings, log_path: Path, *, web_port: int | None = None
-                 ) -> None:
+    def __init__(self, settings: Settings, log_path: Path, *, web_port: int | None = None,
+                 agents: WorkerAgents = WorkerAgents.ALL) -> None:
         self.settings = settings
         self.log_path = log_path
         # Several workers run side by side in tests and benchmarks: each gets a free port
@@ -50,7 +51,7 @@ class WorkerProcess:
         self._log = log_path.open("ab")
         # Its own process group, so that a kill takes everything it started.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", "streams.cli", "worker", "--agents", agents.value],
             cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )

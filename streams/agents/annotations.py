@@ -102,8 +102,11 @@ class AgentStats:
 class AnnotationsAgent:
     """Consumes ``<prefix>.annotations`` in batches and keeps the state in Redis."""
 
-    def __init__(self, settings: Settings, store: StateStore, producer: AIOKafkaProducer) -> None:
+    def __init__(self, settings: Settings, store: StateStore, producer: AIOKafkaProducer,
+                 collections: FullCollections | None = None) -> None:
         self.settings = settings
+        # The worker's collection policy, shared with its other agents (streams/garbage.py).
+        self.collections = collections if collections is not None else FullCollections()
         self.store = store
         self.producer = producer
         self.topic = settings.topic(topics.ANNOTATIONS)
@@ -149,7 +152,7 @@ class AnnotationsAgent:
         if not await start_with_backoff(consumer, stopping, s, self._retrying):
             return
         tune_garbage_collector()
-        collections = FullCollections()
+        collections = self.collections
         try:
             while not stopping.is_set():
                 events = self.stats.events

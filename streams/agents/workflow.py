@@ -37,6 +37,7 @@ from assignment.review_events import ReviewRequested, TaskReviewed
 from streams import topics, workflow_reports
 from streams.agents.annotations import INFRA_ERRORS
 from streams.batch import OutputEvent, decode_outputs, encode_outputs
+from streams.garbage import FullCollections, tune_garbage_collector
 from streams.kafka import start_with_backoff
 from streams.model_quality import ModelQuality
 from streams.models.invalid import InvalidEvent
@@ -94,8 +95,13 @@ class WorkflowAgent:
     """Consumes ``<prefix>.workflow``; answers the label stream for the projects it owns."""
 
     def __init__(self, settings: Settings, store: WorkflowStore, configs: StateStore,
-                 producer: AIOKafkaProducer) -> None:
+                 producer: AIOKafkaProducer, collections: FullCollections | None = None
+                 ) -> None:
         self.settings = settings
+        # The worker's collection policy, shared with its other agents: with automatic
+        # collections on, a full one over 100,000 open tasks stalled the label stream for
+        # about a second (bench/README.md, session 7).
+        self.collections = collections if collections is not None else FullCollections()
         self.store = store
         self.configs = configs
         self.producer = producer
@@ -138,9 +144,11 @@ class WorkflowAgent:
         consumer.subscribe([self.topic], listener=_Rebalance(self))
         if not await start_with_backoff(consumer, stopping, s, self._retrying):
             return
+        tune_garbage_collector()
         try:
             while not stopping.is_set():
                 fetched = await consumer.getmany(timeout_ms=100, max_records=5000)
+                self.collections.tick(worked=bool(fetched))
                 async with self._lock:
                     for tp, messages in fetched.items():
                         if tp.partition in self._owned and messages:

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from streams.kafka import delete_topics, ensure_topics
 from streams.operations import delete_state
+from streams.roles import WorkerAgents
 from streams.settings import Settings
 from streams.worker_process import WorkerProcess
 
@@ -35,12 +36,14 @@ async def deployment(settings: Settings) -> AsyncIterator[Deployment]:
 
 
 @pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator[Callable[[Settings], WorkerProcess]]:
-    """Start workers for a deployment; every one is stopped at the end of the test."""
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start workers for a deployment (``agents``: which batch agents, default all);
+    every one is stopped at the end of the test."""
     started: list[WorkerProcess] = []
 
-    def start(settings: Settings) -> WorkerProcess:
-        worker = WorkerProcess(settings, tmp_path / f"worker-{len(started)}.log")
+    def start(settings: Settings, agents: WorkerAgents = WorkerAgents.ALL) -> WorkerProcess:
+        worker = WorkerProcess(settings, tmp_path / f"worker-{len(started)}.log",
+                               agents=agents)
         started.append(worker)
         return worker
 
@@ -51,7 +54,7 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[[Settings], WorkerProcess]
 
 @pytest.fixture
 def start_owning_worker(
-    start_worker: Callable[[Settings], WorkerProcess],
+    start_worker: Callable[..., WorkerProcess],
 ) -> Callable[[Settings], Awaitable[WorkerProcess]]:
     """Start a worker and wait until both its annotations and workflow agents own every
     partition (what a test of the workflow needs before it sends anything)."""

@@ -13,11 +13,13 @@ from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 
 from streams import topics
 from streams.kafka import plain_producer
 from streams.models.project import ProjectConfig
 from streams.models.workflow import annotator_event, task_event
+from streams.roles import WorkerAgents
 from streams.settings import Settings
 from streams.worker_process import WorkerProcess
 
@@ -155,6 +157,47 @@ async def test_distribution_end_to_end_with_a_crash(
     left = [await deployment.redis.llen(keys.workflow_outbox(p))
             for p in range(settings.partitions)]
     assert sum(left) <= 2 * settings.partitions, f"outbox entries never trimmed: {left}"
+
+
+async def test_split_workers_run_the_distribution_end_to_end(
+    deployment: Deployment, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """`quorum worker --agents annotations` and `--agents workflow` side by side: the
+    annotations scored by one reach the label stream of the other, and every task is
+    decided; only the workflow worker serves HTTP."""
+    settings = deployment.settings
+    rng = random.Random(7)
+    truth = {f"t{i}": rng.choice(LABELS) for i in range(TASKS)}
+    hot = start_worker(settings, WorkerAgents.ANNOTATIONS)
+    flow = start_worker(settings, WorkerAgents.WORKFLOW)
+    await hot.wait_owning(settings.partitions)
+    await flow.wait_owning(settings.partitions, workflow=True)
+    await deployment.configure(ProjectConfig(
+        PROJECT, annotations_per_task=OVERLAP, agreement_threshold=THRESHOLD,
+        max_additional_annotators=MAX_ADDITIONAL, distribute=True))
+    await _produce_workflow(settings, [task_event(PROJECT, t, "imported") for t in truth])
+    await _produce_workflow(settings, [annotator_event(PROJECT, a, "joined") for a in ACCURACY])
+
+    done: set[str] = set()
+    sent = 0
+    deadline = time.monotonic() + 240
+    while len(done) < TASKS and time.monotonic() < deadline:
+        sent += await _label(deployment, flow, rng, truth, done, rounds=20)
+    assert len(done) == TASKS, f"{TASKS - len(done)} tasks never decided"
+    quality = await deployment.read_outputs((topics.TASK_QUALITY,), settle_s=1)
+    assert len({e["event_id"] for e in quality}) == sent
+
+    # Each process ran only its own agent, and said so.
+    assert "owning workflow partitions" not in hot.log()
+    assert "owning partitions [" not in flow.log()
+    assert "runs the projects agent, the annotations agent (--agents annotations)" in hot.log()
+    assert "the workflow agent and its HTTP API (--agents workflow)" in flow.log()
+    # The collection policy is the process's, whichever agents it runs.
+    assert "automatic garbage collection off" in flow.log()
+    assert "automatic garbage collection off" in hot.log()
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await session.get(f"{hot.web_url}/")
 
 
 async def test_bad_workflow_input_is_dead_lettered_and_the_rest_flows(

@@ -262,6 +262,17 @@ def test_tune_turns_automatic_collections_off() -> None:
 
 
 @pytest.mark.usefixtures("restored_gc")
+def test_tune_is_done_once_per_process() -> None:
+    gc.enable()
+    tune_garbage_collector()
+    frozen = gc.get_freeze_count()
+    junk = [[i] for i in range(1000)]  # new objects a second tune would freeze
+    tune_garbage_collector()  # the worker's second agent starting
+    assert gc.get_freeze_count() == frozen
+    del junk
+
+
+@pytest.mark.usefixtures("restored_gc")
 def test_with_collections_off_only_a_full_collection_reclaims_cycles() -> None:
     tune_garbage_collector()
     node = _Cycle()
@@ -282,5 +293,6 @@ class _Cycle:
 
 @pytest.mark.usefixtures("restored_gc")
 def test_tune_freezes_what_exists_at_startup() -> None:
+    gc.enable()
     tune_garbage_collector()
     assert gc.get_freeze_count() > 0
