@@ -17,10 +17,13 @@ from .ground_truth import GroundTruth
 from .label_stream import Assignment, LabelStream, Queue
 from .model_settings import (
     MetricMean,
+    ModelAlert,
     ModelEvaluationSettings,
     ModelMetric,
+    ModelRecovered,
     ModelRegressed,
     ModelScores,
+    RecoveryReason,
 )
 from .models import ModelEvaluation
 from .pair_agreement import pair_agreement
@@ -75,14 +78,17 @@ __all__ = [
     "GroundTruth",
     "LabelStream",
     "MetricMean",
+    "ModelAlert",
     "ModelEvaluation",
     "ModelEvaluationSettings",
     "ModelMetric",
+    "ModelRecovered",
     "ModelRegressed",
     "ModelScores",
     "Prediction",
     "PredictionScore",
     "Queue",
+    "RecoveryReason",
     "RejectMode",
     "ReleaseReason",
     "ReliabilityEstimator",

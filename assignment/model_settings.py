@@ -94,6 +94,37 @@ class ModelRegressed:
     margin: float
 
 
+class RecoveryReason(StrEnum):
+    """Why a regression stopped holding."""
+
+    WITHIN_MARGIN = "within_margin"  # the version is back within the margin
+    TOO_FEW_SCORED_TASKS = "too_few_scored_tasks"  # one of the two fell below the minimum
+    NO_PREVIOUS_VERSION = "no_previous_version"  # a reordering made it the first version
+    NO_LONGER_WATCHED = "no_longer_watched"  # the metric left ``regression_metrics``
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRecovered:
+    """A regression reported by :class:`ModelRegressed` no longer holds (an output event):
+    the alert is closed, and a new fall is reported again.
+
+    ``previous_version`` is the version before ``new_version`` now (``None`` if there is
+    none); ``new`` and ``previous`` the two versions' mean scores on ``metric`` now
+    (``None`` for a version with no scored task on it).
+    """
+
+    new_version: str
+    previous_version: str | None
+    metric: ModelMetric
+    new: float | None
+    previous: float | None
+    margin: float
+    reason: RecoveryReason
+
+
+ModelAlert = ModelRegressed | ModelRecovered
+
+
 @dataclass(frozen=True, slots=True)
 class MetricMean:
     """Mean score in [0, 1] over ``count`` scored predictions; ``None`` when none."""

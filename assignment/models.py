@@ -21,7 +21,9 @@ a prediction of it was scored at; ties by name), and "the one before" a version 
 version just before it in that order. :class:`ModelRegressed` is emitted when a
 version's mean on a metric falls more than ``regression_margin`` below the one before's,
 both over at least ``min_scored_tasks`` scored predictions; once per (version, metric)
-until it recovers. Label Studio Enterprise shows model-version agreement but has no such
+until it recovers. :class:`ModelRecovered` closes the alert when the rule stops holding
+(back within the margin, too few scored tasks, no version before it any more, or the
+metric no longer watched). Label Studio Enterprise shows model-version agreement but has no such
 alert, so margin and minimum are Quorum's defaults.
 
 Sums are exact (:class:`agreement.stats.sums.ExactSum`): after any sequence of updates
@@ -41,10 +43,13 @@ from agreement.stats.sums import ExactSum
 from .model_settings import (
     METRICS,
     MetricMean,
+    ModelAlert,
     ModelEvaluationSettings,
     ModelMetric,
+    ModelRecovered,
     ModelRegressed,
     ModelScores,
+    RecoveryReason,
 )
 from .prediction_scores import Prediction, PredictionScore, score_predictions
 
@@ -109,7 +114,8 @@ class ModelEvaluation:
 
     Give each task's prediction scores with :meth:`update_task` (or let
     :meth:`score_task` score them) every time the task changes; read :meth:`scores`,
-    :meth:`timeline` and the :class:`ModelRegressed` events the updates return.
+    :meth:`timeline` and the :class:`ModelRegressed` and :class:`ModelRecovered` events
+    the updates return.
     """
 
     def __init__(self, settings: ModelEvaluationSettings | None = None) -> None:
@@ -123,7 +129,7 @@ class ModelEvaluation:
 
     def update_task(
         self, task: str, scores: Mapping[str, PredictionScore], now: float
-    ) -> tuple[ModelRegressed, ...]:
+    ) -> tuple[ModelAlert, ...]:
         """Replace the scores of ``task``'s predictions (prediction id -> scores).
 
         A prediction missing from ``scores`` is removed; one whose scores did not
@@ -171,7 +177,7 @@ class ModelEvaluation:
         ground_truth: list[ResultItem] | None = None,
         consensus: list[ResultItem] | None = None,
         config: ScoringConfig | None = None,
-    ) -> tuple[ModelRegressed, ...]:
+    ) -> tuple[ModelAlert, ...]:
         """Score ``task``'s predictions (:func:`score_predictions`) and apply them."""
         scores = score_predictions(
             predictions, annotations, ground_truth=ground_truth, consensus=consensus,
@@ -179,7 +185,7 @@ class ModelEvaluation:
         )
         return self.update_task(task, scores, now)
 
-    def remove_task(self, task: str) -> tuple[ModelRegressed, ...]:
+    def remove_task(self, task: str) -> tuple[ModelAlert, ...]:
         """Remove every prediction score of ``task`` (the task was deleted)."""
         old = self._tasks.pop(task, None)
         if old is None:
@@ -188,14 +194,15 @@ class ModelEvaluation:
             self._shift(stored, -1)
         return self._check({stored[1].model_version for stored in old.values()})
 
-    def reconfigure(self, settings: ModelEvaluationSettings) -> tuple[ModelRegressed, ...]:
+    def reconfigure(self, settings: ModelEvaluationSettings) -> tuple[ModelAlert, ...]:
         """Apply new settings to every prediction, scored before or after the change.
 
         A new ``bucket_seconds`` re-buckets the timeline by the stored scoring times;
         the regression rule is re-tested for every version under the new margin, minimum
         and metrics. Returns :class:`ModelRegressed` for the pairs that regress now and
-        did not before (a pair that stopped regressing is re-armed silently, as when its
-        scores recover); nothing when the settings are the ones in use. The overall
+        did not before, :class:`ModelRecovered` for those that stopped (as when scores
+        recover; ``no_longer_watched`` for a metric the settings dropped); nothing when
+        the settings are the ones in use. The overall
         figures do not depend on the settings. Cost: the stored predictions when the
         buckets change, plus every version's pairs.
         """
@@ -206,11 +213,14 @@ class ModelEvaluation:
         self._settings = settings
         if settings.bucket_seconds != old.bucket_seconds:
             self._rebucket()
-        # A metric no longer watched has no regression to keep: watched again later, it
-        # alerts afresh.
+        # A metric no longer watched has no regression to keep: its alert is closed, and
+        # watched again later, it alerts afresh.
         watched = set(settings.regression_metrics)
-        self._regressed = {key for key in self._regressed if key[1] in watched}
-        return self._check(None)
+        dropped = sorted(key for key in self._regressed if key[1] not in watched)
+        closed = [self._recovered(version, metric, RecoveryReason.NO_LONGER_WATCHED)
+                  for version, metric in dropped]
+        self._regressed.difference_update(dropped)
+        return (*closed, *self._check(None))
 
     # -- reads ----------------------------------------------------------------------
 
@@ -288,9 +298,10 @@ class ModelEvaluation:
             for stored in predictions.values():
                 self._shift_bucket(self._versions[stored[1].model_version], stored, +1)
 
-    def _check(self, touched: set[str] | None) -> tuple[ModelRegressed, ...]:
+    def _check(self, touched: set[str] | None) -> tuple[ModelAlert, ...]:
         """Re-test the regression rule for ``touched`` versions and the ones after them
-        (all versions when ``None``); events for pairs that just started to regress."""
+        (all versions when ``None``); events for pairs that just started or stopped to
+        regress."""
         order = self._order
         checked: Sequence[int]
         if touched is None:
@@ -301,7 +312,7 @@ class ModelEvaluation:
             checked = range(len(order)) if len(around) > len(order) else sorted(around)
         margin = self._settings.regression_margin
         minimum = self._settings.min_scored_tasks
-        events: list[ModelRegressed] = []
+        events: list[ModelAlert] = []
         for i in checked:
             if i >= len(order):
                 continue
@@ -322,7 +333,14 @@ class ModelEvaluation:
                     and old_mean - new_mean > margin
                 )
                 if not regressed:
-                    self._regressed.discard(key)
+                    if key in self._regressed:
+                        self._regressed.discard(key)
+                        reason = (RecoveryReason.NO_PREVIOUS_VERSION if before is None
+                                  else RecoveryReason.WITHIN_MARGIN
+                                  if new_mean is not None and old_mean is not None
+                                  and new.counts[m] >= minimum and before.counts[m] >= minimum
+                                  else RecoveryReason.TOO_FEW_SCORED_TASKS)
+                        events.append(self._recovered(version, metric, reason))
                 elif key not in self._regressed:
                     assert new_mean is not None and old_mean is not None
                     self._regressed.add(key)
@@ -330,6 +348,20 @@ class ModelEvaluation:
                         ModelRegressed(version, order[i - 1], metric, new_mean, old_mean, margin)
                     )
         return tuple(events)
+
+    def _recovered(self, version: str, metric: ModelMetric, reason: RecoveryReason
+                   ) -> ModelRecovered:
+        """The event that closes ``version``'s alert on ``metric``, with the figures now."""
+        m = METRICS.index(metric)
+        entry = self._versions.get(version)
+        position = self._order.index(version) if entry is not None else 0
+        previous = self._order[position - 1] if position else None
+        return ModelRecovered(
+            version, previous, metric,
+            None if entry is None else entry.total.mean(m),
+            None if previous is None else self._versions[previous].total.mean(m),
+            self._settings.regression_margin, reason,
+        )
 
     # -- state ------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ id -> :class:`assignment.PredictionScore`) whenever the task changes, because on
 holds the task's annotations. :class:`ProjectModels` folds those scores into
 :class:`assignment.ModelEvaluation` and says what changed: a :class:`ModelQuality` for
 each model version whose figures moved, and the core's :class:`assignment.ModelRegressed`
-when a version falls behind the one before it. A change of the project's
+when a version falls behind the one before it (:class:`assignment.ModelRecovered` when that
+stops holding). A change of the project's
 ``model_evaluation`` settings applies to the scores already folded in
 (:meth:`ProjectModels.reconfigure`).
 """
@@ -16,7 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from assignment.model_settings import ModelEvaluationSettings, ModelRegressed, ModelScores
+from assignment.model_settings import (
+    ModelEvaluationSettings,
+    ModelRecovered,
+    ModelRegressed,
+    ModelScores,
+)
 from assignment.models import ModelEvaluation
 from assignment.prediction_scores import PredictionScore
 
@@ -33,7 +39,7 @@ class ModelQuality:
     scores: ModelScores
 
 
-ModelEvent = ModelQuality | ModelRegressed
+ModelEvent = ModelQuality | ModelRegressed | ModelRecovered
 
 
 class ProjectModels:
@@ -63,7 +69,8 @@ class ProjectModels:
         has no prediction any more) as of ``now`` (seconds since the epoch).
 
         Returns a :class:`ModelQuality` for each version whose overall figures changed,
-        in first-seen order, then the :class:`ModelRegressed` events of the update.
+        in first-seen order, then the :class:`ModelRegressed` and :class:`ModelRecovered`
+        events of the update.
         ``ValueError`` for a bad task id, time or score, before anything changed.
         """
         evaluation = self._evaluation
@@ -83,7 +90,8 @@ class ProjectModels:
         """Apply the project's new model-evaluation settings to every scored prediction.
 
         Returns the :class:`ModelRegressed` events of the pairs that regress under the
-        new settings and did not under the old ones; no :class:`ModelQuality`, since a
+        new settings and did not under the old ones, and the :class:`ModelRecovered`
+        events of those that stopped; no :class:`ModelQuality`, since a
         version's overall figures do not depend on the settings (its timeline does, and
         is re-bucketed). Nothing when the settings are the ones in use: the same settings
         applied twice alert once.

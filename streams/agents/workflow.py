@@ -32,7 +32,14 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
-from assignment import Assignment, ModelRegressed, Queue, ReservationReleased, TaskUnfillable
+from assignment import (
+    Assignment,
+    ModelRecovered,
+    ModelRegressed,
+    Queue,
+    ReservationReleased,
+    TaskUnfillable,
+)
 from assignment.review_events import ReviewRequested, TaskReviewed
 from streams import topics, workflow_reports
 from streams.agents.annotations import INFRA_ERRORS
@@ -63,7 +70,7 @@ _UNCHANGED_QUEUES = frozenset({Queue.RESERVED, Queue.REWORK})
 
 
 _DISTRIBUTION_OUTCOMES = (Assignment, ReservationReleased, TaskUnfillable)
-_MODEL_OUTCOMES = (ModelQuality, ModelRegressed)
+_MODEL_OUTCOMES = (ModelQuality, ModelRegressed, ModelRecovered)
 _REVIEW_OUTCOMES = (ReviewRequested, TaskReviewed)
 
 

@@ -165,8 +165,10 @@ def _iso(seconds: float) -> str:
 
 MODEL_QUALITY = "quorum.model-quality/v1"
 MODEL_REGRESSED = "quorum.model-regressed/v1"
+MODEL_RECOVERED = "quorum.model-recovered/v1"
 TOPIC_OF_SCHEMA[MODEL_QUALITY] = "model-quality"
 TOPIC_OF_SCHEMA[MODEL_REGRESSED] = "model-quality"
+TOPIC_OF_SCHEMA[MODEL_RECOVERED] = "model-quality"
 
 
 def model_output(
@@ -180,6 +182,10 @@ def model_output(
     ``predictions`` and when it was ``first_seen``. ``quorum.model-regressed/v1``: the
     version does worse than the one before it (``previous_version``) on ``metric``: its
     mean ``agreement`` is more than ``margin`` below ``previous_agreement``.
+    ``quorum.model-recovered/v1``: that regression no longer holds, for ``reason``
+    (``within_margin``, ``too_few_scored_tasks``, ``no_previous_version``,
+    ``no_longer_watched``), with the figures now (``previous_version`` and the
+    agreements may be null); a new fall is reported again.
     """
     kind = type(outcome).__name__
     envelope = {"event_id": event_id, "project_id": project_id, "occurred_at": occurred_at}
@@ -197,6 +203,12 @@ def model_output(
                 "previous_version": outcome.previous_version, "metric": outcome.metric.value,
                 "agreement": outcome.new, "previous_agreement": outcome.previous,
                 "margin": outcome.margin}
+        version = outcome.new_version
+    elif kind == "ModelRecovered":
+        body = {"schema": MODEL_RECOVERED, **envelope, "model_version": outcome.new_version,
+                "previous_version": outcome.previous_version, "metric": outcome.metric.value,
+                "agreement": outcome.new, "previous_agreement": outcome.previous,
+                "margin": outcome.margin, "reason": outcome.reason.value}
         version = outcome.new_version
     else:
         raise TypeError(f"not a model evaluation outcome: {outcome!r}")

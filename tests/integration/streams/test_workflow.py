@@ -273,3 +273,17 @@ async def test_model_versions_are_scored_and_a_worse_one_is_reported(
     regressed = [e for e in outputs if e["schema"] == "quorum.model-regressed/v1"]
     assert [(e["model_version"], e["previous_version"]) for e in regressed][:1] == \
         [("v2", "v1")]
+
+    # A wider margin, applied with the workflow agent's next batch: the alert is closed.
+    await deployment.configure(ProjectConfig(
+        PROJECT, annotations_per_task=3, distribute=True,
+        model_evaluation=ModelEvaluationSettings(min_scored_tasks=5, regression_margin=0.6)))
+    await deployment.send([annotation("m12", f"m12-{u}", u, LABELS[0], project=PROJECT)
+                           for u in ("u0", "u1", "u2")])
+    outputs = await deployment.read_outputs((topics.MODEL_QUALITY,), at_least=1, settle_s=3)
+    recovered = [e for e in outputs if e["schema"] == "quorum.model-recovered/v1"]
+    # One per regression that was open (a metric each), with the figures now.
+    assert sorted((e["model_version"], e["previous_version"], e["metric"], e["reason"],
+                   e["margin"]) for e in recovered) == sorted(
+        ("v2", "v1", e["metric"], "within_margin", 0.6) for e in regressed)
+    assert {e["agreement"] for e in recovered} == {0.5}

@@ -15,10 +15,13 @@ from agreement import ScoringConfig, TagScoring, pair_score
 from agreement.stats.sums import ExactSum
 from assignment.model_settings import (
     MetricMean,
+    ModelAlert,
     ModelEvaluationSettings,
     ModelMetric,
+    ModelRecovered,
     ModelRegressed,
     ModelScores,
+    RecoveryReason,
 )
 from assignment.models import ModelEvaluation
 from assignment.prediction_scores import (
@@ -184,8 +187,8 @@ RULE = ModelEvaluationSettings(regression_margin=0.1, min_scored_tasks=3)
 
 
 def feed(evaluation: ModelEvaluation, version: str, values: list[float], now: float,
-         first: int = 0) -> list[ModelRegressed]:
-    events: list[ModelRegressed] = []
+         first: int = 0) -> list[ModelAlert]:
+    events: list[ModelAlert] = []
     for i, value in enumerate(values, start=first):
         task = f"{version}-{i}"
         events += evaluation.update_task(task, {task: gt_score(version, value)}, now)
@@ -203,10 +206,37 @@ def test_regression_needs_enough_tasks_and_more_than_the_margin() -> None:
     # Once per regression: a worse score emits nothing new.
     assert feed(evaluation, "v2", [0.0], now=10.0, first=4) == []
     assert evaluation.regressions() == [("v2", ModelMetric.GROUND_TRUTH)]
-    # Recovering re-arms the rule; falling again emits again.
-    assert feed(evaluation, "v2", [1.0] * 20, now=10.0, first=5) == []  # 22.8 / 25
+    # Recovering closes the alert once (the first update back within the margin)...
+    events = feed(evaluation, "v2", [1.0] * 20, now=10.0, first=5)  # 22.8 / 25
+    [closed] = events
+    assert closed == ModelRecovered("v2", "v1", ModelMetric.GROUND_TRUTH, closed.new, 1.0,
+                                    0.1, RecoveryReason.WITHIN_MARGIN)
+    assert closed.new is not None and 1.0 - closed.new <= 0.1
     assert evaluation.regressions() == []
-    assert len(feed(evaluation, "v2", [0.0] * 6, now=10.0, first=25)) == 1  # 22.8 / 31
+    # ... and re-arms the rule: falling again emits again.
+    events = feed(evaluation, "v2", [0.0] * 6, now=10.0, first=25)  # 22.8 / 31
+    assert [type(e) for e in events] == [ModelRegressed]
+
+
+def test_an_alert_closes_when_too_few_tasks_are_left() -> None:
+    evaluation = ModelEvaluation(RULE)
+    feed(evaluation, "v1", [1.0, 1.0, 1.0], now=0.0)
+    assert len(feed(evaluation, "v2", [0.0, 0.0, 0.0], now=10.0)) == 1
+    assert evaluation.remove_task("v2-2") == (
+        ModelRecovered("v2", "v1", ModelMetric.GROUND_TRUTH, 0.0, 1.0, 0.1,
+                       RecoveryReason.TOO_FEW_SCORED_TASKS),)
+    assert evaluation.remove_task("v2-1") == ()  # closed once
+
+
+def test_an_alert_closes_when_the_version_becomes_the_first() -> None:
+    evaluation = ModelEvaluation(RULE)
+    feed(evaluation, "v1", [1.0, 1.0, 1.0], now=10.0)
+    assert len(feed(evaluation, "v2", [0.0, 0.0, 0.0], now=20.0)) == 1
+    # A v2 prediction scored before v1 was first seen: v2 is the first version now.
+    events = evaluation.update_task("late", {"late": gt_score("v2", 0.0)}, now=5.0)
+    assert evaluation.versions() == ["v2", "v1"]
+    assert ModelRecovered("v2", None, ModelMetric.GROUND_TRUTH, 0.0, None, 0.1,
+                          RecoveryReason.NO_PREVIOUS_VERSION) in events
 
 
 def test_a_drop_of_exactly_the_margin_is_not_a_regression() -> None:
@@ -285,12 +315,14 @@ def test_a_narrower_margin_alerts_on_predictions_scored_before_once() -> None:
     assert feed(evaluation, "v2", [0.85], now=20.0, first=3) == []
 
 
-def test_a_wider_margin_re_arms_the_alert_silently() -> None:
+def test_a_wider_margin_closes_the_alert() -> None:
     evaluation = regressed_pair()
     narrow = ModelEvaluationSettings(regression_margin=0.1, min_scored_tasks=3)
     assert len(evaluation.reconfigure(narrow)) == 1
     assert evaluation.reconfigure(ModelEvaluationSettings(regression_margin=0.2,
-                                                          min_scored_tasks=3)) == ()
+                                                          min_scored_tasks=3)) == (
+        ModelRecovered("v2", "v1", ModelMetric.GROUND_TRUTH, 0.85, 1.0, 0.2,
+                       RecoveryReason.WITHIN_MARGIN),)
     assert evaluation.regressions() == []
     # Narrowed again, the regression holds again and is reported again, like a
     # version that recovered and fell back.
@@ -316,10 +348,12 @@ def test_watched_metrics_follow_the_settings() -> None:
     evaluation.update_task("t1", {"a": PredictionScore("v1", 1.0, 1.0, 1.0)}, now=0.0)
     events = evaluation.update_task("t2", {"b": PredictionScore("v2", 0.0, 0.0, 0.0)}, now=1.0)
     assert [e.metric for e in events] == list(both)
-    # Annotators no longer watched: its regression is dropped, not kept stale.
+    # Annotators no longer watched: its alert is closed, not kept stale.
     only_truth = ModelEvaluationSettings(regression_margin=0.1, min_scored_tasks=1,
                                          regression_metrics=(ModelMetric.GROUND_TRUTH,))
-    assert evaluation.reconfigure(only_truth) == ()
+    assert evaluation.reconfigure(only_truth) == (
+        ModelRecovered("v2", "v1", ModelMetric.ANNOTATORS, 0.0, 1.0, 0.1,
+                       RecoveryReason.NO_LONGER_WATCHED),)
     assert evaluation.regressions() == [("v2", ModelMetric.GROUND_TRUTH)]
     # Consensus now watched too: it regressed all along, so it alerts now, alone.
     events = evaluation.reconfigure(ModelEvaluationSettings(
@@ -466,10 +500,15 @@ def test_new_settings_give_the_evaluation_they_would_have_given_from_the_start(
     for version in fresh.versions():
         assert changed.scores(version) == fresh.scores(version)
         assert changed.timeline(version) == fresh.timeline(version)
-    # Reported once: exactly the pairs that regress now and did not before.
-    assert [(e.new_version, e.metric) for e in events] == sorted(
-        set(fresh.regressions()) - before, key=lambda pair: (
-            changed.versions().index(pair[0]), new.regression_metrics.index(pair[1])))
+    # Reported once: exactly the pairs that regress now and did not before, and the
+    # alerts closed of those that regressed before and do not now.
+    now = set(fresh.regressions())
+    regressed = [(e.new_version, e.metric) for e in events if isinstance(e, ModelRegressed)]
+    recovered = [(e.new_version, e.metric) for e in events if isinstance(e, ModelRecovered)]
+    assert regressed == sorted(now - before, key=lambda pair: (
+        changed.versions().index(pair[0]), new.regression_metrics.index(pair[1])))
+    assert sorted(recovered) == sorted(before - now)
+    assert len(recovered) == len(set(recovered))
     assert all(e.margin == new.regression_margin for e in events)
     assert changed.reconfigure(new) == ()
 

@@ -14,12 +14,19 @@ from assignment.model_settings import (
     MetricMean,
     ModelEvaluationSettings,
     ModelMetric,
+    ModelRecovered,
     ModelRegressed,
     ModelScores,
+    RecoveryReason,
 )
 from assignment.prediction_scores import PredictionScore
 from streams.model_quality import ModelQuality, ProjectModels
-from streams.models.outputs import MODEL_QUALITY, MODEL_REGRESSED, model_output
+from streams.models.outputs import (
+    MODEL_QUALITY,
+    MODEL_RECOVERED,
+    MODEL_REGRESSED,
+    model_output,
+)
 
 DAY = 86_400.0
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -114,9 +121,14 @@ def test_a_regressed_version_that_recovers_can_regress_again() -> None:
     for i in range(3):
         models.scores(f"new{i}", {f"n{i}": score("v2", 0.5)}, T0 + DAY + i)
     assert models.evaluation.regressions() == [("v2", ModelMetric.ANNOTATORS)]
+    recovered = []
     for i in range(3):
-        models.scores(f"new{i}", {f"n{i}": score("v2", 1.0)}, T0 + DAY + 10 + i)
+        recovered += models.scores(f"new{i}", {f"n{i}": score("v2", 1.0)}, T0 + DAY + 10 + i)
     assert models.evaluation.regressions() == []
+    # The alert is closed once, by the first update back within the margin.
+    [closed] = [e for e in recovered if isinstance(e, ModelRecovered)]
+    assert (closed.new_version, closed.previous_version, closed.reason) == (
+        "v2", "v1", RecoveryReason.WITHIN_MARGIN)
     events = []
     for i in range(3):
         events += models.scores(f"new{i}", {f"n{i}": score("v2", 0.0)}, T0 + DAY + 20 + i)
@@ -138,7 +150,10 @@ def test_new_settings_apply_to_the_predictions_scored_before() -> None:
     assert models.settings == tighter
     assert [models.quality(v) for v in models.evaluation.versions()] == figures
     assert models.reconfigure(tighter) == []
-    assert models.reconfigure(STRICT) == []  # the alert is re-armed, not reported
+    # Back to the wider margin: the alert is closed, and re-armed.
+    assert models.reconfigure(STRICT) == [ModelRecovered(
+        "v2", "v1", ModelMetric.ANNOTATORS, 0.85, 0.9, STRICT.regression_margin,
+        RecoveryReason.WITHIN_MARGIN)]
     assert models.evaluation.regressions() == []
 
 
@@ -271,6 +286,20 @@ def test_model_regressed_output() -> None:
         "previous_agreement": 0.9, "margin": 0.05,
     }
     assert type(body["metric"]) is str
+
+
+def test_model_recovered_output() -> None:
+    outcome = ModelRecovered("v2", None, ModelMetric.CONSENSUS, 0.6, None, 0.05,
+                             RecoveryReason.NO_PREVIOUS_VERSION)
+    topic, key, body = model_output(outcome, **ENVELOPE)
+    assert (topic, key) == ("model-quality", "p:v2")
+    assert body == {
+        "schema": MODEL_RECOVERED, **ENVELOPE, "model_version": "v2",
+        "previous_version": None, "metric": "consensus", "agreement": 0.6,
+        "previous_agreement": None, "margin": 0.05, "reason": "no_previous_version",
+    }
+    assert type(body["reason"]) is str
+    orjson.dumps(body)  # JSON-ready
 
 
 def test_model_output_refuses_other_outcomes() -> None:
