@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # and take a cycle of their own, so the default is above what 4 partitions fetch.
     batch_max_records: int = Field(default=50_000, ge=1)
     batch_fetch_timeout_ms: int = 50
+    # How long the broker may hold a fetch of the annotations topic to gather more events
+    # (up to 1 MiB): fewer, fuller cycles while events trickle in, for at most this much
+    # latency. 0: it answers as soon as there is one event (bench/README.md, session 7).
+    fetch_hold_ms: int = Field(default=5, ge=0, le=500)
     consumer_group: str = "quorum-annotations"
     # Task records the annotations agent keeps decoded between batches (all partitions),
     # least recently used out first: a few KB each. 0 reads every task from Redis.
