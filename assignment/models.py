@@ -324,23 +324,21 @@ class ModelEvaluation:
                 key = (version, metric)
                 new_mean = new.mean(m)
                 old_mean = None if before is None else before.mean(m)
-                regressed = (
-                    before is not None
-                    and new_mean is not None
-                    and old_mean is not None
-                    and new.counts[m] >= minimum
-                    and before.counts[m] >= minimum
-                    and old_mean - new_mean > margin
-                )
-                if not regressed:
+                # Why the rule does not hold, or None: it does.
+                why: RecoveryReason | None
+                if before is None:
+                    why = RecoveryReason.NO_PREVIOUS_VERSION
+                elif (new_mean is None or old_mean is None
+                      or min(new.counts[m], before.counts[m]) < minimum):
+                    why = RecoveryReason.TOO_FEW_SCORED_TASKS
+                elif old_mean - new_mean <= margin:
+                    why = RecoveryReason.WITHIN_MARGIN
+                else:
+                    why = None
+                if why is not None:
                     if key in self._regressed:
                         self._regressed.discard(key)
-                        reason = (RecoveryReason.NO_PREVIOUS_VERSION if before is None
-                                  else RecoveryReason.WITHIN_MARGIN
-                                  if new_mean is not None and old_mean is not None
-                                  and new.counts[m] >= minimum and before.counts[m] >= minimum
-                                  else RecoveryReason.TOO_FEW_SCORED_TASKS)
-                        events.append(self._recovered(version, metric, reason))
+                        events.append(self._recovered(version, metric, why))
                 elif key not in self._regressed:
                     assert new_mean is not None and old_mean is not None
                     self._regressed.add(key)
@@ -353,12 +351,10 @@ class ModelEvaluation:
                    ) -> ModelRecovered:
         """The event that closes ``version``'s alert on ``metric``, with the figures now."""
         m = METRICS.index(metric)
-        entry = self._versions.get(version)
-        position = self._order.index(version) if entry is not None else 0
+        position = self._order.index(version)  # versions, once seen, are never dropped
         previous = self._order[position - 1] if position else None
         return ModelRecovered(
-            version, previous, metric,
-            None if entry is None else entry.total.mean(m),
+            version, previous, metric, self._versions[version].total.mean(m),
             None if previous is None else self._versions[previous].total.mean(m),
             self._settings.regression_margin, reason,
         )

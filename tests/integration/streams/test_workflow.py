@@ -91,6 +91,28 @@ async def _label(deployment: Deployment, worker: WorkerProcess, rng: random.Rand
     return sent
 
 
+async def _open_project(deployment: Deployment, truth: dict[str, str]) -> None:
+    """Configure the distributed project; import its tasks and let its annotators join."""
+    settings = deployment.settings
+    await deployment.configure(ProjectConfig(
+        PROJECT, annotations_per_task=OVERLAP, agreement_threshold=THRESHOLD,
+        max_additional_annotators=MAX_ADDITIONAL, distribute=True))
+    await _produce_workflow(settings, [task_event(PROJECT, t, "imported") for t in truth])
+    await _produce_workflow(settings, [annotator_event(PROJECT, a, "joined") for a in ACCURACY])
+
+
+async def _label_until_decided(deployment: Deployment, worker: WorkerProcess,
+                               rng: random.Random, truth: dict[str, str], done: set[str],
+                               timeout_s: float = 240) -> int:
+    """Label (:func:`_label`) until every task is decided; the annotations sent."""
+    sent = 0
+    deadline = time.monotonic() + timeout_s
+    while len(done) < TASKS and time.monotonic() < deadline:
+        sent += await _label(deployment, worker, rng, truth, done, rounds=20)
+    assert len(done) == TASKS, f"{TASKS - len(done)} tasks never decided"
+    return sent
+
+
 async def _decided(deployment: Deployment) -> set[str]:
     events = await deployment.read_outputs((topics.TASK_COMPLETED, topics.REVIEW_REQUESTS),
                                            settle_s=0.05, timeout_s=10)
@@ -107,11 +129,7 @@ async def test_distribution_end_to_end_with_a_crash(
     worker = start_worker(settings)
     await worker.wait_owning(settings.partitions)
     await worker.wait_owning(settings.partitions, workflow=True)
-    await deployment.configure(ProjectConfig(
-        PROJECT, annotations_per_task=OVERLAP, agreement_threshold=THRESHOLD,
-        max_additional_annotators=MAX_ADDITIONAL, distribute=True))
-    await _produce_workflow(settings, [task_event(PROJECT, t, "imported") for t in truth])
-    await _produce_workflow(settings, [annotator_event(PROJECT, a, "joined") for a in ACCURACY])
+    await _open_project(deployment, truth)
 
     done: set[str] = set()
     sent = await _label(deployment, worker, rng, truth, done, rounds=12)
@@ -119,10 +137,7 @@ async def test_distribution_end_to_end_with_a_crash(
     worker.kill()
     worker = start_worker(settings)
     await worker.wait_owning(settings.partitions, workflow=True)
-    deadline = time.monotonic() + 240
-    while len(done) < TASKS and time.monotonic() < deadline:
-        sent += await _label(deployment, worker, rng, truth, done, rounds=20)
-    assert len(done) == TASKS, f"{TASKS - len(done)} tasks never decided"
+    sent += await _label_until_decided(deployment, worker, rng, truth, done)
 
     outputs = await deployment.read_outputs(
         (topics.ASSIGNMENTS, topics.TASK_COMPLETED, topics.REVIEW_REQUESTS, topics.TASK_QUALITY,
@@ -172,18 +187,10 @@ async def test_split_workers_run_the_distribution_end_to_end(
     flow = start_worker(settings, WorkerAgents.WORKFLOW)
     await hot.wait_owning(settings.partitions)
     await flow.wait_owning(settings.partitions, workflow=True)
-    await deployment.configure(ProjectConfig(
-        PROJECT, annotations_per_task=OVERLAP, agreement_threshold=THRESHOLD,
-        max_additional_annotators=MAX_ADDITIONAL, distribute=True))
-    await _produce_workflow(settings, [task_event(PROJECT, t, "imported") for t in truth])
-    await _produce_workflow(settings, [annotator_event(PROJECT, a, "joined") for a in ACCURACY])
+    await _open_project(deployment, truth)
 
     done: set[str] = set()
-    sent = 0
-    deadline = time.monotonic() + 240
-    while len(done) < TASKS and time.monotonic() < deadline:
-        sent += await _label(deployment, flow, rng, truth, done, rounds=20)
-    assert len(done) == TASKS, f"{TASKS - len(done)} tasks never decided"
+    sent = await _label_until_decided(deployment, flow, rng, truth, done)
     quality = await deployment.read_outputs((topics.TASK_QUALITY,), settle_s=1)
     assert len({e["event_id"] for e in quality}) == sent
 
