@@ -20,6 +20,8 @@ from streams.agents.annotations import AnnotationsAgent, make_producer
 from streams.agents.projects import apply_project_event
 from streams.agents.workflow import NotOwner, WorkflowAgent
 from streams.garbage import FullCollections
+from streams.label_studio_receiver import LabelStudioReceiver
+from streams.label_studio_webhook import WEBHOOK_PATH
 from streams.roles import WorkerAgents
 from streams.settings import Settings
 from streams.state.keys import Keys
@@ -28,6 +30,8 @@ from streams.state.workflow_store import WorkflowStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def create_app(settings: Settings, agents: WorkerAgents = WorkerAgents.ALL) -> faust.App:
@@ -131,10 +135,32 @@ def create_app(settings: Settings, agents: WorkerAgents = WorkerAgents.ALL) -> f
             workflow_agents.append(agent)
             return agent
 
+    receivers: list[LabelStudioReceiver] = []  # the webhook route's view of the receiver
+
+    class WebhookService(Service):
+        """The Label Studio webhook receiver of a worker that serves HTTP: its own Redis
+        client and producer, for as long as the worker runs."""
+
+        async def on_start(self) -> None:
+            self._redis = Redis.from_url(settings.redis_url)
+            self._producer = make_producer(settings)
+            await self._producer.start()
+            receivers.append(LabelStudioReceiver(settings, self._redis, self._producer))
+            if settings.webhook_token is None and settings.web_host not in _LOOPBACK:
+                log.warning("%s on %s accepts posts from anyone: set QUORUM_WEBHOOK_TOKEN "
+                            "and give Label Studio's webhook the header 'Authorization: "
+                            "Bearer <token>'", WEBHOOK_PATH, settings.web_host)
+
+        async def on_stop(self) -> None:
+            receivers.clear()
+            await self._producer.stop()
+            await self._redis.aclose()
+
     if agents.runs_annotations:
         app.service(AnnotationsService)
     if agents.runs_workflow:
         app.service(WorkflowService)
+        app.service(WebhookService)
 
     @app.task
     async def announce() -> None:
@@ -143,6 +169,20 @@ def create_app(settings: Settings, agents: WorkerAgents = WorkerAgents.ALL) -> f
                  ", the annotations agent" if agents.runs_annotations else "",
                  ", the workflow agent and its HTTP API" if agents.runs_workflow else "",
                  agents.value)
+
+    @app.page(WEBHOOK_PATH)
+    class LabelStudioWebhook(faust.web.View):
+        """Label Studio's webhooks in (``?project=ID`` names the Quorum project; default:
+        Label Studio's project id): their annotations go to the annotations topic."""
+
+        async def post(self, request: Any) -> Any:
+            if not receivers:
+                return self.json({"error": "the webhook receiver is starting; retry shortly"},
+                                 status=503)
+            status, answer = await receivers[0].receive(
+                await request.read(), project=request.query.get("project"),
+                authorization=request.headers.get("Authorization"))
+            return self.json(answer, status=status)
 
     @app.page("/projects/{project}/annotators/{annotator}/next-task")
     class NextTask(faust.web.View):

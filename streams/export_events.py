@@ -3,22 +3,28 @@
 Each annotation of each task becomes one ``quorum.annotation/v1`` event: ``created``
 (``skipped`` when Label Studio says ``was_cancelled``), its ``result`` unchanged, the
 annotator from ``completed_by``. Predictions are left out: they are not annotations, and
-the stream keeps them apart. Event ids are derived from the export's ids, so sending the
-same export twice changes nothing (the second copy is a duplicate of every event).
+the stream keeps them apart.
+
+The revision is the annotation's ``updated_at`` in microseconds, as for the webhook
+receiver (:mod:`streams.label_studio_webhook`), which builds its events here too: sending
+the same export twice changes nothing (every event of the second copy is at a revision
+already stored), a version the webhooks delivered is not applied again, and an export
+taken after an update the webhooks missed brings the newer version in.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agreement.label_studio import annotator_of, read_export
 from streams.models.annotation import ANNOTATION_SCHEMA
 
 # Label Studio writes ``created_at`` on every exported annotation; older exports may not.
-_FALLBACK_TIME = datetime(1970, 1, 1, tzinfo=UTC).isoformat()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FALLBACK_TIME = _EPOCH.isoformat()
 
 
 def annotation_events(export: object, project_id: str) -> Iterator[dict[str, Any]]:
@@ -29,12 +35,23 @@ def annotation_events(export: object, project_id: str) -> Iterator[dict[str, Any
     """
     for task in read_export(export):
         for annotation in task.annotations:
-            yield _event(project_id, str(task.id), annotation)
+            yield annotation_event(project_id, str(task.id), annotation,
+                                   source="label-studio-export")
 
 
-def _event(project_id: str, task_id: str, annotation: Mapping[str, Any]) -> dict[str, Any]:
+def annotation_event(
+    project_id: str, task_id: str, annotation: Mapping[str, Any], *, source: str,
+    updated: bool = False,
+) -> dict[str, Any]:
+    """One Label Studio annotation as a ``quorum.annotation/v1`` body.
+
+    ``source`` starts the event id (which ends with the revision: one id per version);
+    ``updated`` makes it an ``updated`` event (the same to the stream: both carry the
+    whole result). Raises ``ValueError`` naming the task and annotation when the
+    annotation has no id or no annotator.
+    """
     annotation_id = annotation.get("id")
-    if annotation_id is None:
+    if annotation_id is None or isinstance(annotation_id, bool):
         raise ValueError(
             f"task {task_id}: an annotation has no 'id'; export again from Label Studio"
         )
@@ -44,15 +61,17 @@ def _event(project_id: str, task_id: str, annotation: Mapping[str, Any]) -> dict
             f"task {task_id}, annotation {annotation_id}: no 'completed_by'; an annotation "
             "needs its annotator"
         )
+    occurred_at, revision = _version(annotation)
+    kind = "skipped" if annotation.get("was_cancelled") else "updated" if updated else "created"
     return {
         "schema": ANNOTATION_SCHEMA,
-        "event_id": f"label-studio-export:{project_id}:{task_id}:{annotation_id}",
+        "event_id": f"{source}:{project_id}:{task_id}:{annotation_id}:{revision}",
         "project_id": project_id,
         "task_id": task_id,
-        "occurred_at": _timestamp(annotation),
-        "kind": "skipped" if annotation.get("was_cancelled") else "created",
+        "occurred_at": occurred_at,
+        "kind": kind,
         "annotation_id": str(annotation_id),
-        "revision": 1,
+        "revision": revision,
         "completed_by": annotator,
         "result": annotation.get("result") or [],
         "ground_truth": bool(annotation.get("ground_truth")),
@@ -68,7 +87,10 @@ def _lead_time(value: object) -> float | None:
     return float(value) if 0 <= value < math.inf else None
 
 
-def _timestamp(annotation: Mapping[str, Any]) -> str:
+def _version(annotation: Mapping[str, Any]) -> tuple[str, int]:
+    """When the annotation was last saved (ISO 8601) and that time in microseconds since
+    the epoch, its revision: Label Studio has no revision counter, but every save moves
+    ``updated_at`` forward. Without a usable time (old exports), revision 1."""
     for name in ("updated_at", "created_at"):
         value = annotation.get(name)
         if isinstance(value, str):
@@ -76,5 +98,8 @@ def _timestamp(annotation: Mapping[str, Any]) -> str:
                 parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError:
                 continue
-            return parsed.isoformat()
-    return _FALLBACK_TIME
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)  # Label Studio writes UTC
+            micros = (parsed - _EPOCH) // timedelta(microseconds=1)
+            return parsed.isoformat(), max(micros, 1)
+    return _FALLBACK_TIME, 1

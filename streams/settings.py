@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # The label-stream API (faust web) of `quorum worker`.
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=1, le=65535)
+    # When set, Label Studio's webhooks must carry ``Authorization: Bearer <token>`` (a
+    # custom header of the webhook). Unset, the receiver accepts any post.
+    webhook_token: SecretStr | None = None
     # The workflow agent writes each partition's projects to a snapshot once its journal
     # holds this many entries (batches and label-stream requests) since the last one.
     workflow_snapshot_every: int = Field(default=5000, ge=1)

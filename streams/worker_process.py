@@ -49,6 +49,10 @@ class WorkerProcess:
             "QUORUM_WEB_PORT": str(self.web_port),
             "QUORUM_WORKFLOW_SNAPSHOT_EVERY": str(settings.workflow_snapshot_every),
         }
+        if settings.webhook_token is not None:
+            env["QUORUM_WEBHOOK_TOKEN"] = settings.webhook_token.get_secret_value()
+        else:
+            env.pop("QUORUM_WEBHOOK_TOKEN", None)
         self._log = log_path.open("ab")
         # Its own process group, so that a kill takes everything it started.
         self.process = subprocess.Popen(

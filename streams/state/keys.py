@@ -62,6 +62,11 @@ class Keys:
         """Hash: project id -> configuration JSON, written by the projects agent."""
         return f"{self.prefix}:projects:config"
 
+    def label_studio_annotations(self, project_id: str) -> str:
+        """Hash: Label Studio annotation id -> its task id, kept by the webhook receiver
+        while the annotation exists (Label Studio's delete webhook names no task)."""
+        return f"{self.prefix}:label-studio:{project_id}:annotations"
+
     def partition_pattern(self, suffix: str) -> str:
         """A SCAN pattern over every partition's key of one kind, e.g. ``projects``."""
         return f"{self.prefix}:{{p*}}:{suffix}"

@@ -87,3 +87,14 @@ def test_lead_time_is_carried_over_when_usable(exported: object, sent: float | N
     export[0]["annotations"][0]["lead_time"] = exported
     event = next(iter(annotation_events(export, "proj")))
     assert parse_annotation(orjson.dumps(event), max_bytes=1 << 20).lead_time == sent
+
+
+def test_the_revision_is_the_last_save_in_microseconds() -> None:
+    # Label Studio has no revision counter; the webhook receiver numbers versions the
+    # same way, so an export and the webhooks agree on which version is newer.
+    first, second = annotation_events(_export(), "proj")
+    assert first["revision"] == 1_793_527_200_000_000  # 2026-11-01T10:00:00Z
+    assert second["revision"] == 1_793_613_600_123_456  # 2026-11-02T10:00:00.123456Z
+    assert second["event_id"] == "label-studio-export:proj:7:71:1793613600123456"
+    undated = [{"id": 1, "annotations": [{"id": 2, "completed_by": 1, "result": []}]}]
+    assert [e["revision"] for e in annotation_events(undated, "p")] == [1]

@@ -1,0 +1,198 @@
+"""The Label Studio webhook receiver: ``POST /label-studio/webhook`` of ``quorum worker``.
+
+Point a Label Studio project's webhook at it (``send_payload`` on, all actions) and every
+annotation saved, updated or deleted there becomes a ``quorum.annotation/v1`` event on the
+annotations topic, scored like any other; :mod:`streams.label_studio_webhook` says how
+each payload is read. The answer comes once Kafka has every event (acks from all
+replicas): a 200 means nothing of the payload can be lost any more.
+
+Label Studio does not retry a webhook that failed, so a receiver that could not reach
+Kafka or Redis answers 503 and says so in its log: a fresh export (``quorum
+send-export``) brings every annotation's newest version in afterwards (deletions missed
+meanwhile are not in an export).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from streams import topics
+from streams.label_studio_webhook import (
+    WEBHOOK_PATH,
+    Webhook,
+    project_config_body,
+    read_webhook,
+    translate,
+)
+from streams.models.invalid import InvalidEvent
+from streams.models.outputs import dead_letter_body
+from streams.models.project import project_config_from_dict
+from streams.operations import message_key, publish_project_config
+from streams.settings import Settings
+from streams.state.keys import Keys
+
+log = logging.getLogger(__name__)
+
+_UNREACHABLE = (KafkaError, OSError, RedisConnectionError, RedisTimeoutError,
+                asyncio.TimeoutError)
+# How long the first payload of an unconfigured project waits for the configuration it
+# sets to be applied, so that its annotations are scored with the project's metrics.
+_CONFIGURE_WAIT_S = 10.0
+
+Answer = tuple[int, dict[str, Any]]
+
+
+class LabelStudioReceiver:
+    """Turns webhook payloads into events on the input topics (one instance per worker)."""
+
+    def __init__(self, settings: Settings, redis: Redis, producer: AIOKafkaProducer) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.producer = producer
+        self.keys = Keys(settings.key_prefix)
+        self._configured: set[str] = set()  # projects known to have a configuration
+
+    async def receive(self, body: bytes, *, project: str | None = None,
+                      authorization: str | None = None) -> Answer:
+        """The HTTP status and JSON answer for one posted payload."""
+        token = self.settings.webhook_token
+        if token is not None and not hmac.compare_digest(
+            (authorization or "").encode(), f"Bearer {token.get_secret_value()}".encode()
+        ):
+            return 401, {"error": "this receiver needs the header 'Authorization: Bearer "
+                                  "<QUORUM_WEBHOOK_TOKEN>': add it to the webhook's headers in "
+                                  "Label Studio"}
+        try:
+            payload = orjson.loads(body)
+            webhook = read_webhook(payload, project_id=project or None)
+        except (orjson.JSONDecodeError, InvalidEvent) as exc:
+            reason = f"not a Label Studio webhook payload: {exc}"
+            try:
+                await self._dead_letters([reason], _redacted_bytes(body))
+            except _UNREACHABLE as infra:
+                return self._unreachable(infra)
+            return 400, {"error": reason}
+        try:
+            return 200, await self._forward(webhook, payload)
+        except _UNREACHABLE as exc:
+            return self._unreachable(exc)
+
+    async def _forward(self, webhook: Webhook, payload: dict[str, Any]) -> dict[str, Any]:
+        project_id = webhook.project_id
+        stored = await self.redis.hget(self.keys.project_configs(), project_id)
+        configured = False
+        if stored is None and project_id not in self._configured:
+            configured = await self._configure(webhook)
+        else:
+            self._configured.add(project_id)
+        mapping = self.keys.label_studio_annotations(project_id)
+        task_of: dict[str, str | None] = {}
+        if webhook.deleted:
+            tasks = await self.redis.hmget(mapping, webhook.deleted)
+            task_of = {a: t.decode() if isinstance(t, bytes) else None
+                       for a, t in zip(webhook.deleted, tasks, strict=True)}
+        distribute = stored is not None and orjson.loads(stored).get("distribute") is True
+        out = translate(webhook, task_of=task_of, distribute=distribute,
+                        received_at=datetime.now(UTC).isoformat())
+        if out.remember:
+            # Kept before the events are sent: a delete posted right after finds its task.
+            remember: dict[Any, Any] = out.remember  # redis-py's invariant Mapping type
+            await self.redis.hset(mapping, mapping=remember)
+        futures = []
+        for event in out.annotation_events:
+            futures.append(await self.producer.send(
+                self.settings.topic(topics.ANNOTATIONS), value=orjson.dumps(event),
+                key=message_key(event)))
+        for event in out.task_events:
+            futures.append(await self.producer.send(
+                self.settings.topic(topics.WORKFLOW), value=orjson.dumps(event),
+                key=project_id.encode()))
+        await asyncio.gather(*futures)
+        if out.refused:
+            log.warning("Label Studio webhook %s of project %s: refused %d: %s",
+                        webhook.action, project_id, len(out.refused), out.refused[0])
+            await self._dead_letters(out.refused, orjson.dumps(_redacted(payload)))
+        if webhook.deleted:
+            # Deleted for good (Label Studio never reuses an id): forget their tasks.
+            await self.redis.hdel(mapping, *webhook.deleted)
+        return {
+            "action": webhook.action,
+            "project_id": project_id,
+            "annotation_events": len(out.annotation_events),
+            "task_events": len(out.task_events),
+            "refused": out.refused,
+            "ignored": out.ignored,
+            "configured": configured,
+        }
+
+    async def _configure(self, webhook: Webhook) -> bool:
+        """Give a project without configuration the one its Label Studio project implies;
+        whether one was set."""
+        body = project_config_body(webhook)
+        if body is None:
+            return False
+        try:
+            config = project_config_from_dict(body)
+        except InvalidEvent as exc:
+            log.warning("project %s has no configuration, and its Label Studio settings do "
+                        "not make one (%s): it is scored with the defaults; set one with "
+                        "`quorum project set`", webhook.project_id, exc)
+            self._configured.add(webhook.project_id)
+            return False
+        applied = await publish_project_config(self.settings, config,
+                                               wait_s=_CONFIGURE_WAIT_S)
+        self._configured.add(webhook.project_id)
+        log.info("project %s had no configuration: set from its Label Studio project "
+                 "(overlap %d, metrics from its labeling config)%s", webhook.project_id,
+                 config.annotations_per_task,
+                 "" if applied else "; no worker applied it yet")
+        return True
+
+    async def _dead_letters(self, reasons: list[str], original: bytes) -> None:
+        digest = hashlib.sha256(original).hexdigest()[:24]
+        topic = self.settings.topic(topics.DEAD_LETTER)
+        futures = []
+        for rank, reason in enumerate(reasons):
+            eid = f"{WEBHOOK_PATH}:{digest}:{rank}"
+            # No Kafka position: the input came over HTTP.
+            letter = dead_letter_body(reason=reason, topic=WEBHOOK_PATH, partition=-1,
+                                      offset=-1, original=original, eid=eid)
+            futures.append(await self.producer.send(topic, value=orjson.dumps(letter),
+                                                    key=eid.encode()))
+        await asyncio.gather(*futures)
+
+    def _unreachable(self, exc: BaseException) -> Answer:
+        what = f"{type(exc).__name__}: {exc}"
+        log.error("a Label Studio webhook was not taken: Kafka or Redis is unreachable (%s). "
+                  "Label Studio does not retry it: once they are back, send a fresh export "
+                  "with `quorum send-export`", what)
+        return 503, {"error": f"Kafka or Redis is unreachable ({what}); nothing of this "
+                              "payload was taken"}
+
+
+def _redacted(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload without its project's secret token, to keep in a dead letter."""
+    project = payload.get("project")
+    if isinstance(project, dict) and "token" in project:
+        return {**payload, "project": {**project, "token": "<redacted>"}}
+    return payload
+
+
+def _redacted_bytes(body: bytes) -> bytes:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body
+    return orjson.dumps(_redacted(payload)) if isinstance(payload, dict) else body
