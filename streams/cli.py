@@ -344,14 +344,23 @@ def send_export(
     tasks are scored with its metrics. Sending the same export again changes nothing.
     """
     from streams.export_events import annotation_events
-    from streams.operations import send_lines
+    from streams.operations import remember_annotation_tasks, send_lines
 
     settings = _settings()
     try:
         export = orjson.loads(path.read_bytes())
-        lines = [orjson.dumps(event) for event in annotation_events(export, project)]
+        events = list(annotation_events(export, project))
     except (orjson.JSONDecodeError, ValueError) as exc:
         raise _fail(ValueError(f"{path}: {exc}")) from None
+    lines = [orjson.dumps(event) for event in events]
+    # For the webhook receiver: Label Studio's delete webhook names only the annotation.
+    try:
+        asyncio.run(remember_annotation_tasks(
+            settings, project, {e["annotation_id"]: e["task_id"] for e in events}))
+    except (RedisError, OSError) as exc:
+        raise _fail(QuorumError(
+            f"cannot reach Redis at {settings.redis_url} ({exc}); start it with "
+            "`quorum infra up`")) from None
     with _progress() as progress:
         topic = settings.topic(topics.ANNOTATIONS)
         bar = progress.add_task(f"sending to {topic}", total=len(lines))

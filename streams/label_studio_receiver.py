@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -42,6 +43,7 @@ from streams.models.project import project_config_from_dict
 from streams.operations import message_key, publish_project_config
 from streams.settings import Settings
 from streams.state.keys import Keys
+from streams.state.task import TaskRecord
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ _UNREACHABLE = (KafkaError, OSError, RedisConnectionError, RedisTimeoutError,
 # How long the first payload of an unconfigured project waits for the configuration it
 # sets to be applied, so that its annotations are scored with the project's metrics.
 _CONFIGURE_WAIT_S = 10.0
+_PARTITIONER = DefaultPartitioner()  # Kafka's default (murmur2), as any producer's
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -104,8 +107,12 @@ class LabelStudioReceiver:
             task_of = {a: t.decode() if isinstance(t, bytes) else None
                        for a, t in zip(webhook.deleted, tasks, strict=True)}
         distribute = stored is not None and orjson.loads(stored).get("distribute") is True
+        annotations_of: dict[str, list[str]] = {}
+        if webhook.action == "TASKS_DELETED":
+            annotations_of = await self._held_annotations(project_id, webhook.tasks)
         out = translate(webhook, task_of=task_of, distribute=distribute,
-                        received_at=datetime.now(UTC).isoformat())
+                        received_at=datetime.now(UTC).isoformat(),
+                        annotations_of=annotations_of)
         if out.remember:
             # Kept before the events are sent: a delete posted right after finds its task.
             remember: dict[Any, Any] = out.remember  # redis-py's invariant Mapping type
@@ -124,9 +131,6 @@ class LabelStudioReceiver:
             log.warning("Label Studio webhook %s of project %s: refused %d: %s",
                         webhook.action, project_id, len(out.refused), out.refused[0])
             await self._dead_letters(out.refused, orjson.dumps(_redacted(payload)))
-        if webhook.deleted:
-            # Deleted for good (Label Studio never reuses an id): forget their tasks.
-            await self.redis.hdel(mapping, *webhook.deleted)
         return {
             "action": webhook.action,
             "project_id": project_id,
@@ -136,6 +140,21 @@ class LabelStudioReceiver:
             "ignored": out.ignored,
             "configured": configured,
         }
+
+    async def _held_annotations(self, project_id: str, tasks: list[str]) -> dict[str, list[str]]:
+        """The annotations the stream holds for each task, from the task records (kept on
+        the partition Kafka's default partitioner gives the task's events)."""
+        topic = self.settings.topic(topics.ANNOTATIONS)
+        partitions = sorted(await self.producer.partitions_for(topic))
+        held: dict[str, list[str]] = {}
+        for task_id in tasks:
+            key = message_key({"project_id": project_id, "task_id": task_id})
+            partition = _PARTITIONER(key, partitions, partitions)
+            raw = await self.redis.hget(self.keys.tasks(partition),
+                                        self.keys.task_field(project_id, task_id))
+            if isinstance(raw, bytes):
+                held[task_id] = TaskRecord.held_annotations(raw)
+        return held
 
     async def _configure(self, webhook: Webhook) -> bool:
         """Give a project without configuration the one its Label Studio project implies;

@@ -10,11 +10,16 @@ the project's configuration) and hands it in.
   microseconds, so a webhook delivered twice, or an export of a version already sent,
   changes nothing.
 - ``ANNOTATIONS_DELETED``: Label Studio sends only the annotations' ids, so the receiver
-  keeps each annotation's task when it sees it created or updated, and a delete of an
-  annotation it never saw is refused with that reason. A delete is final (Label Studio
-  never reuses an annotation id), so its revision is above any ``updated_at``.
-- ``TASKS_CREATED``, ``TASKS_DELETED``: ``quorum.task/v1`` imports and deletions, for a
-  project whose tasks Quorum distributes (``--distribute``); ignored otherwise.
+  keeps each annotation's task when it sees it created or updated (``quorum send-export``
+  keeps them too), and a delete of an annotation it never saw is refused with that
+  reason. A delete is final (Label Studio never reuses an annotation id), so its revision
+  is above any ``updated_at``, and a delete delivered twice changes nothing.
+- ``TASKS_DELETED``: a deletion of each annotation the stream holds for the task (Label
+  Studio sends no annotation deletions with it), so the task leaves the project's
+  figures; and for a project whose tasks Quorum distributes (``--distribute``), a
+  ``quorum.task/v1`` deletion.
+- ``TASKS_CREATED``: ``quorum.task/v1`` imports, for a distributing project; ignored
+  otherwise.
 - Anything else (project and label-link actions) is acknowledged and ignored.
 
 The Quorum project is the Label Studio project's id, or the ``project`` query parameter of
@@ -105,12 +110,14 @@ def translate(
     task_of: Mapping[str, str | None],
     distribute: bool,
     received_at: str,
+    annotations_of: Mapping[str, list[str]] | None = None,
 ) -> Translation:
     """The events for ``webhook``.
 
     ``task_of`` maps each deleted annotation id to its task (None: never seen);
     ``distribute`` is whether Quorum distributes the project's tasks; ``received_at``
-    (ISO 8601) dates deletions, which Label Studio does not date.
+    (ISO 8601) dates deletions, which Label Studio does not date; ``annotations_of``
+    maps each deleted task to the annotations the stream holds for it.
     """
     out = Translation()
     project_id = webhook.project_id
@@ -136,17 +143,25 @@ def translate(
             if task_id is None:
                 out.refused.append(
                     f"annotation {annotation_id} of project {project_id} was deleted, but "
-                    "this receiver never saw it created or updated, so its task is unknown "
-                    "(Label Studio's delete webhook names only the annotation); send a fresh "
-                    "export (`quorum send-export`) if the project's agreement must drop it"
+                    "neither this receiver nor `quorum send-export` saw it, so its task is "
+                    "unknown (Label Studio's delete webhook names only the annotation). If "
+                    "the stream holds it, send its deletion with the task id: a "
+                    "quorum.annotation/v1 event of kind 'deleted' (`quorum send`)"
                 )
                 continue
             out.annotation_events.append(_deletion(project_id, task_id, annotation_id,
                                                    received_at))
     elif webhook.action in TASK_ACTIONS:
+        if webhook.action == "TASKS_DELETED":
+            for task_id in webhook.tasks:
+                for annotation_id in (annotations_of or {}).get(task_id, ()):
+                    out.annotation_events.append(
+                        _deletion(project_id, task_id, annotation_id, received_at))
         if not distribute:
-            out.ignored = (f"project {project_id} does not distribute its tasks in Quorum "
-                           "(`quorum project set --distribute`): task events are not used")
+            if not out.annotation_events:
+                out.ignored = (f"project {project_id} does not distribute its tasks in "
+                               "Quorum (`quorum project set --distribute`): task events "
+                               "are not used")
         else:
             kind = TASK_ACTIONS[webhook.action]
             out.task_events = [

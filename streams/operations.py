@@ -113,6 +113,22 @@ async def send_lines(
     return sent
 
 
+async def remember_annotation_tasks(settings: Settings, project_id: str,
+                                    task_of: dict[str, str]) -> None:
+    """Keep each Label Studio annotation's task, as the webhook receiver does for what it
+    sees: a later ``ANNOTATIONS_DELETED`` webhook names only the annotation."""
+    if not task_of:
+        return
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        key = Keys(settings.key_prefix).label_studio_annotations(project_id)
+        items = list(task_of.items())
+        for start in range(0, len(items), 10_000):
+            await redis.hset(key, mapping=dict(items[start:start + 10_000]))
+    finally:
+        await redis.aclose()
+
+
 @dataclass(frozen=True, slots=True)
 class TaskAgreementRow:
     """A task and its current agreement."""

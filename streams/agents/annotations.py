@@ -20,10 +20,9 @@ Redis that lost its last second of writes replays exactly what is missing.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +48,7 @@ from streams.batch import (
 from streams.garbage import FullCollections, tune_garbage_collector
 from streams.kafka import start_with_backoff
 from streams.models.project import ProjectConfig
+from streams.publications import Publications
 from streams.settings import Settings
 from streams.state.store import ApplyStatus, BatchWrite, LoadedBatch, StateStore, TaskRef
 from streams.state.task import TaskRecord
@@ -119,11 +119,9 @@ class AnnotationsAgent:
         self.stats = AgentStats()
         self.consumer: AIOKafkaConsumer | None = None
         self._owned: dict[int, str] = {}  # partition -> fencing token
-        # partition -> publications of its outbox entries, oldest first. A batch does not
-        # wait for Kafka's acknowledgement: the next batch's atomic write trims the entries
-        # whose publication (and all before it) is acknowledged.
-        self._unacked: dict[int, deque[asyncio.Future[list[object]]]] = defaultdict(deque)
-        self._needs_recovery: set[int] = set()  # a publication failed: republish the outbox
+        # A batch does not wait for Kafka's acknowledgement: the next batch's atomic write
+        # trims the outbox entries whose publication (and all before it) is acknowledged.
+        self.publications = Publications(self._publication_failed)
         self._positions: dict[TopicPartition, int] = {}
         self._targets: dict[str, tuple[str, int]] = {}  # short name -> topic, partitions
         self._by_key: dict[bytes, int] = {}  # keyed topics: key -> partition (murmur2)
@@ -155,15 +153,15 @@ class AnnotationsAgent:
                 events = self.stats.events
                 await self._fetch_and_dispatch(consumer)
                 collections.tick(worked=self.stats.events != events or self._write is not None)
-                if self._needs_recovery:
+                if self.publications.failed:
                     async with self._cycle:
-                        for partition in sorted(self._needs_recovery):
+                        for partition in sorted(self.publications.failed):
                             await self._recover(TopicPartition(self.topic, partition))
                 await self._maybe_commit()
         finally:
             async with self._cycle:
                 await self._settle()
-                await self._drain_publications(list(self._unacked))
+                await self.publications.drain(list(self._owned))
                 await self._maybe_commit(force=True)
             await consumer.stop()
             self.consumer = None
@@ -256,7 +254,7 @@ class AnnotationsAgent:
                 token=self._owned[p],
                 expected_offset_raw=state.offset_raw,
                 new_offset=batch.last_offset,
-                acked=self._acknowledged(p),
+                acked=self.publications.acknowledged(p),
                 records=outcome.records,
                 outbox=[] if encoded is None else [encoded.entry],
             ))
@@ -326,9 +324,8 @@ class AnnotationsAgent:
                             tp.partition)
                 await self._recover(tp)
                 continue
-            trimmed = next(w.acked for w in writes if w.partition == tp.partition)
-            for _ in range(trimmed):
-                self._unacked[tp.partition].popleft()
+            self.publications.trimmed(
+                tp.partition, next(w.acked for w in writes if w.partition == tp.partition))
             self._positions[tp] = batch.last_offset + 1
             self._count(batch, outcome)
             if encoded is not None:
@@ -342,33 +339,11 @@ class AnnotationsAgent:
             await self._recover_all(dict(sends))
             return
         for partition, futures in sent.items():
-            publication = asyncio.gather(*futures)
-            publication.add_done_callback(functools.partial(self._published, partition))
-            self._unacked[partition].append(publication)
+            self.publications.add(partition, futures)
 
-    def _acknowledged(self, partition: int) -> int:
-        """Outbox entries of the partition whose publication, and all before it, is acked."""
-        count = 0
-        for publication in self._unacked.get(partition, ()):
-            if not publication.done() or publication.cancelled() or publication.exception():
-                break
-            count += 1
-        return count
-
-    def _published(self, partition: int, publication: asyncio.Future[list[object]]) -> None:
-        """A publication ended: if it failed, the partition's outbox is published again."""
-        failed = publication.cancelled() or publication.exception() is not None
-        if failed and publication in self._unacked.get(partition, ()):
-            exc = publication.exception() if not publication.cancelled() else None
-            self._retrying(f"partition {partition}: publishing outputs failed",
-                           exc or asyncio.CancelledError())
-            self._needs_recovery.add(partition)
-
-    async def _drain_publications(self, partitions: Iterable[int]) -> None:
-        """Wait (bounded) for the partitions' publications in flight."""
-        pending = [f for p in partitions for f in self._unacked.get(p, ())]
-        if pending:
-            await asyncio.wait(pending, timeout=30)
+    def _publication_failed(self, partition: int, exc: BaseException) -> None:
+        """The partition's outbox is published again (``run`` recovers it)."""
+        self._retrying(f"partition {partition}: publishing outputs failed", exc)
 
     def _gap(self, partition: int, batch: ParsedBatch, floor: int | None) -> bool:
         """Whether the batch starts past the applied state and must be read again.
@@ -476,13 +451,12 @@ class AnnotationsAgent:
         revoked = list(revoked)
         async with self._cycle:
             await self._settle()
-            await self._drain_publications(tp.partition for tp in revoked)
+            await self.publications.drain(tp.partition for tp in revoked)
             await self._maybe_commit(force=True)
         for tp in revoked:
             self._owned.pop(tp.partition, None)
             self.cache.forget(tp.partition)
-            self._unacked.pop(tp.partition, None)
-            self._needs_recovery.discard(tp.partition)
+            self.publications.forget(tp.partition)
             self._positions.pop(tp, None)
 
     async def _recover(self, tp: TopicPartition) -> None:
@@ -495,9 +469,8 @@ class AnnotationsAgent:
         self.cache.forget(tp.partition)
         self._recovered.add(tp.partition)  # its batch fetched meanwhile is read again
         delay = 0.1
-        self._needs_recovery.discard(tp.partition)
         # Whatever is in flight is published again from the outbox below.
-        self._unacked.pop(tp.partition, None)
+        self.publications.forget(tp.partition)
         while tp.partition in self._owned:
             token = self._owned[tp.partition]
             try:
@@ -590,12 +563,20 @@ class _Rebalance(ConsumerRebalanceListener):
 
 
 def make_producer(settings: Settings) -> AIOKafkaProducer:
-    """The producer for output events: acks from all replicas, idempotent, no linger (the
-    agent hands it whole batches, so waiting for more would only add latency)."""
+    """The producer for output events: acks from all replicas, no linger (the agent hands
+    it whole batches, so waiting for more would only add latency).
+
+    Not idempotent: after one failed batch (a message the topic refuses, a partition
+    without a leader for too long) aiokafka's idempotent producer fails every later send
+    to that partition with OutOfOrderSequenceNumber, for good (test
+    ``test_outputs_kafka_refused_are_published_again_not_lost``). The outbox already makes
+    outputs at least once, with ids consumers drop duplicates by, and aiokafka keeps one
+    request in flight per broker, so a partition's order holds through retries.
+    """
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         acks="all",
-        enable_idempotence=True,
+        enable_idempotence=False,
         linger_ms=0,
         max_batch_size=1024 * 1024,
         max_request_size=16 * 1024 * 1024,

@@ -23,9 +23,8 @@ import asyncio
 import functools
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +55,7 @@ from streams.models.outputs import (
     review_output,
 )
 from streams.models.workflow import ANNOTATOR_SCHEMA, TASK_SCHEMA, parse_workflow_event
+from streams.publications import Publications
 from streams.settings import Settings
 from streams.state.store import ApplyStatus, StateStore
 from streams.state.workflow_store import WorkflowStore
@@ -85,7 +85,6 @@ class _Owned:
     offset_raw: bytes | None
     requests: int
     journal: int  # entries since the snapshot
-    unacked: deque[asyncio.Future[Any]] = field(default_factory=deque)
 
 
 @dataclass(slots=True)
@@ -121,6 +120,8 @@ class WorkflowAgent:
         self._partition_of: dict[str, int] = {}
         self._targets: dict[str, tuple[str, int]] = {}
         self._last_expire = 0.0
+        # Outputs are published without waiting; a later write trims what Kafka has.
+        self.publications = Publications(self._publication_failed)
 
     @property
     def owned_partitions(self) -> list[int]:
@@ -166,9 +167,14 @@ class WorkflowAgent:
                             await self._expire(partition)
                     for partition in list(self._owned):
                         await self._maybe_snapshot(partition)
+                    for partition in sorted(self.publications.failed):
+                        if partition in self._owned:
+                            await self._recover(partition)
+                        else:
+                            self.publications.forget(partition)
         finally:
             async with self._lock:
-                await self._drain(list(self._owned))
+                await self.publications.drain(list(self._owned))
             await consumer.stop()
             self.consumer = None
 
@@ -256,8 +262,8 @@ class WorkflowAgent:
             ops.append(op)
             outputs.extend(self._outputs([*caused, *outcomes], project, eid, event.occurred_at))
         entry = encode_outputs(outputs) if outputs else None
-        # Counted once: the script trims exactly these, and exactly these leave `unacked`.
-        acked = self._acknowledged(owned)
+        # Counted once: the script trims exactly these, and exactly these are forgotten.
+        acked = self.publications.acknowledged(p)
         try:
             status = await self.store.apply(
                 p, owned.token, expected_offset_raw=owned.offset_raw,
@@ -274,14 +280,13 @@ class WorkflowAgent:
             log.warning("workflow partition %d: write refused (%s); rebuilding", p, status.name)
             await self._recover(p)
             return
-        for _ in range(acked):
-            owned.unacked.popleft()
+        self.publications.trimmed(p, acked)
         owned.offset_raw = str(messages[-1].offset).encode()
         owned.journal += 1 if ops else 0
         self.stats.batches += 1
         self.stats.events += len(messages)
         if entry is not None:
-            await self._publish(owned, p, entry.messages)
+            await self._publish(p, entry.messages)
 
     async def _expire(self, partition: int) -> None:
         owned = self._owned[partition]
@@ -358,7 +363,7 @@ class WorkflowAgent:
         occurred = datetime.fromtimestamp(op[-1], UTC).isoformat()
         outputs = list(self._outputs(outcomes, project, f"w{partition}:r{number}", occurred))
         entry = encode_outputs(outputs)
-        acked = self._acknowledged(owned)
+        acked = self.publications.acknowledged(partition)
         try:
             status, stored = await self.store.record_request(
                 partition, owned.token, journal_entry=encode_entry([op]),
@@ -372,11 +377,10 @@ class WorkflowAgent:
                         partition, status.name)
             await self._recover(partition)
             return False
-        for _ in range(acked):
-            owned.unacked.popleft()
+        self.publications.trimmed(partition, acked)
         owned.requests = number
         owned.journal += 1
-        await self._publish(owned, partition, entry.messages)
+        await self._publish(partition, entry.messages)
         return True
 
     def _outputs(self, outcomes: Iterable[Outcome], project: str, eid: str,
@@ -398,7 +402,7 @@ class WorkflowAgent:
 
     # Publication, as the annotations agent does it ---------------------------------------
 
-    async def _publish(self, owned: _Owned, partition: int, messages: list[Any]) -> None:
+    async def _publish(self, partition: int, messages: list[Any]) -> None:
         futures = []
         try:
             for short_topic, key, body in messages:
@@ -409,9 +413,7 @@ class WorkflowAgent:
             self._retrying("publishing workflow outputs failed; they stay in the outbox", exc)
             await self._recover(partition)
             return
-        publication = asyncio.gather(*futures)
-        publication.add_done_callback(functools.partial(self._published, partition))
-        owned.unacked.append(publication)
+        self.publications.add(partition, futures)
 
     async def _target(self, short_topic: str) -> tuple[str, int]:
         target = self._targets.get(short_topic)
@@ -421,27 +423,10 @@ class WorkflowAgent:
                 topic, len(await self.producer.partitions_for(topic)))
         return target
 
-    @staticmethod
-    def _acknowledged(owned: _Owned) -> int:
-        count = 0
-        for publication in owned.unacked:
-            if not publication.done() or publication.cancelled() or publication.exception():
-                break
-            count += 1
-        return count
-
-    def _published(self, partition: int, publication: asyncio.Future[Any]) -> None:
-        if publication.cancelled() or publication.exception() is not None:
-            owned = self._owned.get(partition)
-            if owned is not None and publication in owned.unacked:
-                log.warning("workflow partition %d: publishing failed; the outbox is "
-                            "published again on the next rebuild", partition)
-                owned.unacked.clear()
-
-    async def _drain(self, partitions: Iterable[int]) -> None:
-        pending = [f for p in partitions if p in self._owned for f in self._owned[p].unacked]
-        if pending:
-            await asyncio.wait(pending, timeout=30)
+    def _publication_failed(self, partition: int, exc: BaseException) -> None:
+        """The partition's outbox is published again (``run`` recovers it): nothing
+        after the failed entry is trimmed before that."""
+        self._retrying(f"workflow partition {partition}: publishing outputs failed", exc)
 
     # Ownership and recovery ------------------------------------------------------------
 
@@ -466,13 +451,16 @@ class WorkflowAgent:
     async def release(self, revoked: Iterable[TopicPartition]) -> None:
         revoked = [tp.partition for tp in revoked if tp.topic == self.topic]
         async with self._lock:
-            await self._drain(revoked)
+            await self.publications.drain(revoked)
             for partition in revoked:
                 self._owned.pop(partition, None)
+                self.publications.forget(partition)
 
     async def _recover(self, partition: int) -> None:
         """Rebuild the partition from Redis, publish its outbox, seek after its offset."""
         delay = 0.1
+        # Whatever is in flight is published again from the outbox below.
+        self.publications.forget(partition)
         while partition in self._owned:
             token = self._owned[partition].token
             try:

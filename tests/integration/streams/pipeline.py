@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from redis.asyncio import Redis
 
 from streams import topics
@@ -86,6 +88,19 @@ class Deployment:
             await asyncio.gather(*futures)
         finally:
             await producer.stop()
+
+    async def limit_message_bytes(self, short_topic: str, limit: int | None) -> None:
+        """Set a topic's ``max.message.bytes`` (None: the broker's default again): a
+        limit below every event makes Kafka refuse what is published to it."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.alter_configs([ConfigResource(
+                ConfigResourceType.TOPIC, self.settings.topic(short_topic),
+                configs={"max.message.bytes": str(limit if limit is not None else 1048588)})])
+        finally:
+            await admin.close()
+        await asyncio.sleep(1)  # the broker applies a topic's new configuration
 
     async def end_offsets(self) -> dict[int, int]:
         """Next offset per partition of the annotations topic."""

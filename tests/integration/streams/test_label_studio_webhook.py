@@ -7,6 +7,7 @@ which sends them through real Kafka into the state in real Redis.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,10 @@ import aiohttp
 import orjson
 import pytest
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
 from streams import topics
+from streams.cli import app
 from streams.label_studio_webhook import WEBHOOK_PATH
 from streams.models.outputs import DEAD_LETTER, TASK_QUALITY
 from streams.models.project import project_config_from_dict
@@ -51,7 +54,7 @@ async def _agreements(deployment: Deployment) -> dict[int, float]:
 
 
 async def test_webhooks_stream_into_the_hand_checked_scores(
-    deployment: Deployment, start_worker: Callable[..., WorkerProcess]
+    deployment: Deployment, start_worker: Callable[..., WorkerProcess], tmp_path: Path
 ) -> None:
     settings = deployment.settings.model_copy(update={"webhook_token": SecretStr(TOKEN)})
     worker = start_worker(settings)
@@ -92,6 +95,38 @@ async def test_webhooks_stream_into_the_hand_checked_scores(
         outputs = await deployment.read_outputs((topics.TASK_QUALITY,), at_least=31)
         assert len(by_schema(outputs, TASK_QUALITY)) == 31
 
+        # A task deleted in Label Studio leaves the project's figures: every annotation
+        # the stream holds for it is deleted (Label Studio sends no annotation deletions).
+        project = orjson.loads(bodies[-1])["project"]
+        [gone] = await _post_all(session, url, [orjson.dumps(
+            {"action": "TASKS_DELETED", "project": project, "tasks": [{"id": 22}]})])
+        assert gone["annotation_events"] == 3 and gone["task_events"] == 0
+        await deployment.wait_applied()
+        expected = {task: score for task, score in EXPECTED_FINAL.items() if task != 22}
+        assert await _agreements(deployment) == pytest.approx(expected)
+
+        # An annotation streamed from an export can be deleted by webhook: send-export
+        # keeps its task as the receiver does.
+        export = [{"id": 40, "data": {"text": "fine"}, "annotations": [
+            {"id": 500, "completed_by": 2, "updated_at": "2026-11-28T08:00:00Z",
+             "result": [{"from_name": "sentiment", "to_name": "text", "type": "choices",
+                         "value": {"choices": ["pos"]}}]}]}]
+        path = tmp_path / "export.json"
+        path.write_bytes(orjson.dumps(export))
+        env = {"QUORUM_TOPIC_PREFIX": settings.topic_prefix,
+               "QUORUM_REDIS_URL": settings.redis_url,
+               "QUORUM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
+        result = await asyncio.to_thread(
+            CliRunner().invoke, app, ["send-export", str(path), "--project", PROJECT], env=env)
+        assert result.exit_code == 0, result.output
+        await deployment.wait_applied()
+        assert (await _agreements(deployment))[40] == 1.0
+        [deleted] = await _post_all(session, url, [orjson.dumps(
+            {"action": "ANNOTATIONS_DELETED", "project": project, "annotations": [{"id": 500}]})])
+        assert deleted["annotation_events"] == 1 and deleted["refused"] == []
+        await deployment.wait_applied()
+        assert 40 not in await _agreements(deployment)
+
         # A delete of an annotation this receiver never saw: acknowledged, refused with
         # the reason in the dead-letter topic, and the project's secret token not kept.
         unknown = orjson.loads(bodies[-1])
@@ -112,5 +147,5 @@ async def test_webhooks_stream_into_the_hand_checked_scores(
     assert reasons[1].startswith("not a Label Studio webhook payload: unexpected")
     assert all(letter["topic"] == WEBHOOK_PATH for letter in letters)
     assert not any("the-project-secret" in letter["original"] for letter in letters)
-    assert await _agreements(deployment) == pytest.approx(EXPECTED_FINAL)
+    assert await _agreements(deployment) == pytest.approx(expected)
     assert "Traceback" not in worker.log()

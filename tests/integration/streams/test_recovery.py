@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from streams import infra
+from streams import infra, topics
 from streams.models.project import ProjectConfig
 
 from .pipeline import Deployment, annotation, clean_run
@@ -129,6 +130,28 @@ async def test_kafka_restart_mid_stream_ends_like_a_clean_run(
     workers: list[Any] = []
     deployment.settings = deployment.settings.model_copy(update={"batch_max_records": 200})
     await _run_interrupted(deployment, start_worker, restart_kafka, tasks=6000)
+
+
+async def test_outputs_kafka_refuses_for_a_while_end_like_a_clean_run(
+    deployment: Deployment, start_worker
+) -> None:
+    """The task-quality topic refuses every message for a while: what it refused stays in
+    the outbox and is published once it takes messages again (with an idempotent producer,
+    every later send to that partition failed for good)."""
+
+    async def refuse_for_a_while(worker: Any) -> None:
+        await deployment.limit_message_bytes(topics.TASK_QUALITY, 64)  # no event fits
+        deadline = time.monotonic() + 60
+        while "publishing outputs failed" not in worker.log():
+            assert time.monotonic() < deadline, "no publication was refused"
+            await asyncio.sleep(0.1)
+        await deployment.limit_message_bytes(topics.TASK_QUALITY, None)
+        workers.append(worker)
+
+    workers: list[Any] = []
+    deployment.settings = deployment.settings.model_copy(update={"batch_max_records": 200})
+    await _run_interrupted(deployment, start_worker, refuse_for_a_while, tasks=6000)
+    assert "OutOfOrderSequence" not in workers[0].log()
 
 
 async def test_redis_losing_its_last_writes_ends_like_a_clean_run(

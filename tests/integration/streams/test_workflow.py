@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import pytest
 
 from streams import topics
 from streams.kafka import plain_producer
+from streams.models.outputs import ASSIGNMENT
 from streams.models.project import ProjectConfig
 from streams.models.workflow import annotator_event, task_event
 from streams.roles import WorkerAgents
@@ -242,6 +244,38 @@ async def test_bad_workflow_input_is_dead_lettered_and_the_rest_flows(
     assert any("not valid JSON" in r for r in reasons)
     assert any("missing field" in r or "kind" in r for r in reasons)
     assert any("<partition>:<offset>:<rank>" in r for r in reasons)
+
+
+async def test_outputs_kafka_refused_are_published_again_not_lost(
+    deployment: Deployment, start_owning_worker: Callable[[Settings], Any]
+) -> None:
+    """A label-stream reservation whose assignment event Kafka refuses (the topic takes no
+    message that large for a while) stays in the outbox until it is published: later
+    reservations' writes must not trim it."""
+    settings = deployment.settings
+    worker = await start_owning_worker(settings)
+    await _open_project(deployment, {f"t{i}": "pos" for i in range(TASKS)})
+    annotators = list(ACCURACY)
+    served: dict[str, str | None] = {}
+    async with aiohttp.ClientSession() as session:
+        deadline = time.monotonic() + 30
+        while served.get(annotators[0]) is None and time.monotonic() < deadline:
+            served[annotators[0]] = await _next_task(session, worker, annotators[0])
+        served[annotators[1]] = await _next_task(session, worker, annotators[1])
+        await deployment.limit_message_bytes(topics.ASSIGNMENTS, 64)  # no event fits
+        served[annotators[2]] = await _next_task(session, worker, annotators[2])
+        deadline = time.monotonic() + 30
+        while not re.search(r"publishing (outputs )?failed", worker.log()):
+            assert time.monotonic() < deadline, "the refused publication was not noticed"
+            await asyncio.sleep(0.2)
+        await deployment.limit_message_bytes(topics.ASSIGNMENTS, None)
+        for annotator in annotators[3:]:
+            served[annotator] = await _next_task(session, worker, annotator)
+    assert all(task is not None for task in served.values()), served
+    events = await deployment.read_outputs((topics.ASSIGNMENTS,), at_least=len(served))
+    assigned = {(e["annotator"], e["task_id"]) for e in events
+                if e["schema"] == ASSIGNMENT and e["kind"] == "assigned"}
+    assert set(served.items()) <= assigned
 
 
 async def test_model_versions_are_scored_and_a_worse_one_is_reported(

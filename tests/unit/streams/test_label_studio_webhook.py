@@ -40,13 +40,13 @@ class _Receiver:
         self.task_of: dict[str, str] = {}
         self.distribute = distribute
 
-    def take(self, payload: object, project_id: str | None = None) -> Translation:
+    def take(self, payload: object, project_id: str | None = None,
+             annotations_of: dict[str, list[str]] | None = None) -> Translation:
         webhook = read_webhook(payload, project_id=project_id)
         out = translate(webhook, task_of={a: self.task_of.get(a) for a in webhook.deleted},
-                        distribute=self.distribute, received_at=RECEIVED_AT)
+                        distribute=self.distribute, received_at=RECEIVED_AT,
+                        annotations_of=annotations_of)
         self.task_of.update(out.remember)
-        for annotation_id in webhook.deleted:
-            self.task_of.pop(annotation_id, None)
         return out
 
 
@@ -97,6 +97,11 @@ def test_a_payload_delivered_twice_makes_the_same_events() -> None:
     first = _Receiver().take(payload).annotation_events
     second = _Receiver().take(copy.deepcopy(payload)).annotation_events
     assert first == second
+    receiver = _Receiver()
+    receiver.take(payload)
+    delete = _payloads(PROBE)[2]
+    # A delete delivered again is the same event again (a duplicate to the stream).
+    assert receiver.take(delete).annotation_events == receiver.take(delete).annotation_events
 
 
 def test_a_delete_of_an_annotation_never_seen_is_refused_with_the_reason() -> None:
@@ -153,6 +158,22 @@ def test_tasks_are_imported_only_for_a_distributing_project() -> None:
     deleted = _Receiver(distribute=True).take(
         {"action": "TASKS_DELETED", "project": created["project"], "tasks": [{"id": 15}]})
     assert [(e["kind"], e["task_id"]) for e in deleted.task_events] == [("deleted", "15")]
+
+
+def test_a_deleted_task_loses_every_annotation_the_stream_holds() -> None:
+    project = _payloads(THREE_ANNOTATORS)[0]["project"]
+    payload = {"action": "TASKS_DELETED", "project": project,
+               "tasks": [{"id": 15}, {"id": 16}, {"id": 99}]}
+    out = _Receiver().take(payload, annotations_of={"15": ["3", "4"], "16": ["6"]})
+    assert [(e["task_id"], e["annotation_id"], e["kind"], e["revision"])
+            for e in out.annotation_events] == [
+        ("15", "3", "deleted", DELETED_REVISION), ("15", "4", "deleted", DELETED_REVISION),
+        ("16", "6", "deleted", DELETED_REVISION)]
+    assert out.task_events == [] and out.ignored is None  # not distributing: no task events
+    for event in out.annotation_events:
+        parse_annotation(orjson.dumps(event), max_bytes=1 << 20)
+    nothing = _Receiver().take(payload, annotations_of={})
+    assert nothing.annotation_events == [] and nothing.ignored is not None
 
 
 def test_other_actions_are_acknowledged_and_ignored() -> None:
