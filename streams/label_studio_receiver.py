@@ -65,7 +65,9 @@ class LabelStudioReceiver:
         self.redis = redis
         self.producer = producer
         self.keys = Keys(settings.key_prefix)
-        self._configured: set[str] = set()  # projects known to have a configuration
+        # project -> the configuration body its last payload implied, once handled: a
+        # payload whose Label Studio settings did not change costs no Redis read.
+        self._followed: dict[str, bytes] = {}
 
     async def receive(self, body: bytes, *, project: str | None = None,
                       authorization: str | None = None) -> Answer:
@@ -95,11 +97,7 @@ class LabelStudioReceiver:
     async def _forward(self, webhook: Webhook, payload: dict[str, Any]) -> dict[str, Any]:
         project_id = webhook.project_id
         stored = await self.redis.hget(self.keys.project_configs(), project_id)
-        configured = False
-        if stored is None and project_id not in self._configured:
-            configured = await self._configure(webhook)
-        else:
-            self._configured.add(project_id)
+        configured = await self._follow_label_studio(webhook, stored)
         mapping = self.keys.label_studio_annotations(project_id)
         task_of: dict[str, str | None] = {}
         if webhook.deleted:
@@ -156,26 +154,39 @@ class LabelStudioReceiver:
                 held[task_id] = TaskRecord.held_annotations(raw)
         return held
 
-    async def _configure(self, webhook: Webhook) -> bool:
-        """Give a project without configuration the one its Label Studio project implies;
-        whether one was set."""
+    async def _follow_label_studio(self, webhook: Webhook, stored: bytes | str | None) -> bool:
+        """Configure the project from its Label Studio project when it has no
+        configuration, and follow Label Studio's changes (a new labeling config, another
+        overlap) for as long as the configuration is still the one set from it: one set
+        with ``quorum project set`` is never touched. Whether a configuration was sent.
+        """
+        project_id = webhook.project_id
         body = project_config_body(webhook)
         if body is None:
             return False
+        wanted = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        if self._followed.get(project_id) == wanted:
+            return False
+        self._followed[project_id] = wanted
+        marker = self.keys.label_studio_config(project_id)
+        if stored is not None:
+            last = await self.redis.get(marker)
+            if last is None or last == wanted or not _same_config(stored, last):
+                return False  # set by hand, or Label Studio's settings did not change
         try:
             config = project_config_from_dict(body)
         except InvalidEvent as exc:
-            log.warning("project %s has no configuration, and its Label Studio settings do "
-                        "not make one (%s): it is scored with the defaults; set one with "
-                        "`quorum project set`", webhook.project_id, exc)
-            self._configured.add(webhook.project_id)
+            log.warning("project %s: its Label Studio settings make no configuration (%s); "
+                        "set one with `quorum project set`", project_id, exc)
             return False
+        # Written first: if sending fails, the next payload finds the project still
+        # unconfigured, or configured from Label Studio, and sends it again.
+        await self.redis.set(marker, wanted)
         applied = await publish_project_config(self.settings, config,
                                                wait_s=_CONFIGURE_WAIT_S)
-        self._configured.add(webhook.project_id)
-        log.info("project %s had no configuration: set from its Label Studio project "
-                 "(overlap %d, metrics from its labeling config)%s", webhook.project_id,
-                 config.annotations_per_task,
+        log.info("project %s: configuration %s from its Label Studio project (overlap %d, "
+                 "metrics from its labeling config)%s", project_id,
+                 "set" if stored is None else "updated", config.annotations_per_task,
                  "" if applied else "; no worker applied it yet")
         return True
 
@@ -199,6 +210,15 @@ class LabelStudioReceiver:
                   "with `quorum send-export`", what)
         return 503, {"error": f"Kafka or Redis is unreachable ({what}); nothing of this "
                               "payload was taken"}
+
+
+def _same_config(stored: bytes | str, body: bytes | str) -> bool:
+    """Whether the projects agent's stored configuration is the one ``body`` sets."""
+    try:
+        return project_config_from_dict(orjson.loads(stored)) == project_config_from_dict(
+            orjson.loads(body))
+    except (InvalidEvent, orjson.JSONDecodeError):
+        return False
 
 
 def _redacted(payload: dict[str, Any]) -> dict[str, Any]:

@@ -67,6 +67,11 @@ class Keys:
         while the annotation exists (Label Studio's delete webhook names no task)."""
         return f"{self.prefix}:label-studio:{project_id}:annotations"
 
+    def label_studio_config(self, project_id: str) -> str:
+        """String: the configuration the webhook receiver last set from the project's
+        Label Studio settings (it follows them while the stored one is still this)."""
+        return f"{self.prefix}:label-studio:{project_id}:config"
+
     def partition_pattern(self, suffix: str) -> str:
         """A SCAN pattern over every partition's key of one kind, e.g. ``projects``."""
         return f"{self.prefix}:{{p*}}:{suffix}"

@@ -8,6 +8,7 @@ which sends them through real Kafka into the state in real Redis.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from streams import topics
 from streams.cli import app
 from streams.label_studio_webhook import WEBHOOK_PATH
 from streams.models.outputs import DEAD_LETTER, TASK_QUALITY
-from streams.models.project import project_config_from_dict
+from streams.models.project import ProjectConfig, project_config_from_dict
 from streams.operations import tasks_below
 from streams.worker_process import WorkerProcess
 from tests.unit.agreement.test_label_studio import EXPECTED_FINAL
@@ -46,6 +47,12 @@ async def _post_all(session: aiohttp.ClientSession, url: str,
             assert response.status == 200, await response.text()
             answers.append(await response.json())
     return answers
+
+
+async def _config(deployment: Deployment) -> ProjectConfig:
+    stored = await deployment.redis.hget(deployment.keys.project_configs(), PROJECT)
+    assert stored is not None
+    return project_config_from_dict(orjson.loads(stored))
 
 
 async def _agreements(deployment: Deployment) -> dict[int, float]:
@@ -73,9 +80,7 @@ async def test_webhooks_stream_into_the_hand_checked_scores(
         assert answers[0]["ignored"] is not None and answers[0]["task_events"] == 0
         # The first payload configured the project from its Label Studio settings, once.
         assert [a["configured"] for a in answers].count(True) == 1 and answers[0]["configured"]
-        stored = await deployment.redis.hget(deployment.keys.project_configs(), PROJECT)
-        assert stored is not None
-        config = project_config_from_dict(orjson.loads(stored))
+        config = await _config(deployment)
         assert config.annotations_per_task == 3 and set(config.scoring.tags) == {"sentiment"}
         assert sum(a["annotation_events"] for a in answers) == 28 + 1 + 2
         assert all(a["refused"] == [] for a in answers)
@@ -86,6 +91,23 @@ async def test_webhooks_stream_into_the_hand_checked_scores(
         outputs = await deployment.read_outputs((topics.TASK_QUALITY,), at_least=31)
         assert len(by_schema(outputs, TASK_QUALITY)) == 31  # one per event applied
         states = await deployment.task_states()
+
+        # Label Studio's settings change (another choice, overlap 2): the configuration
+        # set from them follows, until one is set by hand.
+        project = orjson.loads(bodies[1])["project"]
+        project.update(maximum_annotations=2, label_config=project["label_config"].replace(
+            '<Choice value="neu"/>', '<Choice value="neu"/><Choice value="mixed"/>'))
+        [followed] = await _post_all(session, url, [orjson.dumps(
+            {"action": "PROJECT_UPDATED", "project": project})])
+        assert followed["configured"] and followed["ignored"] is not None
+        assert (await _config(deployment)).annotations_per_task == 2
+        by_hand = dataclasses.replace(await _config(deployment), annotations_per_task=3)
+        await deployment.configure(by_hand)
+        project.update(maximum_annotations=4)
+        [left] = await _post_all(session, url, [orjson.dumps(
+            {"action": "PROJECT_UPDATED", "project": project})])
+        assert not left["configured"]
+        assert await _config(deployment) == by_hand
 
         # Delivered again, the whole capture changes nothing and sends no quality event.
         again = await _post_all(session, url, bodies)
