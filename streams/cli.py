@@ -48,6 +48,10 @@ app.add_typer(project_app, name="project")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(annotators_app, name="annotators")
 app.add_typer(models_app, name="models")
+label_studio_app = typer.Typer(
+    help="Connect a Label Studio project: live scores from its webhooks.", no_args_is_help=True
+)
+app.add_typer(label_studio_app, name="label-studio")
 
 console = Console(stderr=True)
 out = Console()
@@ -575,6 +579,91 @@ def _refusal(status: int, raw: bytes, base: str) -> str:
     if status == 503:
         return f"the worker at {base} is starting ({error}); retry in a few seconds"
     return f"the worker at {base} says: {error}"
+
+
+@label_studio_app.command("connect")
+def label_studio_connect(
+    project: Annotated[int, typer.Argument(help="Label Studio project id")],
+    url: Annotated[str, typer.Option(help="Label Studio's address, e.g. http://ls:8080")],
+    token: Annotated[
+        str,
+        typer.Option(envvar="LABEL_STUDIO_TOKEN",
+                     help="a Label Studio user's token: a personal access token, or a "
+                     "legacy token (env LABEL_STUDIO_TOKEN)"),
+    ],
+    receiver: Annotated[
+        str | None,
+        typer.Option(help="the worker's web address as Label Studio reaches it (default: "
+                     "QUORUM_WEB_HOST and QUORUM_WEB_PORT)"),
+    ] = None,
+    quorum_project: Annotated[
+        str | None, typer.Option(help="Quorum project id (default: the Label Studio id)")
+    ] = None,
+    backfill: Annotated[
+        bool, typer.Option(help="also stream what the project holds now (its export)")
+    ] = True,
+) -> None:
+    """Register the project's webhook to a worker's receiver (or update it), configure the
+    Quorum project from the Label Studio one if it has no configuration, and stream the
+    annotations made so far. Run it again at will: nothing is counted twice."""
+    from streams.label_studio_api import LabelStudio, LabelStudioError, webhook_url
+
+    settings = _settings()
+    quorum_id = quorum_project or str(project)
+    hook = webhook_url(receiver or _default_web_url(settings), quorum_id)
+    secret = settings.webhook_token.get_secret_value() if settings.webhook_token else None
+    studio = LabelStudio(url, token)
+    try:
+        what, hook_id = studio.connect_webhook(project, hook, secret)
+        console.print(f"webhook {hook_id} {what}: Label Studio project {project} -> {hook}")
+        details = studio.project(project)
+        export = studio.export(project) if backfill else None
+    except LabelStudioError as exc:
+        raise _fail(exc) from None
+    from aiokafka.errors import KafkaError
+
+    from streams.export_events import annotation_events
+    from streams.operations import remember_annotation_tasks, send_lines
+
+    try:
+        events = [] if export is None else list(annotation_events(export, quorum_id))
+    except ValueError as exc:
+        raise _fail(ValueError(f"Label Studio's export of project {project}: {exc}")) from None
+    try:
+        if asyncio.run(_configure_from_label_studio(settings, quorum_id, details)):
+            console.print(f"project {quorum_id}: configured from Label Studio project {project}")
+        if export is None:
+            return
+        asyncio.run(remember_annotation_tasks(
+            settings, quorum_id, {e["annotation_id"]: e["task_id"] for e in events}))
+        with _progress() as progress:
+            bar = progress.add_task("streaming the annotations made so far", total=len(events))
+            asyncio.run(send_lines(settings, topics.ANNOTATIONS,
+                                   [orjson.dumps(e) for e in events],
+                                   on_sent=lambda n: progress.advance(bar, n)))
+    except (KafkaError, RedisError, OSError) as exc:
+        raise _fail(QuorumError(
+            f"Kafka at {settings.kafka_bootstrap} or Redis at {settings.redis_url} cannot be "
+            f"reached ({type(exc).__name__}: {exc}); start them with `quorum infra up`, then "
+            "run this again (the webhook is in place)")) from None
+    console.print(f"sent {len(events)} annotation events of project {quorum_id}")
+
+
+async def _configure_from_label_studio(settings: Settings, project_id: str,
+                                       details: dict[str, Any]) -> bool:
+    from redis.asyncio import Redis
+
+    from streams.label_studio_receiver import follow_label_studio
+    from streams.label_studio_webhook import Webhook
+    from streams.state.keys import Keys
+
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        stored = await redis.hget(Keys(settings.key_prefix).project_configs(), project_id)
+        return await follow_label_studio(settings, redis, Webhook("connect", project_id,
+                                                                   details), stored)
+    finally:
+        await redis.aclose()
 
 
 def _default_web_url(settings: Settings) -> str:

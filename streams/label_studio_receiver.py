@@ -155,40 +155,16 @@ class LabelStudioReceiver:
         return held
 
     async def _follow_label_studio(self, webhook: Webhook, stored: bytes | str | None) -> bool:
-        """Configure the project from its Label Studio project when it has no
-        configuration, and follow Label Studio's changes (a new labeling config, another
-        overlap) for as long as the configuration is still the one set from it: one set
-        with ``quorum project set`` is never touched. Whether a configuration was sent.
-        """
-        project_id = webhook.project_id
+        """:func:`follow_label_studio`, skipped while the project's Label Studio settings
+        are those of the last payload handled."""
         body = project_config_body(webhook)
         if body is None:
             return False
         wanted = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-        if self._followed.get(project_id) == wanted:
+        if self._followed.get(webhook.project_id) == wanted:
             return False
-        self._followed[project_id] = wanted
-        marker = self.keys.label_studio_config(project_id)
-        if stored is not None:
-            last = await self.redis.get(marker)
-            if last is None or last == wanted or not _same_config(stored, last):
-                return False  # set by hand, or Label Studio's settings did not change
-        try:
-            config = project_config_from_dict(body)
-        except InvalidEvent as exc:
-            log.warning("project %s: its Label Studio settings make no configuration (%s); "
-                        "set one with `quorum project set`", project_id, exc)
-            return False
-        # Written first: if sending fails, the next payload finds the project still
-        # unconfigured, or configured from Label Studio, and sends it again.
-        await self.redis.set(marker, wanted)
-        applied = await publish_project_config(self.settings, config,
-                                               wait_s=_CONFIGURE_WAIT_S)
-        log.info("project %s: configuration %s from its Label Studio project (overlap %d, "
-                 "metrics from its labeling config)%s", project_id,
-                 "set" if stored is None else "updated", config.annotations_per_task,
-                 "" if applied else "; no worker applied it yet")
-        return True
+        self._followed[webhook.project_id] = wanted
+        return await follow_label_studio(self.settings, self.redis, webhook, stored)
 
     async def _dead_letters(self, reasons: list[str], original: bytes) -> None:
         digest = hashlib.sha256(original).hexdigest()[:24]
@@ -210,6 +186,41 @@ class LabelStudioReceiver:
                   "with `quorum send-export`", what)
         return 503, {"error": f"Kafka or Redis is unreachable ({what}); nothing of this "
                               "payload was taken"}
+
+
+async def follow_label_studio(settings: Settings, redis: Redis, webhook: Webhook,
+                              stored: bytes | str | None) -> bool:
+    """Configure the project from its Label Studio project when it has no configuration,
+    and follow Label Studio's changes (a new labeling config, another overlap) for as long
+    as the configuration is still the one set from it: one set with ``quorum project
+    set`` is never touched. ``stored`` is the project's stored configuration. Whether a
+    configuration was sent.
+    """
+    project_id = webhook.project_id
+    body = project_config_body(webhook)
+    if body is None:
+        return False
+    wanted = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    marker = Keys(settings.key_prefix).label_studio_config(project_id)
+    if stored is not None:
+        last = await redis.get(marker)
+        if last is None or last == wanted or not _same_config(stored, last):
+            return False  # set by hand, or Label Studio's settings did not change
+    try:
+        config = project_config_from_dict(body)
+    except InvalidEvent as exc:
+        log.warning("project %s: its Label Studio settings make no configuration (%s); "
+                    "set one with `quorum project set`", project_id, exc)
+        return False
+    # Written first: if sending fails, the next payload finds the project still
+    # unconfigured, or configured from Label Studio, and sends it again.
+    await redis.set(marker, wanted)
+    applied = await publish_project_config(settings, config, wait_s=_CONFIGURE_WAIT_S)
+    log.info("project %s: configuration %s from its Label Studio project (overlap %d, "
+             "metrics from its labeling config)%s", project_id,
+             "set" if stored is None else "updated", config.annotations_per_task,
+             "" if applied else "; no worker applied it yet")
+    return True
 
 
 def _same_config(stored: bytes | str, body: bytes | str) -> bool:

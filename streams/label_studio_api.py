@@ -1,0 +1,115 @@
+"""The few Label Studio API calls ``quorum label-studio connect`` makes: sign in, register
+(or update) the project's webhook to Quorum's receiver, and export the project's
+annotations to stream what was labeled before.
+
+Synchronous (``urllib``): the CLI makes a handful of calls. Errors are
+:class:`LabelStudioError` with what Label Studio answered and what to do.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from streams.errors import QuorumError
+from streams.label_studio_webhook import WEBHOOK_PATH
+
+_TIMEOUT_S = 60.0
+
+
+class LabelStudioError(QuorumError):
+    """Label Studio refused a call or could not be reached; the message says why."""
+
+
+def webhook_url(receiver: str, quorum_project: str) -> str:
+    """The receiver's webhook URL for a project: ``<receiver>/label-studio/webhook?project=``."""
+    query = urllib.parse.urlencode({"project": quorum_project})
+    return f"{receiver.rstrip('/')}{WEBHOOK_PATH}?{query}"
+
+
+def webhook_body(project: int, url: str, token: str | None) -> dict[str, Any]:
+    """A project webhook that sends every action with its payload (what the receiver
+    reads), with the receiver's bearer token as a custom header when it has one."""
+    return {
+        "project": project,
+        "url": url,
+        "send_payload": True,
+        "send_for_all_actions": True,
+        "is_active": True,
+        "headers": {"Authorization": f"Bearer {token}"} if token else {},
+    }
+
+
+def is_personal_access_token(token: str) -> bool:
+    """Label Studio's personal access tokens are JWTs (three dot-separated parts); its
+    legacy tokens are hex strings."""
+    return token.count(".") == 2
+
+
+@dataclass
+class LabelStudio:
+    """A Label Studio server and a user's token (legacy or personal access token)."""
+
+    url: str
+    token: str
+    _auth: str | None = None
+
+    def connect_webhook(self, project: int, url: str, token: str | None) -> tuple[str, int]:
+        """Create the project's webhook to ``url``, or update the one already pointing
+        there; ``("created" | "updated", webhook id)``."""
+        body = webhook_body(project, url, token)
+        hooks = self._call("GET", f"/api/webhooks/?project={project}")
+        for hook in hooks if isinstance(hooks, list) else []:
+            if isinstance(hook, dict) and hook.get("url") == url:
+                self._call("PATCH", f"/api/webhooks/{hook['id']}/", body)
+                return "updated", int(hook["id"])
+        created = self._call("POST", "/api/webhooks/", body)
+        return "created", int(created["id"])
+
+    def project(self, project: int) -> dict[str, Any]:
+        answer = self._call("GET", f"/api/projects/{project}/")
+        if not isinstance(answer, dict):
+            raise LabelStudioError(f"Label Studio answered project {project} with "
+                                   f"{type(answer).__name__}, not a project")
+        return answer
+
+    def export(self, project: int) -> Any:
+        """Every task of the project with its annotations (Label Studio's JSON export)."""
+        return self._call("GET", f"/api/projects/{project}/export?exportType=JSON"
+                                 "&download_all_tasks=true")
+
+    def _authorization(self) -> str:
+        if self._auth is None:
+            if is_personal_access_token(self.token):
+                answer = self._call("POST", "/api/token/refresh/", {"refresh": self.token},
+                                    auth=False)
+                self._auth = f"Bearer {answer['access']}"
+            else:
+                self._auth = f"Token {self.token}"
+        return self._auth
+
+    def _call(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Any:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if auth:
+            headers["Authorization"] = self._authorization()
+        request = urllib.request.Request(
+            f"{self.url.rstrip('/')}{path}", method=method, headers=headers,
+            data=None if body is None else orjson.dumps(body))
+        try:
+            with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:500].decode(errors="replace")
+            hint = (" (check the token: a legacy token needs legacy tokens enabled in the "
+                    "organization; a personal access token works as it is)"
+                    if exc.code in (401, 403) else "")
+            raise LabelStudioError(f"Label Studio answered {method} {path} with "
+                                   f"{exc.code}: {detail}{hint}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise LabelStudioError(f"cannot reach Label Studio at {self.url} ({exc})") from None
+        return orjson.loads(raw) if raw else None
