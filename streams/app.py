@@ -87,9 +87,21 @@ def create_app(settings: Settings, agents: WorkerAgents = WorkerAgents.ALL) -> f
     workflow_agents: list[WorkflowAgent] = []  # the web routes' view of the running agent
     collections = FullCollections()  # the process's collection policy, for both agents
 
-    class AgentService(Service):
-        """Runs one batch agent (its own Redis client and output producer) for as long as
-        the worker runs; a crashed agent stops the worker."""
+    class ClientsService(Service):
+        """A Redis client and an output producer of its own, open while the worker runs."""
+
+        async def on_start(self) -> None:
+            self._redis = Redis.from_url(settings.redis_url)
+            self._producer = make_producer(settings)
+            await self._producer.start()
+
+        async def on_stop(self) -> None:
+            await self._producer.stop()
+            await self._redis.aclose()
+
+    class AgentService(ClientsService):
+        """Runs one batch agent for as long as the worker runs; a crashed agent stops the
+        worker."""
 
         label = "agent"
 
@@ -97,9 +109,7 @@ def create_app(settings: Settings, agents: WorkerAgents = WorkerAgents.ALL) -> f
             raise NotImplementedError
 
         async def on_start(self) -> None:
-            self._redis = Redis.from_url(settings.redis_url)
-            self._producer = make_producer(settings)
-            await self._producer.start()
+            await super().on_start()
             self.agent = self.build(self._redis, Keys(settings.key_prefix), self._producer)
             self._halt = asyncio.Event()
             self._runner = asyncio.ensure_future(self.agent.run(self._halt))
@@ -111,8 +121,7 @@ def create_app(settings: Settings, agents: WorkerAgents = WorkerAgents.ALL) -> f
                 await asyncio.wait_for(self._runner, timeout=30)
             except Exception as exc:  # the worker stops anyway; say why it was not clean
                 log.warning("%s did not stop cleanly: %r", self.label, exc)
-            await self._producer.stop()
-            await self._redis.aclose()
+            await super().on_stop()
 
     class AnnotationsService(AgentService):
         """Runs the annotations agent (the hot path)."""
@@ -137,14 +146,11 @@ def create_app(settings: Settings, agents: WorkerAgents = WorkerAgents.ALL) -> f
 
     receivers: list[LabelStudioReceiver] = []  # the webhook route's view of the receiver
 
-    class WebhookService(Service):
-        """The Label Studio webhook receiver of a worker that serves HTTP: its own Redis
-        client and producer, for as long as the worker runs."""
+    class WebhookService(ClientsService):
+        """The Label Studio webhook receiver of a worker that serves HTTP."""
 
         async def on_start(self) -> None:
-            self._redis = Redis.from_url(settings.redis_url)
-            self._producer = make_producer(settings)
-            await self._producer.start()
+            await super().on_start()
             receivers.append(LabelStudioReceiver(settings, self._redis, self._producer))
             if settings.webhook_token is None and settings.web_host not in _LOOPBACK:
                 log.warning("%s on %s accepts posts from anyone: set QUORUM_WEBHOOK_TOKEN "
@@ -153,8 +159,7 @@ def create_app(settings: Settings, agents: WorkerAgents = WorkerAgents.ALL) -> f
 
         async def on_stop(self) -> None:
             receivers.clear()
-            await self._producer.stop()
-            await self._redis.aclose()
+            await super().on_stop()
 
     if agents.runs_annotations:
         app.service(AnnotationsService)

@@ -347,8 +347,9 @@ def send_export(
     Set the project's configuration first (``quorum project set --label-config``), so the
     tasks are scored with its metrics. Sending the same export again changes nothing.
     """
+    from aiokafka.errors import KafkaError
+
     from streams.export_events import annotation_events
-    from streams.operations import remember_annotation_tasks, send_lines
 
     settings = _settings()
     try:
@@ -356,24 +357,36 @@ def send_export(
         events = list(annotation_events(export, project))
     except (orjson.JSONDecodeError, ValueError) as exc:
         raise _fail(ValueError(f"{path}: {exc}")) from None
-    lines = [orjson.dumps(event) for event in events]
-    # For the webhook receiver: Label Studio's delete webhook names only the annotation.
     try:
-        asyncio.run(remember_annotation_tasks(
-            settings, project, {e["annotation_id"]: e["task_id"] for e in events}))
-    except (RedisError, OSError) as exc:
-        raise _fail(QuorumError(
-            f"cannot reach Redis at {settings.redis_url} ({exc}); start it with "
-            "`quorum infra up`")) from None
-    with _progress() as progress:
-        topic = settings.topic(topics.ANNOTATIONS)
-        bar = progress.add_task(f"sending to {topic}", total=len(lines))
-        sent = asyncio.run(
-            send_lines(
-                settings, topics.ANNOTATIONS, lines, on_sent=lambda n: progress.advance(bar, n)
-            )
-        )
+        sent = _stream_annotations(settings, project, events,
+                                   f"sending to {settings.topic(topics.ANNOTATIONS)}")
+    except (KafkaError, RedisError, OSError) as exc:
+        raise _fail(_unreachable(settings, exc)) from None
     console.print(f"sent {sent} annotation events of project {project} from {path}")
+
+
+def _stream_annotations(settings: Settings, project: str, events: list[dict[str, Any]],
+                        what: str) -> int:
+    """Send Label Studio annotations' events with a progress bar; how many were sent.
+
+    Each annotation's task is kept first, for the webhook receiver: Label Studio's delete
+    webhook names only the annotation.
+    """
+    from streams.operations import remember_annotation_tasks, send_lines
+
+    asyncio.run(remember_annotation_tasks(
+        settings, project, {e["annotation_id"]: e["task_id"] for e in events}))
+    with _progress() as progress:
+        bar = progress.add_task(what, total=len(events))
+        return asyncio.run(send_lines(settings, topics.ANNOTATIONS,
+                                      [orjson.dumps(e) for e in events],
+                                      on_sent=lambda n: progress.advance(bar, n)))
+
+
+def _unreachable(settings: Settings, exc: BaseException) -> QuorumError:
+    return QuorumError(
+        f"Kafka at {settings.kafka_bootstrap} or Redis at {settings.redis_url} cannot be "
+        f"reached ({type(exc).__name__}: {exc}); start them with `quorum infra up`")
 
 
 @app.command()
@@ -623,7 +636,6 @@ def label_studio_connect(
     from aiokafka.errors import KafkaError
 
     from streams.export_events import annotation_events
-    from streams.operations import remember_annotation_tasks, send_lines
 
     try:
         events = [] if export is None else list(annotation_events(export, quorum_id))
@@ -634,18 +646,10 @@ def label_studio_connect(
             console.print(f"project {quorum_id}: configured from Label Studio project {project}")
         if export is None:
             return
-        asyncio.run(remember_annotation_tasks(
-            settings, quorum_id, {e["annotation_id"]: e["task_id"] for e in events}))
-        with _progress() as progress:
-            bar = progress.add_task("streaming the annotations made so far", total=len(events))
-            asyncio.run(send_lines(settings, topics.ANNOTATIONS,
-                                   [orjson.dumps(e) for e in events],
-                                   on_sent=lambda n: progress.advance(bar, n)))
+        _stream_annotations(settings, quorum_id, events, "streaming the annotations made so far")
     except (KafkaError, RedisError, OSError) as exc:
-        raise _fail(QuorumError(
-            f"Kafka at {settings.kafka_bootstrap} or Redis at {settings.redis_url} cannot be "
-            f"reached ({type(exc).__name__}: {exc}); start them with `quorum infra up`, then "
-            "run this again (the webhook is in place)")) from None
+        raise _fail(QuorumError(f"{_unreachable(settings, exc)}, then run this again (the "
+                                "webhook is in place)")) from None
     console.print(f"sent {len(events)} annotation events of project {quorum_id}")
 
 
@@ -654,14 +658,16 @@ async def _configure_from_label_studio(settings: Settings, project_id: str,
     from redis.asyncio import Redis
 
     from streams.label_studio_receiver import follow_label_studio
-    from streams.label_studio_webhook import Webhook
+    from streams.label_studio_webhook import Webhook, project_config_body
     from streams.state.keys import Keys
 
+    body = project_config_body(Webhook("connect", project_id, details))
+    if body is None:
+        return False
     redis = Redis.from_url(settings.redis_url)
     try:
         stored = await redis.hget(Keys(settings.key_prefix).project_configs(), project_id)
-        return await follow_label_studio(settings, redis, Webhook("connect", project_id,
-                                                                   details), stored)
+        return await follow_label_studio(settings, redis, project_id, body, stored)
     finally:
         await redis.aclose()
 

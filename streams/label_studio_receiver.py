@@ -144,15 +144,14 @@ class LabelStudioReceiver:
         the partition Kafka's default partitioner gives the task's events)."""
         topic = self.settings.topic(topics.ANNOTATIONS)
         partitions = sorted(await self.producer.partitions_for(topic))
-        held: dict[str, list[str]] = {}
+        reads = self.redis.pipeline(transaction=False)  # one round trip for all the tasks
         for task_id in tasks:
             key = message_key({"project_id": project_id, "task_id": task_id})
             partition = _PARTITIONER(key, partitions, partitions)
-            raw = await self.redis.hget(self.keys.tasks(partition),
-                                        self.keys.task_field(project_id, task_id))
-            if isinstance(raw, bytes):
-                held[task_id] = TaskRecord.held_annotations(raw)
-        return held
+            reads.hget(self.keys.tasks(partition), self.keys.task_field(project_id, task_id))
+        records = await reads.execute()
+        return {task_id: TaskRecord.held_annotations(raw)
+                for task_id, raw in zip(tasks, records, strict=True) if isinstance(raw, bytes)}
 
     async def _follow_label_studio(self, webhook: Webhook, stored: bytes | str | None) -> bool:
         """:func:`follow_label_studio`, skipped while the project's Label Studio settings
@@ -164,7 +163,8 @@ class LabelStudioReceiver:
         if self._followed.get(webhook.project_id) == wanted:
             return False
         self._followed[webhook.project_id] = wanted
-        return await follow_label_studio(self.settings, self.redis, webhook, stored)
+        return await follow_label_studio(self.settings, self.redis, webhook.project_id, body,
+                                         stored)
 
     async def _dead_letters(self, reasons: list[str], original: bytes) -> None:
         digest = hashlib.sha256(original).hexdigest()[:24]
@@ -188,18 +188,15 @@ class LabelStudioReceiver:
                               "payload was taken"}
 
 
-async def follow_label_studio(settings: Settings, redis: Redis, webhook: Webhook,
-                              stored: bytes | str | None) -> bool:
+async def follow_label_studio(settings: Settings, redis: Redis, project_id: str,
+                              body: dict[str, Any], stored: bytes | str | None) -> bool:
     """Configure the project from its Label Studio project when it has no configuration,
     and follow Label Studio's changes (a new labeling config, another overlap) for as long
     as the configuration is still the one set from it: one set with ``quorum project
-    set`` is never touched. ``stored`` is the project's stored configuration. Whether a
+    set`` is never touched. ``body`` is the configuration the Label Studio project implies
+    (:func:`project_config_body`), ``stored`` the project's stored one. Whether a
     configuration was sent.
     """
-    project_id = webhook.project_id
-    body = project_config_body(webhook)
-    if body is None:
-        return False
     wanted = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     marker = Keys(settings.key_prefix).label_studio_config(project_id)
     if stored is not None:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.export_events import annotation_event
+from streams.models.annotation import ANNOTATION_SCHEMA
 from streams.models.invalid import InvalidEvent, kind_of
 from streams.models.project import PROJECT_SCHEMA
 from streams.models.workflow import task_event
@@ -203,7 +204,7 @@ def project_config_body(webhook: Webhook) -> dict[str, Any] | None:
 def _deletion(project_id: str, task_id: str, annotation_id: str,
               received_at: str) -> dict[str, Any]:
     return {
-        "schema": "quorum.annotation/v1",
+        "schema": ANNOTATION_SCHEMA,
         "event_id": f"{EVENT_SOURCE}:{project_id}:{task_id}:{annotation_id}:deleted",
         "project_id": project_id,
         "task_id": task_id,
@@ -235,8 +236,11 @@ def _objects(payload: Mapping[str, Any], key: str, action: str) -> list[Mapping[
     """``payload[key]``: one object or a list of them (``ANNOTATIONS_CREATED`` sends a list
     under ``annotation``)."""
     value = payload.get(key)
-    items: Sequence[object] = [value] if isinstance(value, dict) else value \
-        if isinstance(value, list) else ()
+    items: Sequence[object] = ()
+    if isinstance(value, dict):
+        items = [value]
+    elif isinstance(value, list):
+        items = value
     if not items or not all(isinstance(item, dict) for item in items):
         raise InvalidEvent(f"the {action} payload must carry {key!r} as an object or a "
                            f"list of objects, got {kind_of(value)}")
