@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -21,6 +21,9 @@ from streams import topics
 from streams.errors import QuorumError
 from streams.roles import WorkerAgents
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.label_studio_api import LabelStudio
 
 app = typer.Typer(
     help="Quorum: real-time inter-annotator agreement, consensus and review routing.",
@@ -618,25 +621,33 @@ def label_studio_connect(
 ) -> None:
     """Register the project's webhook to a worker's receiver (or update it), configure the
     Quorum project from the Label Studio one if it has no configuration, and stream the
-    annotations made so far. Run it again at will: nothing is counted twice."""
+    annotations made so far, deleting those Label Studio no longer has (deleted while no
+    webhook reached Quorum). Run it again at will: nothing is counted twice."""
+    from aiokafka.errors import KafkaError
+
+    from streams.export_events import annotation_events
     from streams.label_studio_api import LabelStudio, LabelStudioError, webhook_url
+    from streams.operations import label_studio_annotations, send_lines
 
     settings = _settings()
     quorum_id = quorum_project or str(project)
     hook = webhook_url(receiver or _default_web_url(settings), quorum_id)
     secret = settings.webhook_token.get_secret_value() if settings.webhook_token else None
     studio = LabelStudio(url, token)
+    known: dict[str, str] = {}
     try:
         what, hook_id = studio.connect_webhook(project, hook, secret)
         console.print(f"webhook {hook_id} {what}: Label Studio project {project} -> {hook}")
         details = studio.project(project)
+        # Read before the export: an annotation made meanwhile reaches the receiver, which
+        # remembers it, and must not be taken for one deleted.
+        known = asyncio.run(label_studio_annotations(settings, quorum_id)) if backfill else {}
         export = studio.export(project) if backfill else None
     except LabelStudioError as exc:
         raise _fail(exc) from None
-    from aiokafka.errors import KafkaError
-
-    from streams.export_events import annotation_events
-
+    except (RedisError, OSError) as exc:
+        raise _fail(QuorumError(f"{_unreachable(settings, exc)}, then run this again (the "
+                                "webhook is in place)")) from None
     try:
         events = [] if export is None else list(annotation_events(export, quorum_id))
     except ValueError as exc:
@@ -647,10 +658,48 @@ def label_studio_connect(
         if export is None:
             return
         _stream_annotations(settings, quorum_id, events, "streaming the annotations made so far")
+        console.print(f"sent {len(events)} annotation events of project {quorum_id}")
+        deletions = _missed_deletions(studio, settings, quorum_id, known, export)
+        if deletions:
+            with _progress() as progress:
+                bar = progress.add_task("deleting what Label Studio no longer has",
+                                        total=len(deletions))
+                asyncio.run(send_lines(settings, topics.ANNOTATIONS,
+                                       [orjson.dumps(e) for e in deletions],
+                                       on_sent=lambda n: progress.advance(bar, n)))
+        console.print(f"deleted {len(deletions)} annotations that Label Studio no longer has "
+                      "(deleted while no webhook reached Quorum)")
+    except LabelStudioError as exc:
+        raise _fail(exc) from None
     except (KafkaError, RedisError, OSError) as exc:
         raise _fail(QuorumError(f"{_unreachable(settings, exc)}, then run this again (the "
                                 "webhook is in place)")) from None
-    console.print(f"sent {len(events)} annotation events of project {quorum_id}")
+
+
+def _missed_deletions(studio: LabelStudio, settings: Settings, project_id: str,
+                      known: dict[str, str], export: object) -> list[dict[str, Any]]:
+    """:func:`streams.operations.label_studio_deletions`, asking Label Studio about the
+    tasks its export leaves out, with a progress bar."""
+    from streams.operations import label_studio_deletions
+
+    progress = _progress()
+    bar = progress.add_task("asking Label Studio about tasks its export leaves out")
+
+    def asked(answered: int, total: int) -> None:
+        if answered == 1:  # shown only when there is something to ask
+            progress.start()
+        progress.update(bar, completed=answered, total=total)
+
+    try:
+        found = asyncio.run(label_studio_deletions(
+            settings, project_id, known, export, studio.has_task, on_asked=asked))
+    finally:
+        if progress.live.is_started:
+            progress.stop()
+    if found.elsewhere:
+        console.print(f"{len(found.elsewhere)} tasks are in another Label Studio project: "
+                      "their annotations are left alone")
+    return found.events
 
 
 async def _configure_from_label_studio(settings: Settings, project_id: str,

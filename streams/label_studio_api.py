@@ -83,6 +83,12 @@ class LabelStudio:
         return self._call("GET", f"/api/projects/{project}/export?exportType=JSON"
                                  "&download_all_tasks=true")
 
+    def has_task(self, task_id: str) -> bool:
+        """Whether Label Studio still has the task, in any project (404: deleted)."""
+        found = self._call("GET", f"/api/tasks/{urllib.parse.quote(task_id, safe='')}/",
+                           missing_ok=True)
+        return found is not None
+
     def _authorization(self) -> str:
         if self._auth is None:
             if is_personal_access_token(self.token):
@@ -93,7 +99,9 @@ class LabelStudio:
                 self._auth = f"Token {self.token}"
         return self._auth
 
-    def _call(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Any:
+    def _call(self, method: str, path: str, body: Any = None, *, auth: bool = True,
+              missing_ok: bool = False) -> Any:
+        """Label Studio's decoded answer; with ``missing_ok``, None for a 404."""
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if auth:
             headers["Authorization"] = self._authorization()
@@ -104,6 +112,8 @@ class LabelStudio:
             with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
+            if missing_ok and exc.code == 404:
+                return None
             detail = exc.read()[:500].decode(errors="replace")
             hint = (" (check the token: a legacy token needs legacy tokens enabled in the "
                     "organization; a personal access token works as it is)"

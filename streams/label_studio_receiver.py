@@ -7,9 +7,9 @@ each payload is read. The answer comes once Kafka has every event (acks from all
 replicas): a 200 means nothing of the payload can be lost any more.
 
 Label Studio does not retry a webhook that failed, so a receiver that could not reach
-Kafka or Redis answers 503 and says so in its log: a fresh export (``quorum
-send-export``) brings every annotation's newest version in afterwards (deletions missed
-meanwhile are not in an export).
+Kafka or Redis answers 503 and says so in its log: ``quorum label-studio connect`` run
+again brings every annotation's newest version in afterwards, and the deletions missed
+meanwhile (:mod:`streams.label_studio_sync`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -40,7 +39,7 @@ from streams.label_studio_webhook import (
 from streams.models.invalid import InvalidEvent
 from streams.models.outputs import dead_letter_body
 from streams.models.project import project_config_from_dict
-from streams.operations import message_key, publish_project_config
+from streams.operations import message_key, publish_project_config, task_records
 from streams.settings import Settings
 from streams.state.keys import Keys
 from streams.state.task import TaskRecord
@@ -52,7 +51,6 @@ _UNREACHABLE = (KafkaError, OSError, RedisConnectionError, RedisTimeoutError,
 # How long the first payload of an unconfigured project waits for the configuration it
 # sets to be applied, so that its annotations are scored with the project's metrics.
 _CONFIGURE_WAIT_S = 10.0
-_PARTITIONER = DefaultPartitioner()  # Kafka's default (murmur2), as any producer's
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -140,18 +138,11 @@ class LabelStudioReceiver:
         }
 
     async def _held_annotations(self, project_id: str, tasks: list[str]) -> dict[str, list[str]]:
-        """The annotations the stream holds for each task, from the task records (kept on
-        the partition Kafka's default partitioner gives the task's events)."""
-        topic = self.settings.topic(topics.ANNOTATIONS)
-        partitions = sorted(await self.producer.partitions_for(topic))
-        reads = self.redis.pipeline(transaction=False)  # one round trip for all the tasks
-        for task_id in tasks:
-            key = message_key({"project_id": project_id, "task_id": task_id})
-            partition = _PARTITIONER(key, partitions, partitions)
-            reads.hget(self.keys.tasks(partition), self.keys.task_field(project_id, task_id))
-        records = await reads.execute()
-        return {task_id: TaskRecord.held_annotations(raw)
-                for task_id, raw in zip(tasks, records, strict=True) if isinstance(raw, bytes)}
+        """The annotations the stream holds for each task, from the task records."""
+        partitions = list(await self.producer.partitions_for(
+            self.settings.topic(topics.ANNOTATIONS)))
+        records = await task_records(self.redis, self.keys, partitions, project_id, tasks)
+        return {task_id: TaskRecord.held_annotations(raw) for task_id, raw in records.items()}
 
     async def _follow_label_studio(self, webhook: Webhook, stored: bytes | str | None) -> bool:
         """:func:`follow_label_studio`, skipped while the project's Label Studio settings

@@ -150,14 +150,14 @@ def translate(
                     "quorum.annotation/v1 event of kind 'deleted' (`quorum send`)"
                 )
                 continue
-            out.annotation_events.append(_deletion(project_id, task_id, annotation_id,
+            out.annotation_events.append(deletion_event(project_id, task_id, annotation_id,
                                                    received_at))
     elif webhook.action in TASK_ACTIONS:
         if webhook.action == "TASKS_DELETED":
             for task_id in webhook.tasks:
                 for annotation_id in (annotations_of or {}).get(task_id, ()):
                     out.annotation_events.append(
-                        _deletion(project_id, task_id, annotation_id, received_at))
+                        deletion_event(project_id, task_id, annotation_id, received_at))
         if not distribute:
             if not out.annotation_events:
                 out.ignored = (f"project {project_id} does not distribute its tasks in "
@@ -201,8 +201,11 @@ def project_config_body(webhook: Webhook) -> dict[str, Any] | None:
     return body
 
 
-def _deletion(project_id: str, task_id: str, annotation_id: str,
-              received_at: str) -> dict[str, Any]:
+def deletion_event(project_id: str, task_id: str, annotation_id: str,
+                   received_at: str) -> dict[str, Any]:
+    """A Label Studio annotation's deletion: one event id per annotation (whoever sends
+    it), at the revision past every save, so no later delivery of a version brings it
+    back."""
     return {
         "schema": ANNOTATION_SCHEMA,
         "event_id": f"{EVENT_SOURCE}:{project_id}:{task_id}:{annotation_id}:deleted",

@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
+from aiokafka.partitioner import DefaultPartitioner
 from redis.asyncio import Redis
 
 from agreement.label_studio import ExportTask
 from streams import topics
 from streams.kafka import plain_producer
+from streams.label_studio_sync import (
+    deleted_annotations,
+    deletion_events,
+    export_snapshot,
+    missing_annotations,
+    not_deleted_yet,
+    unlisted_tasks,
+)
 from streams.models.project import ProjectConfig, project_config_from_dict
 from streams.settings import Settings
 from streams.state.keys import Keys
 from streams.state.task import COUNTED, SKIPPED, TaskRecord
+
+_PARTITIONER = DefaultPartitioner()  # Kafka's default (murmur2), as any producer's
 
 
 def message_key(event: dict[str, object]) -> bytes:
@@ -113,6 +126,97 @@ async def send_lines(
     return sent
 
 
+async def task_records(redis: Redis, keys: Keys, partitions: Sequence[int], project_id: str,
+                       tasks: Sequence[str]) -> dict[str, bytes]:
+    """The stored records of a project's tasks (the ones that have one), in one round trip.
+
+    A task's record is on the partition Kafka's default partitioner (murmur2 on the
+    task's message key) gives its events; ``partitions`` are the annotations topic's.
+    """
+    ordered = sorted(partitions)
+    reads = redis.pipeline(transaction=False)
+    for task_id in tasks:
+        key = message_key({"project_id": project_id, "task_id": task_id})
+        partition = _PARTITIONER(key, ordered, ordered)
+        reads.hget(keys.tasks(partition), keys.task_field(project_id, task_id))
+    records = await reads.execute()
+    return {task_id: raw for task_id, raw in zip(tasks, records, strict=True)
+            if isinstance(raw, bytes)}
+
+
+async def label_studio_annotations(settings: Settings, project_id: str) -> dict[str, str]:
+    """Annotation id -> task id of every Label Studio annotation the receiver or
+    ``send-export`` passed on for the project (scanned: the hash may be large)."""
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        key = Keys(settings.key_prefix).label_studio_annotations(project_id)
+        return {_text(annotation): _text(task)
+                async for annotation, task in redis.hscan_iter(key, count=10_000)}
+    finally:
+        await redis.aclose()
+
+
+async def annotations_deleted_in_stream(settings: Settings, project_id: str,
+                                        tasks: Sequence[str]) -> set[str]:
+    """The annotations of these tasks that the stream holds as deleted."""
+    producer = plain_producer(settings)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        await producer.start()
+        partitions = list(await producer.partitions_for(settings.topic(topics.ANNOTATIONS)))
+        records = await task_records(redis, Keys(settings.key_prefix), partitions,
+                                     project_id, list(tasks))
+    finally:
+        await producer.stop()
+        await redis.aclose()
+    return {a for raw in records.values() for a in TaskRecord.deleted_annotations(raw)}
+
+
+@dataclass(frozen=True, slots=True)
+class LabelStudioDeletions:
+    """What a Label Studio export says the stream must delete."""
+
+    events: list[dict[str, Any]]  # quorum.annotation/v1 deletions, not sent yet
+    elsewhere: list[str]  # unlisted tasks Label Studio has in another project
+
+
+async def label_studio_deletions(
+    settings: Settings,
+    project_id: str,
+    known: Mapping[str, str],
+    export: object,
+    has_task: Callable[[str], bool],
+    *,
+    on_asked: Callable[[int, int], object] | None = None,
+) -> LabelStudioDeletions:
+    """The deletions of the annotations Quorum got from Label Studio (``known``, read
+    before ``export`` was taken) that ``export`` no longer holds and the stream does not
+    yet hold as deleted (:mod:`streams.label_studio_sync`).
+
+    ``has_task`` answers whether Label Studio still has a task the export does not list
+    (a blocking call, run in a thread); ``on_asked(answered, tasks to ask about)`` is
+    told of each answer.
+    """
+    snapshot = export_snapshot(export)
+    missing = missing_annotations(known, snapshot)
+    if missing:
+        missing = not_deleted_yet(missing, await annotations_deleted_in_stream(
+            settings, project_id, sorted(set(missing.values()))))
+    gone: set[str] = set()
+    elsewhere: list[str] = []
+    unlisted = unlisted_tasks(missing, snapshot)
+    for answered, task in enumerate(unlisted, 1):
+        if await asyncio.to_thread(has_task, task):
+            elsewhere.append(task)
+        else:
+            gone.add(task)
+        if on_asked is not None:
+            on_asked(answered, len(unlisted))
+    deleted = deleted_annotations(missing, snapshot, gone)
+    events = deletion_events(project_id, deleted, deleted_at=datetime.now(UTC).isoformat())
+    return LabelStudioDeletions(events, elsewhere)
+
+
 async def remember_annotation_tasks(settings: Settings, project_id: str,
                                     task_of: dict[str, str]) -> None:
     """Keep each Label Studio annotation's task, as the webhook receiver does for what it
@@ -204,7 +308,9 @@ async def project_tasks(settings: Settings, project_id: str) -> list[ExportTask]
     Every partition's task records of the project, read with HSCAN: counted annotations
     with their annotator and result, skipped ones as cancelled, predictions with their
     model version. :func:`streams.report.build_report` scores them exactly as
-    ``quorum score`` scores an export, so the figures are the stream's own.
+    ``quorum score`` scores an export, so the figures are the stream's own. A task whose
+    every annotation was deleted (its deletion in Label Studio, most often) is left out,
+    as Label Studio's export leaves out a deleted task.
     """
     keys = Keys(settings.key_prefix)
     prefix = keys.task_field(project_id, "")
@@ -216,7 +322,7 @@ async def project_tasks(settings: Settings, project_id: str) -> list[ExportTask]
                 keys.tasks(partition), match=_glob_literal(prefix) + "*", count=1000
             ):
                 name = _text(field)
-                if name.startswith(prefix):
+                if name.startswith(prefix) and TaskRecord.held_annotations(doc):
                     tasks.append(_as_export_task(name[len(prefix):], doc))
     finally:
         await redis.aclose()

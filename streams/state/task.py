@@ -247,6 +247,13 @@ class TaskRecord:
         entries = orjson.loads(raw)["entries"]
         return [aid for aid, entry in entries.items() if entry[1] != DELETED]
 
+    @staticmethod
+    def deleted_annotations(raw: bytes) -> list[str]:
+        """The ids of the annotations a stored record holds as deleted (tombstones), read
+        without decoding the rest of it."""
+        entries = orjson.loads(raw)["entries"]
+        return [aid for aid, entry in entries.items() if entry[1] == DELETED]
+
     @classmethod
     def from_json(
         cls,

@@ -82,6 +82,15 @@ def test_delete_leaves_a_tombstone() -> None:
     assert record.agreement.score == 0.0
 
 
+def test_stored_records_tell_held_annotations_from_deleted_ones() -> None:
+    record = record_of(event("a1", 1, completed_by=10), event("a2", 1, completed_by=11),
+                       event("a3", 1, completed_by=12))
+    record.apply(event("a2", 5, kind="deleted", completed_by=None, result=None))
+    raw = record.to_json()
+    assert sorted(TaskRecord.held_annotations(raw)) == ["a1", "a3"]
+    assert TaskRecord.deleted_annotations(raw) == ["a2"]
+
+
 def test_delete_of_unseen_annotation_is_a_tombstone() -> None:
     record = TaskRecord()
     assert record.apply(event("a1", 3, kind="deleted", completed_by=None, result=None))

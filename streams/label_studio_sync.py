@@ -1,0 +1,97 @@
+"""Deletions the webhooks missed, found by comparing a Label Studio export with what the
+stream got from Label Studio.
+
+Label Studio does not retry a webhook: an annotation or a task deleted while the receiver
+was unreachable stays in Quorum's figures, and an export cannot bring a deletion in (it
+lists what exists). ``quorum label-studio connect`` therefore reads, before it takes the
+export, which annotations Quorum got from Label Studio (the receiver and ``send-export``
+keep each one's task, :meth:`streams.state.keys.Keys.label_studio_annotations`). An
+annotation among them that the export no longer holds was deleted:
+
+- its task is in the export: the annotation was deleted;
+- its task is not: the task was deleted, unless Label Studio still has it in another
+  project (one Quorum project fed by several Label Studio projects); the caller asks
+  Label Studio about these tasks (:func:`unlisted_tasks`).
+
+The mapping is read before the export so that an annotation made meanwhile, which the
+webhook delivers and the receiver remembers, is never taken for a deleted one. The
+annotations the stream already holds as deleted are left out first: connecting again
+sends nothing, and asks Label Studio nothing, twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agreement.label_studio import read_export
+from streams.label_studio_webhook import deletion_event
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSnapshot:
+    """The task ids and annotation ids a Label Studio export holds."""
+
+    tasks: frozenset[str]
+    annotations: frozenset[str]
+
+
+def export_snapshot(export: object) -> ExportSnapshot:
+    """What ``export`` (a decoded Label Studio JSON export with every task) holds.
+
+    Raises ``ValueError`` as :func:`agreement.label_studio.read_export` does.
+    """
+    tasks = read_export(export)
+    return ExportSnapshot(
+        tasks=frozenset(str(task.id) for task in tasks),
+        annotations=frozenset(str(a.get("id")) for task in tasks for a in task.annotations),
+    )
+
+
+def missing_annotations(known: Mapping[str, str], snapshot: ExportSnapshot) -> dict[str, str]:
+    """Annotation id -> task id of each annotation Quorum got from Label Studio
+    (``known``, read before the export was taken) that the export no longer holds."""
+    return {annotation: task for annotation, task in known.items()
+            if annotation not in snapshot.annotations}
+
+
+def not_deleted_yet(missing: Mapping[str, str], deleted_in_stream: Collection[str]
+                    ) -> dict[str, str]:
+    """The ``missing`` annotations but for those the stream already holds as deleted
+    (an earlier connect, or the webhook, deleted them): nothing is sent, or asked, twice."""
+    return {annotation: task for annotation, task in missing.items()
+            if annotation not in deleted_in_stream}
+
+
+def unlisted_tasks(missing: Mapping[str, str], snapshot: ExportSnapshot) -> list[str]:
+    """The tasks of ``missing`` annotations that the export does not list: deleted, or
+    another Label Studio project's. Only Label Studio can tell which."""
+    return sorted({task for task in missing.values() if task not in snapshot.tasks},
+                  key=_id_order)
+
+
+def deleted_annotations(
+    missing: Mapping[str, str], snapshot: ExportSnapshot, deleted_tasks: Collection[str]
+) -> dict[str, str]:
+    """The ``missing`` annotations that were deleted: their task is in the export, or is
+    among ``deleted_tasks`` (the unlisted tasks Label Studio no longer has). Annotations
+    of another project's tasks are left alone."""
+    return {annotation: task for annotation, task in missing.items()
+            if task in snapshot.tasks or task in deleted_tasks}
+
+
+def deletion_events(project_id: str, deleted: Mapping[str, str], *,
+                    deleted_at: str) -> list[dict[str, Any]]:
+    """The ``quorum.annotation/v1`` deletions of ``deleted`` (annotation -> task). Their
+    ids are those of the receiver's deletions, so a webhook that delivers the same
+    deletion late is a duplicate the stream ignores."""
+    return [
+        deletion_event(project_id, task, annotation, deleted_at)
+        for annotation, task in sorted(deleted.items(), key=lambda item: _id_order(item[0]))
+    ]
+
+
+def _id_order(value: str) -> tuple[int, int | str]:
+    """Label Studio's integer ids in numeric order, anything else after them."""
+    return (0, int(value)) if value.isdigit() else (1, value)

@@ -1,0 +1,85 @@
+"""Which annotations a Label Studio export says were deleted while no webhook got through."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from streams.label_studio_sync import (
+    deleted_annotations,
+    deletion_events,
+    export_snapshot,
+    missing_annotations,
+    not_deleted_yet,
+    unlisted_tasks,
+)
+from streams.label_studio_webhook import DELETED_REVISION, deletion_event
+from streams.models.annotation import AnnotationKind, parse_annotation
+
+DELETED_AT = "2026-11-29T03:00:00+00:00"
+
+
+def _task(task_id: int, *annotation_ids: int) -> dict[str, Any]:
+    return {"id": task_id, "data": {"text": "t"}, "predictions": [],
+            "annotations": [{"id": a, "completed_by": 1, "result": []} for a in annotation_ids]}
+
+
+# What the receiver and send-export kept: annotation -> task, before the export was taken.
+KNOWN = {"11": "1", "12": "1", "21": "2", "31": "3", "32": "3", "41": "4"}
+# Meanwhile: annotation 12 was deleted, task 3 was deleted, task 4 moved to another
+# project, annotation 13 was made (the webhook delivered it after the known ones were read).
+EXPORT = [_task(1, 11, 13), _task(2, 21), _task(5)]
+
+
+def test_the_snapshot_lists_every_task_and_annotation() -> None:
+    snapshot = export_snapshot(EXPORT)
+    assert snapshot.tasks == {"1", "2", "5"}
+    assert snapshot.annotations == {"11", "13", "21"}
+
+
+def test_a_snapshot_of_something_else_says_what_to_export() -> None:
+    with pytest.raises(ValueError, match="export the project as JSON"):
+        export_snapshot({"tasks": []})
+
+
+def test_annotations_the_export_no_longer_holds_are_missing() -> None:
+    snapshot = export_snapshot(EXPORT)
+    missing = missing_annotations(KNOWN, snapshot)
+    assert missing == {"12": "1", "31": "3", "32": "3", "41": "4"}
+    # Label Studio is asked only about the tasks the export leaves out.
+    assert unlisted_tasks(missing, snapshot) == ["3", "4"]
+
+
+def test_only_deleted_tasks_and_tasks_still_listed_lose_annotations() -> None:
+    snapshot = export_snapshot(EXPORT)
+    missing = missing_annotations(KNOWN, snapshot)
+    # Task 3 is gone from Label Studio; task 4 is another project's: left alone.
+    assert deleted_annotations(missing, snapshot, {"3"}) == {"12": "1", "31": "3", "32": "3"}
+    assert deleted_annotations(missing, snapshot, set()) == {"12": "1"}
+
+
+def test_what_the_stream_already_deleted_is_neither_asked_about_nor_sent() -> None:
+    snapshot = export_snapshot(EXPORT)
+    missing = not_deleted_yet(missing_annotations(KNOWN, snapshot), {"31", "32", "12"})
+    assert missing == {"41": "4"}
+    assert unlisted_tasks(missing, snapshot) == ["4"]
+
+
+def test_deletions_are_the_receivers_own() -> None:
+    deleted = {"32": "3", "12": "1", "abc": "7"}
+    events = deletion_events("p", deleted, deleted_at=DELETED_AT)
+    # Numeric ids in numeric order, then the others.
+    assert [e["annotation_id"] for e in events] == ["12", "32", "abc"]
+    assert events[0] == deletion_event("p", "1", "12", DELETED_AT)
+    for event in events:
+        parsed = parse_annotation(orjson.dumps(event), max_bytes=1 << 20)
+        assert parsed.kind is AnnotationKind.DELETED
+        assert parsed.revision == DELETED_REVISION
+
+
+def test_nothing_known_nothing_missing() -> None:
+    snapshot = export_snapshot(EXPORT)
+    assert missing_annotations({}, snapshot) == {}
+    assert missing_annotations({"11": "1", "21": "2"}, snapshot) == {}
