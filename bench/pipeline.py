@@ -697,6 +697,14 @@ async def main_async(args: argparse.Namespace) -> Report:
             else:
                 good += 1
             report.repeats.append(row)
+            if not args.keep:
+                # Each repeat starts from an empty broker and Redis, and so does the
+                # latency phase: a Redis holding the earlier repeats' 100,000s of task
+                # records rewrites a bigger AOF, more often, under the later runs.
+                prefix = settings.topic_prefix
+                await delete_run_topics(base.kafka_bootstrap, f"{prefix}.")
+                await delete_run_topics(base.kafka_bootstrap, f"{prefix}-")
+                await delete_keys(base.redis_url, f"{prefix}:*")
             r += 1
         report.summary = summarize(report.repeats, variants)
         q = report.summary.get("quorum", {}).get("median_rate")
