@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +73,7 @@ class Deployment:
         applied = await publish_project_config(self.settings, config, wait_s=30)
         assert applied, "no worker applied the project configuration within 30 s"
 
-    async def send(self, events: list[dict[str, Any] | bytes]) -> None:
+    async def send(self, events: Sequence[dict[str, Any] | bytes]) -> None:
         """Produce events to the annotations topic, keyed by task (raw bytes keyless)."""
         producer = plain_producer(self.settings)
         await producer.start()
@@ -199,10 +200,12 @@ class Deployment:
 
     async def task_states(self) -> dict[str, bytes]:
         """Every stored task record, by ``<partition>/<task field>``."""
-        states = {}
+        states: dict[str, bytes] = {}
         for partition in range(self.settings.partitions):
             stored = await self.redis.hgetall(self.keys.tasks(partition))
-            states.update({f"{partition}/{field.decode()}": doc for field, doc in stored.items()})
+            for field, doc in stored.items():
+                assert isinstance(field, bytes) and isinstance(doc, bytes)  # no decoding client
+                states[f"{partition}/{field.decode()}"] = doc
         return states
 
 
@@ -238,4 +241,5 @@ async def next_task(session: Any, worker: Any, project: str, annotator: str) -> 
     url = f"{worker.web_url}/projects/{project}/annotators/{annotator}/next-task"
     async with session.post(url) as response:
         assert response.status == 200, await response.text()
-        return await response.json()  # type: ignore[no-any-return]
+        answer: dict[str, Any] = await response.json()
+        return answer
