@@ -622,12 +622,18 @@ def label_studio_connect(
     """Register the project's webhook to a worker's receiver (or update it), configure the
     Quorum project from the Label Studio one if it has no configuration, and stream the
     annotations made so far, deleting those Label Studio no longer has (deleted while no
-    webhook reached Quorum). Run it again at will: nothing is counted twice."""
+    webhook reached Quorum); a distributing project's label stream gets the project's
+    tasks. Run it again at will: nothing is counted twice."""
     from aiokafka.errors import KafkaError
 
     from streams.export_events import annotation_events
     from streams.label_studio_api import LabelStudio, LabelStudioError, webhook_url
-    from streams.operations import label_studio_annotations, send_lines
+    from streams.operations import (
+        label_studio_annotations,
+        label_studio_task_ids,
+        project_distributes,
+        send_lines,
+    )
 
     settings = _settings()
     quorum_id = quorum_project or str(project)
@@ -635,13 +641,16 @@ def label_studio_connect(
     secret = settings.webhook_token.get_secret_value() if settings.webhook_token else None
     studio = LabelStudio(url, token)
     known: dict[str, str] = {}
+    known_tasks: set[str] = set()
     try:
         what, hook_id = studio.connect_webhook(project, hook, secret)
         console.print(f"webhook {hook_id} {what}: Label Studio project {project} -> {hook}")
         details = studio.project(project)
-        # Read before the export: an annotation made meanwhile reaches the receiver, which
-        # remembers it, and must not be taken for one deleted.
-        known = asyncio.run(label_studio_annotations(settings, quorum_id)) if backfill else {}
+        if backfill:
+            # Read before the export: an annotation or task made meanwhile reaches the
+            # receiver, which remembers it, and must not be taken for one deleted.
+            known = asyncio.run(label_studio_annotations(settings, quorum_id))
+            known_tasks = asyncio.run(label_studio_task_ids(settings, quorum_id))
         export = studio.export(project) if backfill else None
     except LabelStudioError as exc:
         raise _fail(exc) from None
@@ -657,6 +666,8 @@ def label_studio_connect(
             console.print(f"project {quorum_id}: configured from Label Studio project {project}")
         if export is None:
             return
+        if asyncio.run(project_distributes(settings, quorum_id)):
+            _sync_label_stream(settings, quorum_id, known_tasks, export)
         _stream_annotations(settings, quorum_id, events, "streaming the annotations made so far")
         console.print(f"sent {len(events)} annotation events of project {quorum_id}")
         deletions = _missed_deletions(studio, settings, quorum_id, known, export)
@@ -674,6 +685,24 @@ def label_studio_connect(
     except (KafkaError, RedisError, OSError) as exc:
         raise _fail(QuorumError(f"{_unreachable(settings, exc)}, then run this again (the "
                                 "webhook is in place)")) from None
+
+
+def _sync_label_stream(settings: Settings, project_id: str, known_tasks: set[str],
+                       export: object) -> None:
+    """A distributing project's label stream gets every task of the export and loses the
+    tasks the export no longer lists (:func:`streams.label_studio_sync.label_stream_events`)."""
+    from datetime import UTC, datetime
+
+    from streams.label_studio_sync import export_snapshot, label_stream_events
+    from streams.operations import send_label_studio_tasks
+
+    imports, deletions = label_stream_events(
+        project_id, known_tasks, export_snapshot(export),
+        occurred_at=datetime.now(UTC).isoformat())
+    asyncio.run(send_label_studio_tasks(settings, project_id, [*imports, *deletions]))
+    console.print(f"label stream of project {project_id}: {len(imports)} tasks of Label "
+                  f"Studio's (those it had are unchanged), {len(deletions)} removed that "
+                  "Label Studio no longer lists")
 
 
 def _missed_deletions(studio: LabelStudio, settings: Settings, project_id: str,
@@ -743,26 +772,11 @@ def _send_workflow(project: str, bodies: list[dict[str, Any]]) -> int:
     """Produce workflow events keyed by the project, flush, and return how many were sent."""
     from aiokafka.errors import KafkaError
 
-    from streams.kafka import plain_producer
+    from streams.operations import send_workflow
 
     settings = _settings()
-
-    async def _send() -> int:
-        producer = plain_producer(settings)
-        try:
-            await producer.start()  # inside: a start that fails must still close the client
-            topic, key = settings.topic(topics.WORKFLOW), project.encode()
-            futures = [
-                await producer.send(topic, value=orjson.dumps(body), key=key) for body in bodies
-            ]
-            await producer.flush()
-            await asyncio.gather(*futures)  # raises the first delivery error, if any
-            return len(futures)
-        finally:
-            await producer.stop()
-
     try:
-        return asyncio.run(_send())
+        return asyncio.run(send_workflow(settings, project, bodies))
     except (KafkaError, OSError) as exc:
         raise _fail(QuorumError(
             f"cannot send to Kafka at {settings.kafka_bootstrap} ({type(exc).__name__}: {exc}); "

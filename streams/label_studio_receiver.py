@@ -113,6 +113,13 @@ class LabelStudioReceiver:
             # Kept before the events are sent: a delete posted right after finds its task.
             remember: dict[Any, Any] = out.remember  # redis-py's invariant Mapping type
             await self.redis.hset(mapping, mapping=remember)
+        if out.task_events:
+            # The label stream's tasks from Label Studio, for `connect` to check later.
+            known = self.keys.label_studio_tasks(project_id)
+            if webhook.action == "TASKS_CREATED":
+                await self.redis.sadd(known, *webhook.tasks)
+            else:
+                await self.redis.srem(known, *webhook.tasks)
         futures = []
         for event in out.annotation_events:
             futures.append(await self.producer.send(

@@ -13,6 +13,9 @@ annotation among them that the export no longer holds was deleted:
   project (one Quorum project fed by several Label Studio projects); the caller asks
   Label Studio about these tasks (:func:`unlisted_tasks`).
 
+A distributing project's label stream gets every task of the export, and loses the
+tasks it got from Label Studio that the export no longer lists.
+
 The mapping is read before the export so that an annotation made meanwhile, which the
 webhook delivers and the receiver remembers, is never taken for a deleted one. The
 annotations the stream already holds as deleted are left out first: connecting again
@@ -21,12 +24,12 @@ sends nothing, and asks Label Studio nothing, twice.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from agreement.label_studio import read_export
-from streams.label_studio_webhook import deletion_event
+from streams.label_studio_webhook import deletion_event, label_studio_task_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,26 @@ def deletion_events(project_id: str, deleted: Mapping[str, str], *,
         deletion_event(project_id, task, annotation, deleted_at)
         for annotation, task in sorted(deleted.items(), key=lambda item: _id_order(item[0]))
     ]
+
+
+def label_stream_events(project_id: str, known_tasks: Collection[str],
+                        snapshot: ExportSnapshot, *, occurred_at: str
+                        ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A distributing project's label stream against a Label Studio export: the
+    ``quorum.task/v1`` imports of every task the export lists (the label stream ignores
+    one it has), and the deletions of the tasks it got from Label Studio (``known_tasks``,
+    read before the export was taken) that the export no longer lists: deleted in Label
+    Studio, or moved to another project, and in neither case to be offered for this
+    one. The ids are the receiver's (``TASKS_CREATED``, ``TASKS_DELETED``)."""
+    gone = [task for task in known_tasks if task not in snapshot.tasks]
+    return (_task_events(project_id, "imported", snapshot.tasks, occurred_at),
+            _task_events(project_id, "deleted", gone, occurred_at))
+
+
+def _task_events(project_id: str, kind: str, tasks: Iterable[str],
+                 occurred_at: str) -> list[dict[str, Any]]:
+    return [label_studio_task_event(project_id, task, kind, occurred_at)
+            for task in sorted(tasks, key=_id_order)]
 
 
 def _id_order(value: str) -> tuple[int, int | str]:

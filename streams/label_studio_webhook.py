@@ -165,11 +165,8 @@ def translate(
                                "are not used")
         else:
             kind = TASK_ACTIONS[webhook.action]
-            out.task_events = [
-                task_event(project_id, task_id, kind, occurred_at=received_at,
-                           event_id=f"{EVENT_SOURCE}:{project_id}:task:{task_id}:{kind}")
-                for task_id in webhook.tasks
-            ]
+            out.task_events = [label_studio_task_event(project_id, task_id, kind, received_at)
+                               for task_id in webhook.tasks]
     else:
         out.ignored = f"Quorum does not use {webhook.action} webhooks"
     return out
@@ -199,6 +196,14 @@ def project_config_body(webhook: Webhook) -> dict[str, Any] | None:
     if isinstance(cohort, int | float) and not isinstance(cohort, bool):
         body["overlap_cohort_percentage"] = cohort
     return body
+
+
+def label_studio_task_event(project_id: str, task_id: str, kind: str,
+                            occurred_at: str) -> dict[str, Any]:
+    """A Label Studio task's ``quorum.task/v1`` import or deletion: one event id per task
+    and kind, whoever sends it (the receiver, ``connect``)."""
+    return task_event(project_id, task_id, kind, occurred_at=occurred_at,
+                      event_id=f"{EVENT_SOURCE}:{project_id}:task:{task_id}:{kind}")
 
 
 def deletion_event(project_id: str, task_id: str, annotation_id: str,

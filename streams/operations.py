@@ -202,19 +202,75 @@ async def label_studio_deletions(
     if missing:
         missing = not_deleted_yet(missing, await annotations_deleted_in_stream(
             settings, project_id, sorted(set(missing.values()))))
-    gone: set[str] = set()
+    deleted_tasks: set[str] = set()
     elsewhere: list[str] = []
     unlisted = unlisted_tasks(missing, snapshot)
     for answered, task in enumerate(unlisted, 1):
         if await asyncio.to_thread(has_task, task):
             elsewhere.append(task)
         else:
-            gone.add(task)
+            deleted_tasks.add(task)
         if on_asked is not None:
             on_asked(answered, len(unlisted))
-    deleted = deleted_annotations(missing, snapshot, gone)
+    deleted = deleted_annotations(missing, snapshot, deleted_tasks)
     events = deletion_events(project_id, deleted, deleted_at=datetime.now(UTC).isoformat())
     return LabelStudioDeletions(events, elsewhere)
+
+
+async def label_studio_task_ids(settings: Settings, project_id: str) -> set[str]:
+    """The Label Studio tasks a distributing project's label stream got from Label
+    Studio (:meth:`streams.state.keys.Keys.label_studio_tasks`)."""
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        key = Keys(settings.key_prefix).label_studio_tasks(project_id)
+        return {_text(task) async for task in redis.sscan_iter(key, count=10_000)}
+    finally:
+        await redis.aclose()
+
+
+async def send_label_studio_tasks(settings: Settings, project_id: str,
+                                  events: Sequence[dict[str, Any]]) -> int:
+    """Send the ``quorum.task/v1`` events, then keep the label stream's Label Studio task
+    ids as they leave it (imports added, deletions removed)."""
+    sent = await send_workflow(settings, project_id, events)
+    imported = [e["task_id"] for e in events if e["kind"] == "imported"]
+    deleted = [e["task_id"] for e in events if e["kind"] == "deleted"]
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        key = Keys(settings.key_prefix).label_studio_tasks(project_id)
+        for start in range(0, len(imported), 10_000):
+            await redis.sadd(key, *imported[start:start + 10_000])
+        for start in range(0, len(deleted), 10_000):
+            await redis.srem(key, *deleted[start:start + 10_000])
+    finally:
+        await redis.aclose()
+    return sent
+
+
+async def send_workflow(settings: Settings, project_id: str,
+                        bodies: Sequence[dict[str, Any]]) -> int:
+    """Produce workflow events keyed by the project; how many Kafka acknowledged."""
+    producer = plain_producer(settings)
+    try:
+        await producer.start()  # inside: a start that fails must still close the client
+        topic, key = settings.topic(topics.WORKFLOW), project_id.encode()
+        futures = [await producer.send(topic, value=orjson.dumps(body), key=key)
+                   for body in bodies]
+        await producer.flush()
+        await asyncio.gather(*futures)  # raises the first delivery error, if any
+        return len(futures)
+    finally:
+        await producer.stop()
+
+
+async def project_distributes(settings: Settings, project_id: str) -> bool:
+    """Whether the project's stored configuration has Quorum distribute its tasks."""
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        stored = await redis.hget(Keys(settings.key_prefix).project_configs(), project_id)
+    finally:
+        await redis.aclose()
+    return stored is not None and orjson.loads(stored).get("distribute") is True
 
 
 async def remember_annotation_tasks(settings: Settings, project_id: str,

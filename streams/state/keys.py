@@ -67,6 +67,12 @@ class Keys:
         while the annotation exists (Label Studio's delete webhook names no task)."""
         return f"{self.prefix}:label-studio:{project_id}:annotations"
 
+    def label_studio_tasks(self, project_id: str) -> str:
+        """Set: the Label Studio task ids a distributing project's label stream got from
+        Label Studio (the receiver's ``TASKS_CREATED``, ``connect``), less the deleted;
+        ``connect`` looks for the ones Label Studio deleted while no webhook got through."""
+        return f"{self.prefix}:label-studio:{project_id}:tasks"
+
     def label_studio_config(self, project_id: str) -> str:
         """String: the configuration the webhook receiver last set from the project's
         Label Studio settings (it follows them while the stored one is still this)."""

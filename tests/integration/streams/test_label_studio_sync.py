@@ -9,22 +9,30 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 from typer.testing import CliRunner
 
 from streams.cli import app
+from streams.label_studio_sync import export_snapshot, label_stream_events
+from streams.label_studio_webhook import WEBHOOK_PATH
 from streams.models.project import ProjectConfig
+from streams.models.workflow import annotator_event
 from streams.operations import (
     label_studio_annotations,
     label_studio_deletions,
+    label_studio_task_ids,
     project_tasks,
+    send_label_studio_tasks,
+    send_workflow,
     tasks_below,
 )
 from streams.settings import Settings
 from streams.worker_process import WorkerProcess
 
-from .pipeline import Deployment
+from .pipeline import Deployment, next_task
+from .test_honeypots import _wait_workflow_applied
 
 pytestmark = pytest.mark.integration
 
@@ -121,4 +129,51 @@ async def test_deletions_missed_meanwhile_end_as_a_clean_run(
     again = await label_studio_deletions(
         settings, PROJECT, await label_studio_annotations(settings, PROJECT), AFTER, has_task)
     assert again.events == [] and again.elsewhere == ["4"] and asked == ["4"]
+    assert "Traceback" not in worker.log()
+
+
+async def _sync_label_stream(settings: Settings, project: str,
+                             export: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """What connect does for a distributing project; the task ids imported and deleted."""
+    known = await label_studio_task_ids(settings, project)
+    imports, deletions = label_stream_events(project, known, export_snapshot(export),
+                                             occurred_at="2026-11-29T03:00:00+00:00")
+    await send_label_studio_tasks(settings, project, [*imports, *deletions])
+    return [e["task_id"] for e in imports], [e["task_id"] for e in deletions]
+
+
+async def test_a_distributing_projects_label_stream_follows_label_studios_tasks(
+    deployment: Deployment,
+    start_owning_worker: Callable[[Settings], Awaitable[WorkerProcess]],
+) -> None:
+    settings = deployment.settings
+    worker = await start_owning_worker(settings)
+    await deployment.configure(ProjectConfig(PROJECT, annotations_per_task=1, distribute=True))
+    # The first connect imports the project's tasks into the label stream.
+    assert await _sync_label_stream(settings, PROJECT, BEFORE) == (["1", "2", "3", "4"], [])
+    # During the outage: task 3 deleted, task 4 moved to another project, task 6 made.
+    after = [*AFTER, _task(6)]
+    assert await _sync_label_stream(settings, PROJECT, after) == (["1", "2", "6"], ["3", "4"])
+    assert await label_studio_task_ids(settings, PROJECT) == {"1", "2", "6"}
+    # The receiver keeps the same ids as Label Studio's task webhooks come in.
+    url = f"{worker.web_url}{WEBHOOK_PATH}?project={PROJECT}"
+    async with aiohttp.ClientSession() as session:
+        for action, expected in (("TASKS_CREATED", {"1", "2", "6", "7"}),
+                                 ("TASKS_DELETED", {"1", "2", "6"})):
+            body = {"action": action, "project": {"id": 3}, "tasks": [{"id": 7}]}
+            async with session.post(url, data=orjson.dumps(body)) as response:
+                assert response.status == 200, await response.text()
+                assert (await response.json())["task_events"] == 1
+            assert await label_studio_task_ids(settings, PROJECT) == expected
+    annotators = ["u1", "u2", "u3", "u4"]
+    await send_workflow(settings, PROJECT, [annotator_event(PROJECT, who, "joined")
+                                            for who in annotators])
+    await _wait_workflow_applied(deployment)
+    async with aiohttp.ClientSession() as session:
+        offered = [(await next_task(session, worker, PROJECT, who))["task_id"]
+                   for who in annotators]
+    # Overlap 1, import order: Label Studio's three tasks, then nothing.
+    assert offered == ["1", "2", "6", None]
+    # Again: nothing changes (the imports of tasks the label stream has are no-ops).
+    assert await _sync_label_stream(settings, PROJECT, after) == (["1", "2", "6"], [])
     assert "Traceback" not in worker.log()

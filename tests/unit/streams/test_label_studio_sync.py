@@ -11,12 +11,19 @@ from streams.label_studio_sync import (
     deleted_annotations,
     deletion_events,
     export_snapshot,
+    label_stream_events,
     missing_annotations,
     not_deleted_yet,
     unlisted_tasks,
 )
-from streams.label_studio_webhook import DELETED_REVISION, deletion_event
+from streams.label_studio_webhook import (
+    DELETED_REVISION,
+    Webhook,
+    deletion_event,
+    translate,
+)
 from streams.models.annotation import AnnotationKind, parse_annotation
+from streams.models.workflow import parse_workflow_event
 
 DELETED_AT = "2026-11-29T03:00:00+00:00"
 
@@ -83,3 +90,25 @@ def test_nothing_known_nothing_missing() -> None:
     snapshot = export_snapshot(EXPORT)
     assert missing_annotations({}, snapshot) == {}
     assert missing_annotations({"11": "1", "21": "2"}, snapshot) == {}
+
+
+def test_the_label_stream_gets_every_listed_task_and_loses_the_unlisted_ones() -> None:
+    # The label stream got tasks 1-4 from Label Studio; task 3 was deleted and task 4
+    # moved to another project: neither is this project's to offer any more.
+    imports, deletions = label_stream_events("p", {"1", "2", "3", "4"},
+                                             export_snapshot(EXPORT), occurred_at=DELETED_AT)
+    assert [(e["kind"], e["task_id"]) for e in imports] == [
+        ("imported", "1"), ("imported", "2"), ("imported", "5")]
+    assert [(e["kind"], e["task_id"]) for e in deletions] == [("deleted", "3"), ("deleted", "4")]
+    for event in imports + deletions:
+        parse_workflow_event(orjson.dumps(event))
+    # The receiver's own events for the same tasks: a late webhook is a duplicate.
+    webhook = Webhook("TASKS_DELETED", "p", None, tasks=["3"])
+    same = translate(webhook, task_of={}, distribute=True, received_at=DELETED_AT).task_events
+    assert [e["event_id"] for e in same] == [deletions[0]["event_id"]]
+
+
+def test_a_first_connect_imports_the_whole_project() -> None:
+    imports, deletions = label_stream_events("p", set(), export_snapshot(EXPORT),
+                                             occurred_at=DELETED_AT)
+    assert [e["task_id"] for e in imports] == ["1", "2", "5"] and deletions == []
