@@ -88,9 +88,16 @@ class LabelStudioReceiver:
                 return self._unreachable(infra)
             return 400, {"error": reason}
         try:
-            return 200, await self._forward(webhook, payload)
+            answer = await self._forward(webhook, payload)
         except _UNREACHABLE as exc:
             return self._unreachable(exc)
+        # One line per webhook: what arrived and what it became (Label Studio's own log
+        # only says whether the post failed).
+        log.info("Label Studio webhook %s of project %s: %d annotation events, %d task "
+                 "events%s", webhook.action, webhook.project_id, answer["annotation_events"],
+                 answer["task_events"], f"; ignored: {answer['ignored']}"
+                 if answer["ignored"] else "")
+        return 200, answer
 
     async def _forward(self, webhook: Webhook, payload: dict[str, Any]) -> dict[str, Any]:
         project_id = webhook.project_id

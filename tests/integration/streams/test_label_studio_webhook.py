@@ -170,4 +170,7 @@ async def test_webhooks_stream_into_the_hand_checked_scores(
     assert all(letter["topic"] == WEBHOOK_PATH for letter in letters)
     assert not any("the-project-secret" in letter["original"] for letter in letters)
     assert await _agreements(deployment) == pytest.approx(expected)
-    assert "Traceback" not in worker.log()
+    log = worker.log()
+    assert ("Label Studio webhook ANNOTATIONS_DELETED of project ls-sentiment: "
+            "1 annotation events, 0 task events") in log
+    assert "Traceback" not in log
