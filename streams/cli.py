@@ -24,6 +24,7 @@ from streams.settings import Settings
 
 if TYPE_CHECKING:
     from streams.label_studio_api import LabelStudio
+    from streams.label_studio_sync import ExportSnapshot
 
 app = typer.Typer(
     help="Quorum: real-time inter-annotator agreement, consensus and review routing.",
@@ -375,10 +376,20 @@ def _stream_annotations(settings: Settings, project: str, events: list[dict[str,
     Each annotation's task is kept first, for the webhook receiver: Label Studio's delete
     webhook names only the annotation.
     """
-    from streams.operations import remember_annotation_tasks, send_lines
+    from streams.operations import remember_annotation_tasks
 
     asyncio.run(remember_annotation_tasks(
         settings, project, {e["annotation_id"]: e["task_id"] for e in events}))
+    return _send_annotation_events(settings, events, what)
+
+
+def _send_annotation_events(settings: Settings, events: list[dict[str, Any]],
+                            what: str) -> int:
+    """Send annotation events with a progress bar (none for no events); how many."""
+    from streams.operations import send_lines
+
+    if not events:
+        return 0
     with _progress() as progress:
         bar = progress.add_task(what, total=len(events))
         return asyncio.run(send_lines(settings, topics.ANNOTATIONS,
@@ -628,11 +639,11 @@ def label_studio_connect(
 
     from streams.export_events import annotation_events
     from streams.label_studio_api import LabelStudio, LabelStudioError, webhook_url
+    from streams.label_studio_sync import export_snapshot
     from streams.operations import (
         label_studio_annotations,
         label_studio_task_ids,
         project_distributes,
-        send_lines,
     )
 
     settings = _settings()
@@ -659,25 +670,20 @@ def label_studio_connect(
                                 "webhook is in place)")) from None
     try:
         events = [] if export is None else list(annotation_events(export, quorum_id))
+        snapshot = export_snapshot(export) if export is not None else None
     except ValueError as exc:
         raise _fail(ValueError(f"Label Studio's export of project {project}: {exc}")) from None
     try:
         if asyncio.run(_configure_from_label_studio(settings, quorum_id, details)):
             console.print(f"project {quorum_id}: configured from Label Studio project {project}")
-        if export is None:
+        if snapshot is None:
             return
         if asyncio.run(project_distributes(settings, quorum_id)):
-            _sync_label_stream(settings, quorum_id, known_tasks, export)
+            _sync_label_stream(settings, quorum_id, known_tasks, snapshot)
         _stream_annotations(settings, quorum_id, events, "streaming the annotations made so far")
         console.print(f"sent {len(events)} annotation events of project {quorum_id}")
-        deletions = _missed_deletions(studio, settings, quorum_id, known, export)
-        if deletions:
-            with _progress() as progress:
-                bar = progress.add_task("deleting what Label Studio no longer has",
-                                        total=len(deletions))
-                asyncio.run(send_lines(settings, topics.ANNOTATIONS,
-                                       [orjson.dumps(e) for e in deletions],
-                                       on_sent=lambda n: progress.advance(bar, n)))
+        deletions = _missed_deletions(studio, settings, quorum_id, known, snapshot)
+        _send_annotation_events(settings, deletions, "deleting what Label Studio no longer has")
         console.print(f"deleted {len(deletions)} annotations that Label Studio no longer has "
                       "(deleted while no webhook reached Quorum)")
     except LabelStudioError as exc:
@@ -688,17 +694,16 @@ def label_studio_connect(
 
 
 def _sync_label_stream(settings: Settings, project_id: str, known_tasks: set[str],
-                       export: object) -> None:
+                       snapshot: ExportSnapshot) -> None:
     """A distributing project's label stream gets every task of the export and loses the
     tasks the export no longer lists (:func:`streams.label_studio_sync.label_stream_events`)."""
     from datetime import UTC, datetime
 
-    from streams.label_studio_sync import export_snapshot, label_stream_events
+    from streams.label_studio_sync import label_stream_events
     from streams.operations import send_label_studio_tasks
 
     imports, deletions = label_stream_events(
-        project_id, known_tasks, export_snapshot(export),
-        occurred_at=datetime.now(UTC).isoformat())
+        project_id, known_tasks, snapshot, occurred_at=datetime.now(UTC).isoformat())
     asyncio.run(send_label_studio_tasks(settings, project_id, [*imports, *deletions]))
     console.print(f"label stream of project {project_id}: {len(imports)} tasks of Label "
                   f"Studio's (those it had are unchanged), {len(deletions)} removed that "
@@ -706,7 +711,7 @@ def _sync_label_stream(settings: Settings, project_id: str, known_tasks: set[str
 
 
 def _missed_deletions(studio: LabelStudio, settings: Settings, project_id: str,
-                      known: dict[str, str], export: object) -> list[dict[str, Any]]:
+                      known: dict[str, str], snapshot: ExportSnapshot) -> list[dict[str, Any]]:
     """:func:`streams.operations.label_studio_deletions`, asking Label Studio about the
     tasks its export leaves out, with a progress bar."""
     from streams.operations import label_studio_deletions
@@ -721,7 +726,7 @@ def _missed_deletions(studio: LabelStudio, settings: Settings, project_id: str,
 
     try:
         found = asyncio.run(label_studio_deletions(
-            settings, project_id, known, export, studio.has_task, on_asked=asked))
+            settings, project_id, known, snapshot, studio.has_task, on_asked=asked))
     finally:
         if progress.live.is_started:
             progress.stop()

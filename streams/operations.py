@@ -17,9 +17,9 @@ from agreement.label_studio import ExportTask
 from streams import topics
 from streams.kafka import plain_producer
 from streams.label_studio_sync import (
+    ExportSnapshot,
     deleted_annotations,
     deletion_events,
-    export_snapshot,
     missing_annotations,
     not_deleted_yet,
     unlisted_tasks,
@@ -27,7 +27,7 @@ from streams.label_studio_sync import (
 from streams.models.project import ProjectConfig, project_config_from_dict
 from streams.settings import Settings
 from streams.state.keys import Keys
-from streams.state.task import COUNTED, SKIPPED, TaskRecord
+from streams.state.task import COUNTED, DELETED, SKIPPED, TaskRecord
 
 _PARTITIONER = DefaultPartitioner()  # Kafka's default (murmur2), as any producer's
 
@@ -184,20 +184,19 @@ async def label_studio_deletions(
     settings: Settings,
     project_id: str,
     known: Mapping[str, str],
-    export: object,
+    snapshot: ExportSnapshot,
     has_task: Callable[[str], bool],
     *,
     on_asked: Callable[[int, int], object] | None = None,
 ) -> LabelStudioDeletions:
     """The deletions of the annotations Quorum got from Label Studio (``known``, read
-    before ``export`` was taken) that ``export`` no longer holds and the stream does not
-    yet hold as deleted (:mod:`streams.label_studio_sync`).
+    before the export was taken) that the export (``snapshot``) no longer holds and the
+    stream does not yet hold as deleted (:mod:`streams.label_studio_sync`).
 
     ``has_task`` answers whether Label Studio still has a task the export does not list
     (a blocking call, run in a thread); ``on_asked(answered, tasks to ask about)`` is
     told of each answer.
     """
-    snapshot = export_snapshot(export)
     missing = missing_annotations(known, snapshot)
     if missing:
         missing = not_deleted_yet(missing, await annotations_deleted_in_stream(
@@ -378,16 +377,21 @@ async def project_tasks(settings: Settings, project_id: str) -> list[ExportTask]
                 keys.tasks(partition), match=_glob_literal(prefix) + "*", count=1000
             ):
                 name = _text(field)
-                if name.startswith(prefix) and TaskRecord.held_annotations(doc):
-                    tasks.append(_as_export_task(name[len(prefix):], doc))
+                task = _as_export_task(name[len(prefix):], doc) if name.startswith(
+                    prefix) else None
+                if task is not None:
+                    tasks.append(task)
     finally:
         await redis.aclose()
     tasks.sort(key=lambda task: str(task.id))
     return tasks
 
 
-def _as_export_task(task_id: str, doc: bytes) -> ExportTask:
+def _as_export_task(task_id: str, doc: bytes) -> ExportTask | None:
+    """The record as an export's task; None when it holds nothing but deletions."""
     record = TaskRecord.from_json(doc)
+    if all(entry.status == DELETED for entry in record.entries.values()):
+        return None
     truth_id, truth_result = record.ground_truth or (None, [])
     annotations = []
     for annotation_id, entry in record.entries.items():

@@ -103,7 +103,8 @@ async def test_deletions_missed_meanwhile_end_as_a_clean_run(
         asked.append(task)
         return task in ELSEWHERE
 
-    found = await label_studio_deletions(settings, PROJECT, known, AFTER, has_task)
+    found = await label_studio_deletions(settings, PROJECT, known,
+                                         export_snapshot(AFTER), has_task)
     assert sorted(asked) == ["3", "4"]  # only the tasks the export leaves out
     assert found.elsewhere == ["4"]
     assert [(e["task_id"], e["annotation_id"]) for e in found.events] == [
@@ -127,7 +128,8 @@ async def test_deletions_missed_meanwhile_end_as_a_clean_run(
     # Studio is asked only about the other project's task, whose annotations are held.
     asked.clear()
     again = await label_studio_deletions(
-        settings, PROJECT, await label_studio_annotations(settings, PROJECT), AFTER, has_task)
+        settings, PROJECT, await label_studio_annotations(settings, PROJECT),
+        export_snapshot(AFTER), has_task)
     assert again.events == [] and again.elsewhere == ["4"] and asked == ["4"]
     assert "Traceback" not in worker.log()
 
