@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -629,16 +630,72 @@ def label_studio_connect(
     backfill: Annotated[
         bool, typer.Option(help="also stream what the project holds now (its export)")
     ] = True,
+    every: Annotated[
+        str | None,
+        typer.Option(help="connect again on this schedule until stopped (e.g. 15m, 1h): "
+                     "what Label Studio could not deliver while Quorum was unreachable "
+                     "comes in by the next pass"),
+    ] = None,
 ) -> None:
     """Register the project's webhook to a worker's receiver (or update it), configure the
     Quorum project from the Label Studio one if it has no configuration, and stream the
     annotations made so far, deleting those Label Studio no longer has (deleted while no
     webhook reached Quorum); a distributing project's label stream gets the project's
-    tasks. Run it again at will: nothing is counted twice."""
+    tasks. Run it again at will, or on a schedule with --every: nothing is counted twice."""
+    from datetime import UTC, datetime
+
+    from streams.label_studio_api import LabelStudio, webhook_url
+    from streams.periodic import parse_interval, run_periodically
+
+    settings = _settings()
+    quorum_id = quorum_project or str(project)
+    studio = LabelStudio(url, token)
+    hook = webhook_url(receiver or _default_web_url(settings), quorum_id)
+
+    def connect() -> None:
+        _connect_pass(settings, studio, project, quorum_id, hook, backfill=backfill)
+
+    if every is None:
+        try:
+            connect()
+        except QuorumError as exc:
+            raise _fail(exc) from None
+        return
+    if not backfill:
+        raise _fail(QuorumError("--every repeats the backfill, which is what recovers missed "
+                                "webhooks: leave out --no-backfill"))
+    try:
+        every_s = parse_interval(every)
+    except ValueError as exc:
+        raise _fail(exc) from None
+
+    def scheduled() -> None:
+        console.rule(f"pass at {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
+        connect()
+
+    def failed(exc: Exception, wait: float) -> None:
+        console.print(f"[red]this pass failed:[/red] {exc}\nthe next pass tries again in "
+                      f"{wait:.0f} s")
+
+    console.print(f"connecting Label Studio project {project} to {quorum_id} every {every} "
+                  "(Ctrl-C or SIGTERM stops; a pass cut short is safe to run again)")
+    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop, as Ctrl-C
+    with contextlib.suppress(KeyboardInterrupt):
+        run_periodically(scheduled, every_s, retry_on=(QuorumError,), on_error=failed)
+    console.print("stopped")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _connect_pass(settings: Settings, studio: LabelStudio, project: int, quorum_id: str,
+                  hook: str, *, backfill: bool) -> None:
+    """One `connect`: the webhook, the configuration, then (``backfill``) the export's
+    annotations and the deletions missed. Raises :class:`QuorumError` with what to do."""
     from aiokafka.errors import KafkaError
 
     from streams.export_events import annotation_events
-    from streams.label_studio_api import LabelStudio, LabelStudioError, webhook_url
     from streams.label_studio_sync import export_snapshot
     from streams.operations import (
         label_studio_annotations,
@@ -646,11 +703,7 @@ def label_studio_connect(
         project_distributes,
     )
 
-    settings = _settings()
-    quorum_id = quorum_project or str(project)
-    hook = webhook_url(receiver or _default_web_url(settings), quorum_id)
     secret = settings.webhook_token.get_secret_value() if settings.webhook_token else None
-    studio = LabelStudio(url, token)
     known: dict[str, str] = {}
     known_tasks: set[str] = set()
     try:
@@ -663,16 +716,14 @@ def label_studio_connect(
             known = asyncio.run(label_studio_annotations(settings, quorum_id))
             known_tasks = asyncio.run(label_studio_task_ids(settings, quorum_id))
         export = studio.export(project) if backfill else None
-    except LabelStudioError as exc:
-        raise _fail(exc) from None
     except (RedisError, OSError) as exc:
-        raise _fail(QuorumError(f"{_unreachable(settings, exc)}, then run this again (the "
-                                "webhook is in place)")) from None
+        raise QuorumError(f"{_unreachable(settings, exc)}, then run this again (the "
+                          "webhook is in place)") from None
     try:
         events = [] if export is None else list(annotation_events(export, quorum_id))
         snapshot = export_snapshot(export) if export is not None else None
     except ValueError as exc:
-        raise _fail(ValueError(f"Label Studio's export of project {project}: {exc}")) from None
+        raise QuorumError(f"Label Studio's export of project {project}: {exc}") from None
     try:
         if asyncio.run(_configure_from_label_studio(settings, quorum_id, details)):
             console.print(f"project {quorum_id}: configured from Label Studio project {project}")
@@ -686,11 +737,9 @@ def label_studio_connect(
         _send_annotation_events(settings, deletions, "deleting what Label Studio no longer has")
         console.print(f"deleted {len(deletions)} annotations that Label Studio no longer has "
                       "(deleted while no webhook reached Quorum)")
-    except LabelStudioError as exc:
-        raise _fail(exc) from None
     except (KafkaError, RedisError, OSError) as exc:
-        raise _fail(QuorumError(f"{_unreachable(settings, exc)}, then run this again (the "
-                                "webhook is in place)")) from None
+        raise QuorumError(f"{_unreachable(settings, exc)}, then run this again (the "
+                          "webhook is in place)") from None
 
 
 def _sync_label_stream(settings: Settings, project_id: str, known_tasks: set[str],

@@ -8,8 +8,8 @@ replicas): a 200 means nothing of the payload can be lost any more.
 
 Label Studio does not retry a webhook that failed, so a receiver that could not reach
 Kafka or Redis answers 503 and says so in its log: ``quorum label-studio connect`` run
-again brings every annotation's newest version in afterwards, and the deletions missed
-meanwhile (:mod:`streams.label_studio_sync`).
+again (or kept running with ``--every``) brings every annotation's newest version in
+afterwards, and the deletions missed meanwhile (:mod:`streams.label_studio_sync`).
 """
 
 from __future__ import annotations
@@ -187,8 +187,9 @@ class LabelStudioReceiver:
     def _unreachable(self, exc: BaseException) -> Answer:
         what = f"{type(exc).__name__}: {exc}"
         log.error("a Label Studio webhook was not taken: Kafka or Redis is unreachable (%s). "
-                  "Label Studio does not retry it: once they are back, send a fresh export "
-                  "with `quorum send-export`", what)
+                  "Label Studio does not retry it: once they are back, `quorum label-studio "
+                  "connect` brings it in (run it again, or keep it running with --every)",
+                  what)
         return 503, {"error": f"Kafka or Redis is unreachable ({what}); nothing of this "
                               "payload was taken"}
 
