@@ -66,7 +66,8 @@ async def settled(session: aiohttp.ClientSession, url: str,
     """The report once ``done`` says every fact reached it (facts travel from the
     annotations agent through the workflow topic)."""
     deadline = time.monotonic() + timeout_s
-    status, body = 0, {}
+    status = 0
+    body: dict[str, Any] = {}
     while time.monotonic() < deadline:
         status, body = await get(session, url)
         if status == 200 and done(body):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from streams.models.annotation import parse_annotation
+from streams.models.annotation import AnnotationEvent, parse_annotation
 from streams.state.store import ApplyStatus, BatchWrite, StateStore
 from streams.state.task import TaskRecord
 
@@ -14,7 +14,7 @@ from .pipeline import Deployment, annotation
 pytestmark = pytest.mark.integration
 
 
-def _event(annotation_id: str, annotator: str, label: str):  # type: ignore[no-untyped-def]
+def _event(annotation_id: str, annotator: str, label: str) -> AnnotationEvent:
     raw = orjson.dumps(annotation("t1", annotation_id, annotator, label))
     return parse_annotation(raw, max_bytes=1 << 20)
 

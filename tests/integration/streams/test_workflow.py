@@ -55,7 +55,7 @@ async def _next_task(session: aiohttp.ClientSession, worker: WorkerProcess, anno
             if response.status == 200:
                 answer = await response.json()
                 assert answer["annotator"] == annotator
-                return answer["task_id"]  # type: ignore[no-any-return]
+                return answer["task_id"]
             assert response.status in (409, 503), await response.text()
         await asyncio.sleep(0.2)
     raise AssertionError(f"the label stream at {url} did not answer")
@@ -66,7 +66,7 @@ async def _label(deployment: Deployment, worker: WorkerProcess, rng: random.Rand
     """Annotators pull and label in turns for ``rounds`` rounds (or until all tasks are
     decided); the annotations sent."""
     sent = 0
-    counter = defaultdict(int)
+    counter: defaultdict[str, int] = defaultdict(int)
     async with aiohttp.ClientSession() as session:
         for _ in range(rounds):
             batch = []

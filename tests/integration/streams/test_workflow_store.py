@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -100,7 +101,7 @@ async def test_a_former_owner_changes_nothing(store: WorkflowStore, write: Write
 
 async def test_apply_refuses_a_moved_offset(store: WorkflowStore) -> None:
     token = await store.claim(P)
-    write = dict(journal_entry=b"j", outbox_entries=[b"o"], acked=0)
+    write: dict[str, Any] = dict(journal_entry=b"j", outbox_entries=[b"o"], acked=0)
     assert await store.apply(P, token, expected_offset_raw=b"0", new_offset=4,
                              **write) is ApplyStatus.CONFLICT  # nothing applied yet
     assert await store.apply(P, token, expected_offset_raw=None, new_offset=4,

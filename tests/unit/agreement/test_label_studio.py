@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from agreement import TaskAgreement, recompute
+from agreement import Methodology, TaskAgreement, recompute
 from agreement.label_studio import (
     ControlWeight,
     annotator_of,
@@ -310,7 +310,7 @@ def test_webhook_capture_scores_by_hand() -> None:
     scores = {task: score_task(list(a.values()), pairwise) for task, a in by_task.items()}
     assert {task: score.overall for task, score in scores.items()} == pytest.approx(EXPECTED_FINAL)
     assert all(score.dimensions.keys() == {"sentiment"} for score in scores.values())
-    consensus = dataclasses.replace(pairwise, methodology="consensus")
+    consensus = dataclasses.replace(pairwise, methodology=Methodology.CONSENSUS)
     # 22: pos, pos, neg; 23: pos, neg, neu; 17 after the delete: pos, neg; 21: pos x3.
     by_hand = {22: 2 / 3, 23: 1 / 3, 17: 1 / 2, 21: 1.0}
     for task, expected in by_hand.items():

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agreement import TaskAgreement, pair_score, recompute
+from agreement import Methodology, TaskAgreement, pair_score, recompute
 from agreement.metrics import (
     DEFAULT_METRIC,
     REGISTRY,
@@ -205,7 +205,7 @@ def test_configured_metric_replaces_the_type_default() -> None:
 
 def test_consensus_methodology_overall_and_dimensions() -> None:
     annotations = [_annotation(1, "pos"), _annotation(2, "pos"), _annotation(3, "neg")]
-    score = score_task(annotations, ScoringConfig(methodology="consensus"))
+    score = score_task(annotations, ScoringConfig(methodology=Methodology.CONSENSUS))
     assert score.overall == pytest.approx(2 / 3)
     assert score.dimensions == pytest.approx({"sentiment": 2 / 3})
     # Pair scores are the same under both methodologies; only their combination differs.
@@ -215,11 +215,11 @@ def test_consensus_methodology_overall_and_dimensions() -> None:
 def test_consensus_threshold_applies_to_continuous_pair_scores() -> None:
     annotations = [_annotation(1, "a", "b"), _annotation(2, "a"), _annotation(3, "b", "c")]
     # 1-2 Jaccard({a,b},{a}) = 1/2; 1-3 Jaccard({a,b},{b,c}) = 1/3; 2-3 = 0.
-    at_half = score_task(annotations, ScoringConfig(methodology="consensus"))
+    at_half = score_task(annotations, ScoringConfig(methodology=Methodology.CONSENSUS))
     assert at_half.overall == pytest.approx(2 / 3)  # 1 gathers 2
-    at_third = ScoringConfig(methodology="consensus", consensus_threshold=0.3)
+    at_third = ScoringConfig(methodology=Methodology.CONSENSUS, consensus_threshold=0.3)
     assert score_task(annotations, at_third).overall == 1.0  # 1 gathers 2 and 3
-    strict = ScoringConfig(methodology="consensus", consensus_threshold=0.9)
+    strict = ScoringConfig(methodology=Methodology.CONSENSUS, consensus_threshold=0.9)
     assert score_task(annotations, strict).overall == pytest.approx(1 / 3)
 
 
@@ -324,7 +324,7 @@ def test_config_with_rating_range_from_the_label_config() -> None:
 def test_config_dict_round_trip_and_defaults() -> None:
     config = ScoringConfig(
         tags={"sentiment": TagScoring("choices", weight=2.0), "taxonomy": TagScoring("taxonomy")},
-        methodology="consensus",
+        methodology=Methodology.CONSENSUS,
         consensus_threshold=0.75,
         include_predictions=True,
         include_ground_truth=False,

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agreement import ScoringConfig, TagScoring, TaskAgreement, recompute, score_task
+from agreement import Methodology, ScoringConfig, TagScoring, TaskAgreement, recompute, score_task
 from agreement.metrics import REGISTRY, ResultItem
 
 from .metrics import strategies as shapes
@@ -110,7 +110,7 @@ def _operations(main_type: str) -> st.SearchStrategy[list[tuple[str, list[Result
 
 
 def _config(
-    metric: str, params: dict[str, Any], methodology: str, side_weight: float
+    metric: str, params: dict[str, Any], methodology: Methodology, side_weight: float
 ) -> ScoringConfig:
     label_weights = params.pop("label_weights", None)
     return ScoringConfig(
@@ -134,9 +134,9 @@ def _check(
 
 
 @pytest.mark.parametrize(("metric", "result_type", "params"), METRIC_CASES)
-@pytest.mark.parametrize("methodology", ["pairwise", "consensus"])
+@pytest.mark.parametrize("methodology", [Methodology.PAIRWISE, Methodology.CONSENSUS])
 def test_incremental_equals_recompute_for_every_metric(
-    metric: str, result_type: str, params: dict[str, Any], methodology: str
+    metric: str, result_type: str, params: dict[str, Any], methodology: Methodology
 ) -> None:
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(_operations(result_type), st.sampled_from([0.0, 1.0]))

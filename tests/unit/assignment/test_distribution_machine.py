@@ -23,6 +23,7 @@ from hypothesis.stateful import (
 
 from assignment.consensus import ConsensusPolicy
 from assignment.distribution import Distribution, DistributionPolicy
+from assignment.distribution_policy import AssignmentMode
 from assignment.label_stream import Assignment, Queue
 from assignment.seats import ReleaseReason, ReservationReleased, TaskUnfillable, TaskView
 from assignment.skips import RejectMode, SkipMode
@@ -34,7 +35,7 @@ POOL_QUEUES = {Queue.LOW_AGREEMENT, Queue.STARTED, Queue.OVERLAP, Queue.SEQUENCE
 policies = st.builds(
     lambda overlap, extra, cohort, first, count, share, mode, push: DistributionPolicy(
         ConsensusPolicy(overlap, 0.7, extra), cohort, first, count, share, 10.0, mode,
-        "pull" if push is None else "push", push or 1),
+        AssignmentMode.PULL if push is None else AssignmentMode.PUSH, push or 1),
     st.integers(1, 3),
     st.integers(0, 2),
     st.sampled_from([0, 50, 100]),

@@ -491,9 +491,9 @@ def test_new_settings_give_the_evaluation_they_would_have_given_from_the_start(
 ) -> None:
     changed = ModelEvaluation(old)
     fresh = ModelEvaluation(new)
-    for task, scores, now in steps:
-        changed.update_task(task, scores, now)
-        fresh.update_task(task, scores, now)
+    for task, scores, at in steps:
+        changed.update_task(task, scores, at)
+        fresh.update_task(task, scores, at)
     before = set(changed.regressions())
     events = changed.reconfigure(new)
     assert changed.to_state() == fresh.to_state()

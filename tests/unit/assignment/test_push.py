@@ -28,8 +28,9 @@ TTL = 60.0
 def make(overlap: int = 1, max_additional: int = 0, depth: int = 1,
          evaluation: EvaluationSettings | None = None, **settings: Any) -> Distribution:
     consensus = ConsensusPolicy(overlap=overlap, threshold=0.7, max_additional=max_additional)
-    policy = DistributionPolicy(consensus, reservation_ttl=TTL, assignment_mode="push",
-                                push_depth=depth, **settings)
+    policy = DistributionPolicy(consensus, reservation_ttl=TTL,
+                                assignment_mode=AssignmentMode.PUSH, push_depth=depth,
+                                **settings)
     return Distribution(policy, evaluation)
 
 
@@ -78,7 +79,7 @@ def test_bad_push_settings_are_refused(settings: dict[str, Any], message: str) -
 
 
 def test_push_settings_round_trip_and_old_states_read_as_pull() -> None:
-    policy = DistributionPolicy(assignment_mode="push", push_depth=3)
+    policy = DistributionPolicy(assignment_mode=AssignmentMode.PUSH, push_depth=3)
     state = json.loads(json.dumps(policy.to_state()))
     assert (state["assignment_mode"], state["push_depth"]) == ("push", 3)
     assert DistributionPolicy.from_state(state) == policy

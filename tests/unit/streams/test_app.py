@@ -3,10 +3,10 @@ not owning the project, without the project, with it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from assignment import Assignment, Queue
-from streams.agents.workflow import NotOwner
+from streams.agents.workflow import NotOwner, WorkflowAgent
 from streams.app import label_stream_answer, report_answer
 
 
@@ -61,17 +61,24 @@ class Agent:
         return self.outcome
 
 
+def stream_agent(outcome: Any) -> WorkflowAgent:
+    """An :class:`Agent` where label_stream_answer takes workflow agents (it calls only
+    ``next_task``)."""
+    return cast(WorkflowAgent, Agent(outcome))
+
+
 async def test_the_label_stream_answers_the_reserved_task() -> None:
     assigned = Assignment("t7", "alice", 1795870000.0, Queue.SEQUENCE)
-    assert await label_stream_answer(View(), [Agent(assigned)], "p1", "alice") == (200, {
+    assert await label_stream_answer(View(), [stream_agent(assigned)], "p1", "alice") == (200, {
         "project_id": "p1", "annotator": "alice", "task_id": "t7", "queue": "sequence",
         "expires_at": 1795870000.0})
-    assert await label_stream_answer(View(), [Agent(None)], "p1", "alice") == (
+    assert await label_stream_answer(View(), [stream_agent(None)], "p1", "alice") == (
         200, {"project_id": "p1", "annotator": "alice", "task_id": None})
 
 
 async def test_the_label_stream_answers_409_and_503_like_the_reports() -> None:
-    status, body = await label_stream_answer(View(), [Agent(NotOwner("p1"))], "p1", "alice")
+    status, body = await label_stream_answer(View(), [stream_agent(NotOwner("p1"))], "p1",
+                                             "alice")
     assert status == 409 and "another worker" in body["error"]
     status, body = await label_stream_answer(View(), [], "p1", "alice")
     assert status == 503 and "retry" in body["error"]

@@ -3,6 +3,7 @@ with the annotations, their task-quality, decision and workflow-fact outputs, de
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
 
@@ -48,7 +49,7 @@ def verdict(annotator: int, action: str, /, *, revision: int = 1, label: str | N
     return orjson.dumps(body)
 
 
-def records_of(values: list[bytes | None], first: int = 100) -> list[InputRecord]:
+def records_of(values: Sequence[bytes | None], first: int = 100) -> list[InputRecord]:
     return [InputRecord(first + i, value) for i, value in enumerate(values)]
 
 

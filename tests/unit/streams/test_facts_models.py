@@ -271,7 +271,7 @@ def test_model_facts_do_not_depend_on_batches_or_replays(
 
 # Parsing --------------------------------------------------------------------------------------
 
-BASE = {"event_id": "3:7:4", "project_id": "p", "occurred_at": OCCURRED_AT,
+BASE: dict[str, Any] = {"event_id": "3:7:4", "project_id": "p", "occurred_at": OCCURRED_AT,
         "kind": "model-scores", "task_id": "t"}
 
 

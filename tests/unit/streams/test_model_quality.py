@@ -3,7 +3,7 @@ trips, and the model-quality output events."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -63,7 +63,9 @@ def test_unchanged_scores_report_nothing_and_changed_ones_report_their_version()
     assert models.scores("t1", {"p1": score("v1", 1.0), "p2": score("v2", 0.0)}, T0 + 5) == []
     events = models.scores("t1", {"p1": score("v1", 1.0), "p2": score("v2", 0.5)}, T0 + 9)
     assert [e.model_version for e in qualities(events)] == ["v2"]
-    assert events[0].scores.annotators == MetricMean(0.5, 1)
+    first = events[0]
+    assert isinstance(first, ModelQuality)  # the figures; only they have scores
+    assert first.scores.annotators == MetricMean(0.5, 1)
 
 
 def test_a_task_that_lost_its_predictions_leaves_the_figures() -> None:
@@ -82,7 +84,8 @@ def test_versions_are_reported_in_first_seen_order() -> None:
     models.scores("t0", {"p0": score("b", 1.0)}, T0)
     models.scores("t1", {"p1": score("a", 1.0)}, T0 + 10)
     events = models.scores("t2", {"x": score("a", 0.0), "y": score("b", 0.0)}, T0 + 20)
-    assert [e.model_version for e in events] == ["b", "a"]
+    # The two versions' figures (ModelQuality events, which name their model_version).
+    assert [e.model_version for e in cast("list[ModelQuality]", events)] == ["b", "a"]
 
 
 def test_a_worse_version_regresses_once_both_have_enough_tasks() -> None:
@@ -97,7 +100,7 @@ def test_a_worse_version_regresses_once_both_have_enough_tasks() -> None:
     events = models.scores("new2", {"n2": score("v2", 0.6, 0.4)}, T0 + DAY + 2)
     (regressed,) = regressions(events)
     assert regressed == ModelRegressed("v2", "v1", ModelMetric.ANNOTATORS, 0.6,
-                                       pytest.approx(0.9), 0.1)
+                                       cast(float, pytest.approx(0.9)), 0.1)
     assert regressed.previous - regressed.new > STRICT.regression_margin
     # Regression events come after the figures that caused them, and only once.
     assert isinstance(events[0], ModelQuality) and events[-1] == regressed

@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import krippendorff
 import numpy as np
@@ -60,7 +60,7 @@ HAND: dict[int, list[tuple[int, int, list[str], int]]] = {
 # 4: (1,2) Jaccard 1/2 and 1 -> 0.75; (1,3) (0.5 + 0.75) / 2 = 0.625; (2,3) 0.875
 #                                                            -> 2.25 / 3 = 0.75
 # 5: one annotation                                          -> 1.0
-TASK_SCORES = {1: 0.5, 2: 2.75 / 3, 3: 0.25, 4: 0.75, 5: 1.0}
+TASK_SCORES: dict[int | str, float] = {1: 0.5, 2: 2.75 / 3, 3: 0.25, 4: 0.75, 5: 1.0}
 PAIR_SCORES = {  # annotator -> their pair scores with the others, all tasks
     "1": [1.0, 0.25, 0.875, 1.0, 0.25, 0.75, 0.625],
     "2": [1.0, 0.25, 0.875, 0.875, 0.25, 0.75, 0.875],
@@ -199,7 +199,8 @@ def test_krippendorff_alpha_equals_the_batch_function_and_the_reference() -> Non
         assert value == krippendorff_alpha(quality, level)
         # Reference implementation: krippendorff.alpha (PyPI "krippendorff").
         reference = krippendorff.alpha(
-            reliability_data=quality.astype(float), level_of_measurement=level
+            reliability_data=quality.astype(float),
+            level_of_measurement=cast(krippendorff.LevelOfMeasurement, level),
         )
         assert value == pytest.approx(reference, abs=1e-9)
     codes = {"pos": 0.0, "neg": 1.0, "neu": 2.0}

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
 
 import orjson
 import pytest
 
 from assignment import Assignment, ConsensusPolicy, DistributionPolicy, Queue, ReservationReleased
+from assignment.distribution_policy import AssignmentMode
 from streams.workflow import Op, ProjectWorkflow, WorkflowPartition, decode_entry, encode_entry
 
 POLICY = DistributionPolicy(consensus=ConsensusPolicy(overlap=2, threshold=0.7,
                                                       max_additional=1),
                             reservation_ttl=30.0)
 PUSH_POLICY = DistributionPolicy(consensus=POLICY.consensus, reservation_ttl=30.0,
-                                 assignment_mode="push", push_depth=2)
+                                 assignment_mode=AssignmentMode.PUSH, push_depth=2)
 
 
 def _session(seed: int, policy: DistributionPolicy = POLICY) -> list[Op]:
@@ -28,8 +31,8 @@ def _session(seed: int, policy: DistributionPolicy = POLICY) -> list[Op]:
         ops.append(["models", project, {"bucket_seconds": 60.0, "regression_margin": 0.05,
                                         "min_scored_tasks": 2,
                                         "regression_metrics": ["annotators"]}])
-        for task in range(12):
-            ops.append(["task", project, "imported", f"t{task}", now])
+        for number in range(12):
+            ops.append(["task", project, "imported", f"t{number}", now])
         for annotator in ("a", "b", "c", "d"):
             ops.append(["annotator", project, "joined", annotator, now])
     fact = 0
@@ -176,13 +179,14 @@ def test_a_submission_below_the_ground_truth_bar_asks_for_a_review_once() -> Non
     wanted = QualitySettings(evaluation=EvaluationSettings(review_below=0.5)).to_dict()
     partition.apply(["quality", "p", wanted, 1.0])
 
-    def submitted(annotation: str, score: float | None, offset: int) -> list[object]:
-        quality = {"annotation_id": annotation, "pairs": {}, "ground_truth_score": score,
-                   "label": None, "lead_time": None, "agreement": 1.0}
+    def submitted(annotation: str, score: float | None, offset: int) -> Sequence[object]:
+        quality: dict[str, Any] = {
+            "annotation_id": annotation, "pairs": {}, "ground_truth_score": score,
+            "label": None, "lead_time": None, "agreement": 1.0}
         return partition.apply(["fact", "p", "submitted", "t", annotation.split("-")[0],
                                 2.0, [0, offset, 0], quality])
 
-    def requests(outcomes: list[object]) -> list[ReviewRequested]:
+    def requests(outcomes: Sequence[object]) -> list[ReviewRequested]:
         return [o for o in outcomes if isinstance(o, ReviewRequested)]
 
     assert requests(submitted("a-1", 0.9, 1)) == []  # above the bar
@@ -244,12 +248,12 @@ def test_model_settings_changed_after_scoring_apply_once_and_replay() -> None:
 def _push_partition(depth: int = 1) -> WorkflowPartition:
     partition = WorkflowPartition()
     policy = DistributionPolicy(consensus=ConsensusPolicy(overlap=1), reservation_ttl=30.0,
-                                assignment_mode="push", push_depth=depth)
+                                assignment_mode=AssignmentMode.PUSH, push_depth=depth)
     partition.apply(["policy", "p", policy.to_state()])
     return partition
 
 
-def _assigned(outcomes: list[object]) -> list[tuple[str, str, Queue]]:
+def _assigned(outcomes: Sequence[object]) -> list[tuple[str, str, Queue]]:
     return [(o.annotator, o.task, o.queue) for o in outcomes if isinstance(o, Assignment)]
 
 

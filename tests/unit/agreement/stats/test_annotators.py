@@ -96,7 +96,8 @@ def test_exact_sum_survives_cancellation() -> None:
 
 def test_many_random_updates_stay_exact() -> None:
     rng = random.Random(20261128)
-    total, kept = ExactSum(), []
+    total = ExactSum()
+    kept: list[float] = []
     for _ in range(20_000):
         if kept and rng.random() < 0.45:
             total.remove(kept.pop(rng.randrange(len(kept))))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from collections.abc import Hashable, Sequence
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -57,7 +58,10 @@ def test_equals_scikit_learn(weights: str | None, items: list[tuple[Any, Any]]) 
         assert math.isclose(
             cohen_kappa(first, second, weights), expected, rel_tol=1e-9, abs_tol=1e-9
         )
-        assert cohen_kappa(np.array(first), np.array(second), weights) == cohen_kappa(
+        # Arrays work too; cohen_kappa's annotation names only sequences.
+        first_array = cast("Sequence[Hashable]", np.array(first))
+        second_array = cast("Sequence[Hashable]", np.array(second))
+        assert cohen_kappa(first_array, second_array, weights) == cohen_kappa(
             first, second, weights
         )
 

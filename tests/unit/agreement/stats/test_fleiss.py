@@ -81,7 +81,8 @@ def gwet_kappa(table: list[list[int]]) -> Fraction | None:
         Fraction(0),
     ) / len(paired)
     prevalence = [
-        sum(Fraction(row[k], sum(row)) for row in rows) / len(rows) for k in range(len(table[0]))
+        sum((Fraction(row[k], sum(row)) for row in rows), Fraction(0)) / len(rows)
+        for k in range(len(table[0]))
     ]
     chance = sum((p * p for p in prevalence), Fraction(0))
     return None if chance == 1 else (observed - chance) / (1 - chance)
@@ -169,8 +170,9 @@ def test_edge_cases() -> None:
     assert math.isclose(fleiss_kappa([[2, 2], [2, 2]]), (1 / 3 - 1 / 2) / (1 - 1 / 2))
     with pytest.raises(ValueError, match=">= 0"):
         fleiss_kappa([[3, -1], [1, 1]])
+    halves: list[list[float]] = [[1.5, 0.5], [1, 1]]
     with pytest.raises(ValueError, match="whole numbers"):
-        fleiss_kappa([[1.5, 0.5], [1, 1]])
+        fleiss_kappa(halves)
     accumulator = FleissAccumulator()
     with pytest.raises(ValueError, match="two or more raters"):
         accumulator.kappa()

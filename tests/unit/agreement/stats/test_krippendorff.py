@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from numpy.typing import ArrayLike
 
 from agreement import krippendorff_alpha
 from agreement.stats import LEVELS
@@ -122,7 +123,7 @@ def test_ties_in_ordinal_ranks() -> None:
         ([[1, 1, 2], [1, 1, math.nan]], "same"),  # variation only in an unpairable unit
     ],
 )
-def test_undefined_alpha_raises(data: object, message: str) -> None:
+def test_undefined_alpha_raises(data: ArrayLike, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         krippendorff_alpha(data)
 
@@ -138,5 +139,6 @@ def test_bad_arguments_raise_clear_errors() -> None:
         krippendorff_alpha([[-1, 2], [1, 2]], "ratio")
     with pytest.raises(ValueError, match="not in value_domain"):
         krippendorff_alpha([[1, 2], [1, 3]], "ordinal", value_domain=[1, 2])
+    with_inf: list[list[float]] = [[1, math.inf], [1, 2]]
     with pytest.raises(ValueError, match="inf"):
-        krippendorff_alpha([[1, math.inf], [1, 2]])
+        krippendorff_alpha(with_inf)

@@ -154,9 +154,9 @@ def test_paper_example_value_by_value() -> None:
     # observer D removed and put back, then changed and changed back.
     accumulator = KrippendorffAccumulator()
     for row in ref.KRIPPENDORFF_2011:
-        for unit, value in enumerate(row):
+        for column, value in enumerate(row):
             if not math.isnan(value):
-                accumulator.add(str(unit), int(value))
+                accumulator.add(str(column), int(value))
     before = {level: accumulator.alpha(level) for level in LEVELS}
     observer_d = [
         (str(unit), int(v)) for unit, v in enumerate(ref.KRIPPENDORFF_2011[3]) if not math.isnan(v)

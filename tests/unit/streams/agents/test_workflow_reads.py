@@ -4,12 +4,14 @@ only the in-memory state."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from streams.agents.workflow import NotOwner, WorkflowAgent, _Owned
 from streams.settings import Settings
+from streams.state.store import StateStore
+from streams.state.workflow_store import WorkflowStore
 from streams.workflow import WorkflowPartition
 from streams.workflow_reports import annotators_report, models_report
 
@@ -17,7 +19,9 @@ from ..test_workflow_reports import three_annotators, two_versions, workflow
 
 
 def agent_owning(project: str, state: Any) -> WorkflowAgent:
-    agent = WorkflowAgent(Settings(), store=None, configs=None, producer=None)
+    # Reads never touch Redis or Kafka: no store, config store or producer.
+    agent = WorkflowAgent(Settings(), store=cast(WorkflowStore, None),
+                          configs=cast(StateStore, None), producer=None)
     partition = WorkflowPartition({project: state})
     agent._owned[agent.partition_of(project)] = _Owned("token", partition, None, 0, 0)
     return agent

@@ -89,7 +89,7 @@ def test_label_studio_label_config_picks_metrics() -> None:
 def test_quorum_scoring_object() -> None:
     scoring = ScoringConfig(
         tags={"box": TagScoring("bbox_iou_threshold", {"threshold": 0.7}, weight=2.0)},
-        methodology="consensus",
+        methodology=Methodology.CONSENSUS,
         consensus_threshold=0.6,
     )
     config = parse_project_config(config_bytes(scoring=scoring.to_dict()))
@@ -153,7 +153,7 @@ def test_refusals(raw: bytes, words: list[str]) -> None:
             "q",
             scoring=ScoringConfig(
                 tags={"box": TagScoring("bbox_iou", label_weights={"Car": 2.0})},
-                methodology="consensus",
+                methodology=Methodology.CONSENSUS,
             ),
         ),
     ],

@@ -44,7 +44,7 @@ def test_null_evaluation_keeps_the_defaults() -> None:
 
 
 def test_every_evaluation_setting_reaches_the_quality_settings() -> None:
-    evaluation = {
+    evaluation: dict[str, Any] = {
         "enabled": True,
         "onboarding_tasks": 5,
         "continuous_share": 0.1,

@@ -27,13 +27,13 @@ OCCURRED_AT = "2024-05-01T12:00:00+00:00"
 ENVELOPE = {"event_id": "ev-1", "project_id": 7, "occurred_at": OCCURRED_AT}
 
 
-def event_bytes(schema: Any, kind: str, **fields: Any) -> bytes:
+def event_bytes(schema: Any, kind: Any, **fields: Any) -> bytes:
     """A valid-looking event; ``None`` in ``fields`` removes that field."""
     body = {"schema": schema, **ENVELOPE, "kind": kind, **fields}
     return orjson.dumps({name: value for name, value in body.items() if value is not None})
 
 
-def task_bytes(kind: str = "imported", **fields: Any) -> bytes:
+def task_bytes(kind: Any = "imported", **fields: Any) -> bytes:
     return event_bytes(TASK_SCHEMA, kind, **{"task_id": 42, **fields})
 
 
@@ -186,7 +186,8 @@ def test_builders_default_to_a_fresh_id_and_now() -> None:
     assert first["event_id"] != second["event_id"]
     assert len(first["event_id"]) == 32 and int(first["event_id"], 16) >= 0  # uuid4 hex
     occurred = datetime.fromisoformat(first["occurred_at"])
-    assert occurred.utcoffset() is not None and occurred.utcoffset().total_seconds() == 0
+    offset = occurred.utcoffset()
+    assert offset is not None and offset.total_seconds() == 0
     assert abs((datetime.now(occurred.tzinfo) - occurred).total_seconds()) < 60
     for body in (first, second):
         parse_workflow_event(orjson.dumps(body))
@@ -269,8 +270,9 @@ def test_a_deleted_fact_needs_its_annotation() -> None:
 
 
 def test_a_reviewed_fact_round_trips_and_is_checked() -> None:
-    base = {"event_id": "3:7:2", "project_id": "p", "occurred_at": "2026-11-28T06:00:00+00:00",
-            "kind": "reviewed", "task_id": "t", "annotator": "u1"}
+    base: dict[str, Any] = {
+        "event_id": "3:7:2", "project_id": "p", "occurred_at": "2026-11-28T06:00:00+00:00",
+        "kind": "reviewed", "task_id": "t", "annotator": "u1"}
     good = fact_body(**base, review={"annotation_id": 5, "reviewer": "boss",
                                      "action": "fix_and_accept", "score": 0.5, "requeue": None})
     event = parse_workflow_event(orjson.dumps(good))

@@ -218,6 +218,7 @@ def test_reviews_keep_the_agreement_equal_to_a_recompute(
         if index == reload_at:
             record = TaskRecord.from_json(record.to_json())
         if what == "submit":
+            assert labels is not None  # a submit step always has labels
             revisions[aid] += 1
             result = two_tags(*labels)
             assert record.apply(submit(aid, int(aid[1:]), result, revision=revisions[aid]))
