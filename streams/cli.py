@@ -371,8 +371,9 @@ def send_export(
 
 
 def _stream_annotations(settings: Settings, project: str, events: list[dict[str, Any]],
-                        what: str) -> int:
-    """Send Label Studio annotations' events with a progress bar; how many were sent.
+                        what: str, *, send: list[dict[str, Any]] | None = None) -> int:
+    """Send Label Studio annotations' events (or only ``send`` of them) with a progress
+    bar; how many were sent.
 
     Each annotation's task is kept first, for the webhook receiver: Label Studio's delete
     webhook names only the annotation.
@@ -381,7 +382,7 @@ def _stream_annotations(settings: Settings, project: str, events: list[dict[str,
 
     asyncio.run(remember_annotation_tasks(
         settings, project, {e["annotation_id"]: e["task_id"] for e in events}))
-    return _send_annotation_events(settings, events, what)
+    return _send_annotation_events(settings, events if send is None else send, what)
 
 
 def _send_annotation_events(settings: Settings, events: list[dict[str, Any]],
@@ -696,8 +697,9 @@ def _connect_pass(settings: Settings, studio: LabelStudio, project: int, quorum_
     from aiokafka.errors import KafkaError
 
     from streams.export_events import annotation_events
-    from streams.label_studio_sync import export_snapshot
+    from streams.label_studio_sync import export_snapshot, newer_than_stream
     from streams.operations import (
+        annotation_revisions_in_stream,
         label_studio_annotations,
         label_studio_task_ids,
         project_distributes,
@@ -731,8 +733,15 @@ def _connect_pass(settings: Settings, studio: LabelStudio, project: int, quorum_
             return
         if asyncio.run(project_distributes(settings, quorum_id)):
             _sync_label_stream(settings, quorum_id, known_tasks, snapshot)
-        _stream_annotations(settings, quorum_id, events, "streaming the annotations made so far")
-        console.print(f"sent {len(events)} annotation events of project {quorum_id}")
+        held = asyncio.run(annotation_revisions_in_stream(settings, quorum_id,
+                                                          sorted(snapshot.tasks)))
+        fresh = newer_than_stream(events, held)
+        _stream_annotations(settings, quorum_id, events,
+                            "streaming the annotations new or changed in Label Studio",
+                            send=fresh)
+        console.print(f"sent {len(fresh)} annotation events of project {quorum_id} (of the "
+                      f"export's {len(events)}, {len(events) - len(fresh)} are in the stream "
+                      "as they are)")
         deletions = _missed_deletions(studio, settings, quorum_id, known, snapshot)
         _send_annotation_events(settings, deletions, "deleting what Label Studio no longer has")
         console.print(f"deleted {len(deletions)} annotations that Label Studio no longer has "

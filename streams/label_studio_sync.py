@@ -14,7 +14,9 @@ annotation among them that the export no longer holds was deleted:
   Label Studio about these tasks (:func:`unlisted_tasks`).
 
 A distributing project's label stream gets every task of the export, and loses the
-tasks it got from Label Studio that the export no longer lists.
+tasks it got from Label Studio that the export no longer lists. Of the export's
+annotations, only those the stream does not hold at their revision are sent
+(:func:`newer_than_stream`).
 
 The mapping is read before the export so that an annotation made meanwhile, which the
 webhook delivers and the receiver remembers, is never taken for a deleted one. The
@@ -26,10 +28,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from agreement.label_studio import read_export
 from streams.label_studio_webhook import deletion_event, label_studio_task_event
+
+_Event = TypeVar("_Event", bound=Mapping[str, Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,16 @@ def deletion_events(project_id: str, deleted: Mapping[str, str], *,
         deletion_event(project_id, task, annotation, deleted_at)
         for annotation, task in sorted(deleted.items(), key=lambda item: _id_order(item[0]))
     ]
+
+
+def newer_than_stream(events: Iterable[_Event], held: Mapping[str, int]) -> list[_Event]:
+    """The annotation events of an export that the stream would apply: of an annotation
+    it does not hold (``held``: annotation id -> the newest revision it holds, deleted
+    ones included), or at a newer revision. The core ignores every other one (a
+    duplicate or an older version), so leaving them out changes nothing, and connecting
+    again sends only what changed in Label Studio since."""
+    return [event for event in events
+            if event["revision"] > held.get(event["annotation_id"], -1)]
 
 
 def label_stream_events(project_id: str, known_tasks: Collection[str],

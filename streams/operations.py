@@ -159,17 +159,33 @@ async def label_studio_annotations(settings: Settings, project_id: str) -> dict[
 async def annotations_deleted_in_stream(settings: Settings, project_id: str,
                                         tasks: Sequence[str]) -> set[str]:
     """The annotations of these tasks that the stream holds as deleted."""
+    records = await _stream_records(settings, project_id, tasks)
+    return {a for raw in records.values() for a in TaskRecord.deleted_annotations(raw)}
+
+
+async def annotation_revisions_in_stream(settings: Settings, project_id: str,
+                                         tasks: Sequence[str]) -> dict[str, int]:
+    """Annotation id -> the newest revision the stream holds (deleted ones included),
+    for the annotations of these tasks."""
+    records = await _stream_records(settings, project_id, tasks)
+    return {aid: revision for raw in records.values()
+            for aid, revision in TaskRecord.revisions(raw).items()}
+
+
+async def _stream_records(settings: Settings, project_id: str,
+                          tasks: Sequence[str]) -> dict[str, bytes]:
+    """:func:`task_records` over the annotations topic's true partition count (asked of
+    Kafka, so it holds even if the topic differs from ``QUORUM_PARTITIONS``)."""
     producer = plain_producer(settings)
     redis = Redis.from_url(settings.redis_url)
     try:
         await producer.start()
         partitions = list(await producer.partitions_for(settings.topic(topics.ANNOTATIONS)))
-        records = await task_records(redis, Keys(settings.key_prefix), partitions,
-                                     project_id, list(tasks))
+        return await task_records(redis, Keys(settings.key_prefix), partitions,
+                                  project_id, list(tasks))
     finally:
         await producer.stop()
         await redis.aclose()
-    return {a for raw in records.values() for a in TaskRecord.deleted_annotations(raw)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,13 @@ import pytest
 from typer.testing import CliRunner
 
 from streams.cli import app
-from streams.label_studio_sync import export_snapshot, label_stream_events
+from streams.export_events import annotation_events
+from streams.label_studio_sync import export_snapshot, label_stream_events, newer_than_stream
 from streams.label_studio_webhook import WEBHOOK_PATH
 from streams.models.project import ProjectConfig
 from streams.models.workflow import annotator_event
 from streams.operations import (
+    annotation_revisions_in_stream,
     label_studio_annotations,
     label_studio_deletions,
     label_studio_task_ids,
@@ -93,6 +95,9 @@ async def test_deletions_missed_meanwhile_end_as_a_clean_run(
     await asyncio.to_thread(_send_export, settings, BEFORE, PROJECT, tmp_path)
     await deployment.wait_applied()
     assert set(await _agreements(settings, PROJECT)) == {"1", "2", "3", "4"}
+    # Of an export, connect sends only what the stream does not hold at its revision.
+    assert await _to_send(settings, BEFORE) == []
+    assert await _to_send(settings, AFTER) == ["14"]
 
     # What connect does: the annotations Quorum got, read before the export is taken.
     known = await label_studio_annotations(settings, PROJECT)
@@ -131,7 +136,16 @@ async def test_deletions_missed_meanwhile_end_as_a_clean_run(
         settings, PROJECT, await label_studio_annotations(settings, PROJECT),
         export_snapshot(AFTER), has_task)
     assert again.events == [] and again.elsewhere == ["4"] and asked == ["4"]
+    assert await _to_send(settings, AFTER) == []
     assert "Traceback" not in worker.log()
+
+
+async def _to_send(settings: Settings, export: list[dict[str, Any]]) -> list[str]:
+    """The annotations of ``export`` that connect would send to PROJECT's stream now."""
+    tasks = sorted(export_snapshot(export).tasks)
+    held = await annotation_revisions_in_stream(settings, PROJECT, tasks)
+    return [e["annotation_id"]
+            for e in newer_than_stream(annotation_events(export, PROJECT), held)]
 
 
 async def _sync_label_stream(settings: Settings, project: str,

@@ -13,6 +13,7 @@ from streams.label_studio_sync import (
     export_snapshot,
     label_stream_events,
     missing_annotations,
+    newer_than_stream,
     not_deleted_yet,
     unlisted_tasks,
 )
@@ -112,3 +113,15 @@ def test_a_first_connect_imports_the_whole_project() -> None:
     imports, deletions = label_stream_events("p", set(), export_snapshot(EXPORT),
                                              occurred_at=DELETED_AT)
     assert [e["task_id"] for e in imports] == ["1", "2", "5"] and deletions == []
+
+
+def test_only_what_the_stream_would_apply_is_sent_again() -> None:
+    def at(annotation: str, revision: int) -> dict[str, Any]:
+        return {"annotation_id": annotation, "revision": revision}
+
+    # The stream holds 11 at 5, 12 at 5, 13 deleted at 9 (a deletion's revision).
+    held = {"11": 5, "12": 5, "13": 9}
+    events = [at("11", 5), at("12", 6), at("13", 8), at("14", 1), at("11", 4)]
+    # 11 as it is and an older 11, and 13 older than its deletion, the core would ignore.
+    assert newer_than_stream(events, held) == [at("12", 6), at("14", 1)]
+    assert newer_than_stream(events, {}) == events

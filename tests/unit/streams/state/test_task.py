@@ -91,6 +91,15 @@ def test_stored_records_tell_held_annotations_from_deleted_ones() -> None:
     assert TaskRecord.deleted_annotations(raw) == ["a2"]
 
 
+def test_stored_records_give_each_annotations_newest_revision_deleted_ones_included() -> None:
+    record = record_of(event("a1", 1, completed_by=10), event("a1", 4, kind="updated",
+                                                              completed_by=10),
+                       event("a2", 2, completed_by=11))
+    record.apply(event("a2", 7, kind="deleted", completed_by=None, result=None))
+    record.apply(event("a1", 3, kind="updated", completed_by=10))  # older: ignored
+    assert TaskRecord.revisions(record.to_json()) == {"a1": 4, "a2": 7}
+
+
 def test_delete_of_unseen_annotation_is_a_tombstone() -> None:
     record = TaskRecord()
     assert record.apply(event("a1", 3, kind="deleted", completed_by=None, result=None))
