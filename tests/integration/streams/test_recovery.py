@@ -188,3 +188,64 @@ async def test_redis_losing_its_last_writes_ends_like_a_clean_run(
     await deployment.wait_applied(timeout_s=120)
     await _assert_like_clean_run(deployment)
     assert "moved under the cache" in worker.log()
+
+
+async def test_workers_joining_and_leaving_mid_stream_end_like_a_clean_run(
+    deployment: Deployment, start_worker
+) -> None:
+    """Two rebalances with events flowing: a second worker joins and takes some of the
+    partitions over, then the first leaves (SIGTERM: it settles its batches in flight and
+    gives its partitions up) and the second takes them all."""
+    events = labeling_operation(3000, seed=11)
+    chunks = [events[i:i + 150] for i in range(0, len(events), 150)]
+    partitions = deployment.settings.partitions
+    deployment.settings = deployment.settings.model_copy(update={"batch_max_records": 200})
+    first = start_worker(deployment.settings)
+    await first.wait_owning(partitions)
+    await deployment.configure(CONFIG)
+
+    total = len(chunks)
+    sent: dict[str, int] = {"joining": 0, "leaving": 0, "after": 0}
+
+    async def send_while(phase: str, busy: Callable[[], bool], up_to: float,
+                         pause_s: float = 0.0) -> None:
+        """Send chunks while ``busy()``, at least one (every phase has events in flight)
+        and no further than ``up_to`` of the input (the rest is for the next phases)."""
+        while chunks and (sent[phase] == 0
+                          or (busy() and total - len(chunks) < up_to * total)):
+            await deployment.send(chunks.pop(0))
+            sent[phase] += 1
+            await asyncio.sleep(pause_s)
+
+    second = start_worker(deployment.settings)
+    # Paced: the second worker takes seconds to start, and events should still be flowing
+    # when it joins the group and the first gives partitions up.
+    await send_while("joining", lambda: not _owns_any(second.log()), up_to=0.5, pause_s=0.1)
+    await _wait_until(lambda: _owns_any(second.log()), "the second worker took no partition")
+    assert f"owning partitions {list(range(partitions))}" not in second.log()
+
+    leaving = asyncio.ensure_future(asyncio.to_thread(first.stop))
+    await send_while("leaving", lambda: not leaving.done(), up_to=0.75)
+    await leaving
+    await second.wait_owning(partitions)
+    await send_while("after", lambda: True, up_to=1.0)
+    assert all(sent.values()), sent
+
+    await deployment.wait_applied(timeout_s=180)
+    await _assert_like_clean_run(deployment)
+    for worker in (first, second):
+        assert "Traceback" not in worker.log()
+
+
+def _owns_any(log: str) -> bool:
+    """Whether a worker's log says it owns annotation partitions (``owning partitions
+    [..]``, not ``[]``)."""
+    return any("owning partitions [" in line and "owning partitions []" not in line
+               for line in log.splitlines())
+
+
+async def _wait_until(condition: Callable[[], bool], failure: str, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        await asyncio.sleep(0.1)
