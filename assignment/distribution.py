@@ -326,6 +326,10 @@ class Distribution:
                 self._set_honeypot(record, False)
         return self.take_events()
 
+    def is_ground_truth(self, task: str) -> bool:
+        """Whether ``task`` is marked as having a ground truth (a honeypot)."""
+        return task in self._ground_truth
+
     # The label stream -----------------------------------------------------------------------
 
     def next_task(self, annotator: str, now: float, *, low_agreement_last: bool = False

@@ -236,7 +236,7 @@ def apply_batch(
         # distributed project send empty scores once when its last one is deleted. Any
         # other project pays one attribute read (about 10 ns of the core's 14 us).
         predicted = config.distribute and bool(record.predictions)
-        truth_before = record.ground_truth is not None if config.distribute else False
+        truth_before = record.ground_truth if config.distribute else None
         if not record.apply(event):
             ignored += 1
             continue

@@ -59,7 +59,7 @@ def emit_facts(
     record: TaskRecord,
     *,
     predicted: bool = False,
-    truth_before: bool = False,
+    truth_before: tuple[str, Any] | None = None,
     collecting: bool = False,
 ) -> None:
     """Append the workflow facts of an applied annotation event (each with ``offset`` as
@@ -69,7 +69,9 @@ def emit_facts(
     back to collecting on this event.
 
     ``predicted``: the task had predictions before the event, so that deleting its last
-    one sends empty scores once (the evaluation then drops the task). ``collecting``: the
+    one sends empty scores once (the evaluation then drops the task). ``truth_before``:
+    the record's ground truth before the event (the same object when the event left it
+    alone). ``collecting``: the
     event took the task's decision back to COLLECTING (a counted annotation was deleted
     or skipped), so that the distribution reopens a task it had closed.
     """
@@ -96,10 +98,20 @@ def emit_facts(
                 "lead_time": event.lead_time,
                 "agreement": agreement,
             }))
-    if truth_before != (record.ground_truth is not None):
-        # The task became a ground-truth task (a honeypot for the distribution) or
-        # stopped being one.
-        facts.append((GROUND_TRUTH, None, None, {"marked": not truth_before}))
+    truth = record.ground_truth
+    if truth is not truth_before:
+        # The task's ground truth moved: marked (the task becomes a honeypot for the
+        # distribution), replaced, changed, or unmarked. Every other counted annotation's
+        # ground-truth score moves with it, not only at its next submission.
+        facts.append((GROUND_TRUTH, None, None, {
+            "marked": truth is not None,
+            "was_marked": truth_before is not None,
+            "ground_truth_scores": {
+                aid: record.ground_truth_agreement(aid)
+                for aid, entry in record.entries.items()
+                if entry.status == COUNTED and aid != annotation
+            },
+        }))
     models = _model_fact(record) if predicted or record.predictions else None
     _append_facts(outputs, causes, partition, offset, event, record, facts, models,
                   collecting=collecting)

@@ -170,6 +170,36 @@ class ProjectQuality:
         self._scores.rescore(record.annotator, record.score, None)
         return self._finish(task, before, [record.annotator, *others], now, [])
 
+    def ground_truth_moved(self, task: str, scores: Mapping[str, float | None], now: float
+                           ) -> list[QualityEvent]:
+        """The task's ground truth was marked, replaced, changed or unmarked: ``scores``
+        gives each counted annotation of the task its agreement with the ground truth now
+        (``None``: there is none, or it is the ground truth). Annotations never reported,
+        and skips, are left alone. Returns :class:`AnnotatorPaused` for whoever now fails
+        the evaluation, then the :class:`AnnotatorQuality` of each annotator whose score
+        moved."""
+        check_time(now)
+        for annotation, score in scores.items():
+            if score is not None:
+                check_unit(f"ground-truth score of {annotation!r}", score)
+        members = self._tasks.get(task, {})
+        moved: set[str] = set()
+        for annotation, score in scores.items():
+            record = members.get(annotation)
+            if record is None or record.status == _SKIPPED or record.score == score:
+                continue
+            self._scores.rescore(record.annotator, record.score, score)
+            record.score = score
+            moved.add(record.annotator)
+        events: list[QualityEvent] = list(self._scores.pause(moved, now))
+        events.extend(self.quality(annotator) for annotator in sorted(moved))
+        return events
+
+    def holds(self, annotation: str) -> bool:
+        """Whether the annotation was reported and counts (not skipped)."""
+        task = self._task_of.get(annotation)
+        return task is not None and self._tasks[task][annotation].status != _SKIPPED
+
     def reviewed(self, task: str, annotation: str, action: str, score: float, now: float
                  ) -> list[QualityEvent]:
         """A reviewer's verdict on a reported annotation: its acceptance and performance

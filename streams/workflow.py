@@ -322,11 +322,7 @@ class WorkflowPartition:
             return [*outcomes, *self._follow(workflow, deleted, now),
                     *workflow.reviews.deleted(task, quality["annotation_id"], now)]
         if kind == "ground-truth":
-            # A ground-truth task is a honeypot: outside the overlap, offered by the
-            # project's evaluation settings (onboarding, continuous share).
-            if op[7]["marked"]:
-                return list(distribution.ground_truth_marked(task, now))
-            return list(distribution.ground_truth_unmarked(task, now))
+            return self._ground_truth_moved(workflow, task, op[7], now)
         if kind == "model-scores":
             return list(workflow.models.scores(task, _prediction_scores(op[7]), now))
         if kind == "reviewed":
@@ -356,6 +352,38 @@ class WorkflowPartition:
             return closed
         raise ValueError(f"unknown workflow fact {kind!r}")
 
+
+    def _ground_truth_moved(self, workflow: ProjectWorkflow, task: str,
+                            fields: dict[str, Any], now: float) -> list[Outcome]:
+        """The task's ground truth was marked, replaced, changed or unmarked.
+
+        A ground-truth task is a honeypot: outside the overlap, offered by the project's
+        evaluation settings (onboarding, continuous share). The other annotations are
+        scored against the new ground truth at once, and one that now disagrees below the
+        evaluation's ``review_below`` goes to a reviewer, as a submission would.
+        """
+        marked = fields["marked"]
+        # A fact from before ``was_marked`` was written only when the mark flipped.
+        was_marked = fields.get("was_marked")
+        if was_marked is None:
+            was_marked = not marked
+        outcomes: list[Outcome] = []
+        if marked and not was_marked:
+            outcomes += workflow.distribution.ground_truth_marked(task, now)
+        elif was_marked and not marked:
+            outcomes += workflow.distribution.ground_truth_unmarked(task, now)
+        scores = fields.get("scores")
+        if not scores:
+            return outcomes
+        outcomes += self._follow(workflow, workflow.quality.ground_truth_moved(task, scores, now),
+                                 now)
+        below = workflow.quality.settings.evaluation.review_below
+        if below is not None:
+            for annotation, score in sorted(scores.items()):
+                if score is not None and score < below and workflow.quality.holds(annotation):
+                    outcomes += workflow.reviews.review_requested(
+                        task, "ground_truth_disagreement", now, annotation, score)
+        return outcomes
 
     @staticmethod
     def _follow(workflow: ProjectWorkflow, events: list[QualityEvent], now: float

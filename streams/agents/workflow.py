@@ -536,7 +536,9 @@ def _op_of(event: Any, now: float, config: Any) -> Op:
                    "ground_truth_score": q.ground_truth_score, "label": q.label,
                    "lead_time": q.lead_time, "agreement": q.agreement}
     elif event.marked is not None:
-        quality = {"marked": event.marked}
+        quality = {"marked": event.marked, "was_marked": event.was_marked,
+                   "scores": None if event.ground_truth_scores is None
+                   else dict(event.ground_truth_scores)}
     elif event.model_scores is not None:
         quality = {key: {"model_version": v.model_version, "annotators": v.annotators,
                          "consensus": v.consensus, "ground_truth": v.ground_truth}

@@ -102,8 +102,12 @@ class WorkflowEvent:
     # A model-scores fact's prediction id -> scores; empty when the task's last
     # prediction was deleted.
     model_scores: Mapping[str, PredictionScore] | None = None
-    # A ``ground-truth`` fact: the task's ground truth was marked (True) or unmarked.
+    # A ``ground-truth`` fact: whether the task has a ground truth after the event and
+    # before it (``None`` before: a fact from before the field, which always flipped it),
+    # and every other counted annotation's agreement with the ground truth now (null: none).
     marked: bool | None = None
+    was_marked: bool | None = None
+    ground_truth_scores: Mapping[str, float | None] | None = None
 
 
 REVIEW_ACTIONS = tuple(action.value for action in ReviewAction)  # accept, reject, fix_and_accept
@@ -272,16 +276,38 @@ def workflow_event_from_dict(body: Mapping[str, Any]) -> WorkflowEvent:
         annotator = optional_str_id(body, _ANNOTATOR)
     review = _review(body) if schema == FACT_SCHEMA and kind == "reviewed" else None
     scores = _model_scores(body) if schema == FACT_SCHEMA and kind == "model-scores" else None
-    marked = None
+    marked = was_marked = truth_scores = None
     if schema == FACT_SCHEMA and kind == "ground-truth":
-        marked = body.get("marked")
-        if not isinstance(marked, bool):
-            raise InvalidEvent(f"field 'marked' of a ground-truth fact must be true or false, "
-                               f"got {kind_of(marked)}")
+        marked, was_marked, truth_scores = _ground_truth(body)
     return WorkflowEvent(
         schema, event_id, project_id, occurred_at, kind, task_id, annotator, annotators,
-        quality, review, scores, marked,
+        quality, review, scores, marked, was_marked, truth_scores,
     )
+
+
+def _ground_truth(body: Mapping[str, Any]
+                  ) -> tuple[bool, bool | None, dict[str, float | None] | None]:
+    """``marked``, ``was_marked`` and ``ground_truth_scores`` of a ground-truth fact (the
+    last two absent from facts written before them)."""
+    marked = body.get("marked")
+    if not isinstance(marked, bool):
+        raise InvalidEvent(f"field 'marked' of a ground-truth fact must be true or false, "
+                           f"got {kind_of(marked)}")
+    was_marked = body.get("was_marked")
+    if was_marked is not None and not isinstance(was_marked, bool):
+        raise InvalidEvent(f"field 'was_marked' of a ground-truth fact must be true, false or "
+                           f"absent, got {kind_of(was_marked)}")
+    scores = body.get("ground_truth_scores")
+    if scores is None:
+        return marked, was_marked, None
+    if not isinstance(scores, dict) or not all(
+            value is None or (isinstance(value, int | float) and not isinstance(value, bool)
+                              and 0.0 <= value <= 1.0)
+            for value in scores.values()):
+        raise InvalidEvent("field 'ground_truth_scores' must map annotation ids to scores in "
+                           "[0, 1] or null")
+    return marked, was_marked, {str(k): None if v is None else float(v)
+                                for k, v in scores.items()}
 
 
 def task_event(

@@ -117,3 +117,43 @@ async def test_honeypots_and_pausing(
     assert final_bad["task_id"] is None
     assert not [e for e in outputs if e["schema"] == "quorum.annotator-paused/v1"
                 and e["annotator"] == "good"]
+
+
+async def test_a_ground_truth_marked_after_the_annotations_scores_them(
+    deployment: Deployment,
+    start_owning_worker: Callable[[Settings], Awaitable[WorkerProcess]],
+) -> None:
+    """The expert marks the ground truth once the annotators are done: their annotations
+    are scored at once, and the one who disagrees is paused without submitting again."""
+    settings = deployment.settings
+    await start_owning_worker(settings)
+    project = "late-truth"
+    evaluation = EvaluationSettings(enabled=True, pause_on_failure=True, minimum_score=0.8,
+                                    minimum_tasks=3)
+    await deployment.configure(ProjectConfig(
+        project, annotations_per_task=2, distribute=True, evaluation=evaluation))
+    tasks = ["g0", "g1", "g2"]
+    await _produce_workflow(settings, [task_event(project, t, "imported") for t in tasks])
+    await _produce_workflow(settings, [annotator_event(project, a, "joined")
+                                       for a in ("good", "bad")])
+    await deployment.send([annotation(task, f"{task}-{who}", who, label, project=project)
+                           for task in tasks for who, label in (("good", "pos"), ("bad", "neg"))])
+    await deployment.wait_applied()
+    await _wait_workflow_applied(deployment)
+
+    truth = []
+    for task in tasks:
+        event = annotation(task, f"{task}-expert", "expert", "pos", project=project)
+        event["ground_truth"] = True
+        truth.append(event)
+    await deployment.send(truth)
+    await deployment.wait_applied()
+    await _wait_workflow_applied(deployment)
+
+    outputs = await deployment.read_outputs((topics.ANNOTATOR_QUALITY,), at_least=1)
+    paused = [e for e in outputs if e["schema"] == "quorum.annotator-paused/v1"]
+    assert [(e["annotator"], e["ground_truth_tasks"], e["ground_truth_score"])
+            for e in paused] == [("bad", 3, 0.0)]
+    latest = {e["annotator"]: e for e in outputs
+              if e["schema"] == "quorum.annotator-quality/v1"}
+    assert (latest["good"]["ground_truth_score"], latest["good"]["ground_truth_tasks"]) == (1.0, 3)

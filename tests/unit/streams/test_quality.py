@@ -135,6 +135,44 @@ def test_deleting_a_scored_annotation_removes_its_score() -> None:
     assert q.summary("ann").submitted == 1
 
 
+def test_a_ground_truth_marked_later_scores_the_annotations_already_there() -> None:
+    q = quality()
+    for i in range(3):  # three tasks, no ground truth yet: nothing scored
+        submit(q, f"t{i}", f"a{i}", "ann", score=None)
+        submit(q, f"t{i}", f"b{i}", "bob", score=None)
+    assert not q.is_paused("ann")
+    events = q.ground_truth_moved("t0", {"a0": 0.0, "b0": 1.0}, 5.0)
+    assert qualities(events)["ann"].ground_truth_score == 0.0
+    assert qualities(events)["bob"].ground_truth_score == 1.0
+    q.ground_truth_moved("t1", {"a1": 0.5, "b1": 1.0}, 6.0)
+    events = q.ground_truth_moved("t2", {"a2": 0.25, "b2": 1.0}, 7.0)
+    # ann: (0 + 0.5 + 0.25) / 3 < 0.75 over the minimum of 3 scored tasks: paused, first.
+    assert events[0] == AnnotatorPaused("ann", 0.25, 3, PAUSE_REASON, 7.0)
+    assert q.is_paused("ann") and not q.is_paused("bob")
+    # As if the annotations had been submitted with those scores.
+    direct = quality()
+    for i, (a, b) in enumerate([(0.0, 1.0), (0.5, 1.0), (0.25, 1.0)]):
+        submit(direct, f"t{i}", f"a{i}", "ann", score=a)
+        submit(direct, f"t{i}", f"b{i}", "bob", score=b)
+    for annotator in ("ann", "bob"):
+        assert q.summary(annotator) == direct.summary(annotator)
+
+
+def test_a_ground_truth_unmarked_or_moved_rescores_and_leaves_the_rest_alone() -> None:
+    q = quality()
+    submit(q, "t1", "a1", "ann", score=0.5)
+    q.skipped("t1", "s1", "sam", 2.0)
+    # Unmarked: a1 unscored; a skip and an annotation never reported are left alone.
+    events = q.ground_truth_moved("t1", {"a1": None, "s1": 0.0, "zz": 1.0}, 3.0)
+    assert list(qualities(events)) == ["ann"]
+    assert (q.quality("ann").ground_truth_score, q.quality("ann").ground_truth_tasks) == (None, 0)
+    assert q.quality("sam").ground_truth_tasks == 0
+    # Nothing moved: no event.
+    assert q.ground_truth_moved("t1", {"a1": None}, 4.0) == []
+    with pytest.raises(ValueError, match="ground-truth score of 'a1'"):
+        q.ground_truth_moved("t1", {"a1": 1.5}, 5.0)
+
+
 def test_a_removal_that_makes_the_mean_fail_pauses() -> None:
     q = quality(EvaluationSettings(enabled=True, pause_on_failure=True, minimum_score=0.75,
                                    minimum_tasks=2))

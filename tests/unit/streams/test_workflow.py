@@ -197,6 +197,43 @@ def test_a_submission_below_the_ground_truth_bar_asks_for_a_review_once() -> Non
     assert requests(submitted("c-1", 0.25, 4)) == []  # once per annotation until reviewed
 
 
+def test_a_ground_truth_marked_later_rescores_and_asks_for_reviews_below_the_bar() -> None:
+    from assignment import EvaluationSettings
+    from assignment.review_events import ReviewReason, ReviewRequested
+    from streams.quality import QualitySettings
+
+    partition = WorkflowPartition()
+    partition.apply(["policy", "p", POLICY.to_state()])
+    wanted = QualitySettings(evaluation=EvaluationSettings(review_below=0.5)).to_dict()
+    partition.apply(["quality", "p", wanted, 1.0])
+    for offset, (annotation, annotator) in enumerate([("a1", "ann"), ("b1", "bob")], 1):
+        partition.apply(["fact", "p", "submitted", "t", annotator, 2.0, [0, offset, 0], {
+            "annotation_id": annotation, "pairs": {}, "ground_truth_score": None,
+            "label": None, "lead_time": None, "agreement": 1.0}])
+
+    def truth_moved(fields: dict[str, Any], offset: int) -> Sequence[object]:
+        return partition.apply(["fact", "p", "ground-truth", "t", None, 3.0, [0, offset, 1],
+                                fields])
+
+    outcomes = truth_moved({"marked": True, "was_marked": False,
+                            "scores": {"a1": 0.25, "b1": 1.0}}, 3)
+    asked = [o for o in outcomes if isinstance(o, ReviewRequested)]
+    assert [(r.reason, r.annotation, r.score) for r in asked] == \
+        [(ReviewReason.GROUND_TRUTH_DISAGREEMENT, "a1", 0.25)]
+    quality = partition.projects["p"].quality
+    assert quality.quality("ann").ground_truth_score == 0.25
+    assert quality.quality("bob").ground_truth_score == 1.0
+    assert partition.projects["p"].distribution.is_ground_truth("t")
+    # Unmarked: the scores go, and the task is no honeypot any more.
+    truth_moved({"marked": False, "was_marked": True, "scores": {"a1": None, "b1": None}}, 4)
+    assert quality.quality("ann").ground_truth_tasks == 0
+    assert not partition.projects["p"].distribution.is_ground_truth("t")
+    # A fact journaled before the scores were added: the mark flips, nothing is rescored.
+    truth_moved({"marked": True}, 5)
+    assert partition.projects["p"].distribution.is_ground_truth("t")
+    assert quality.quality("ann").ground_truth_tasks == 0
+
+
 def test_model_settings_changed_after_scoring_apply_once_and_replay() -> None:
     from assignment import ModelEvaluationSettings, ModelMetric, ModelRegressed
 
