@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -63,12 +64,7 @@ async def test_honeypots_and_pausing(
     await _produce_workflow(settings, [annotator_event(PROJECT, a, "joined")
                                        for a in ("good", "bad")])
     # The expert's ground truth: "pos" on every ground-truth task.
-    truth = []
-    for task in GROUND_TRUTH:
-        event = annotation(task, f"{task}-expert", "expert", "pos", project=PROJECT)
-        event["ground_truth"] = True
-        truth.append(event)
-    await deployment.send(truth)
+    await deployment.send(_expert_truth(GROUND_TRUTH, PROJECT))
 
     # Everything so far applied: the annotations, then the facts they caused.
     await deployment.wait_applied()
@@ -141,12 +137,7 @@ async def test_a_ground_truth_marked_after_the_annotations_scores_them(
     await deployment.wait_applied()
     await _wait_workflow_applied(deployment)
 
-    truth = []
-    for task in tasks:
-        event = annotation(task, f"{task}-expert", "expert", "pos", project=project)
-        event["ground_truth"] = True
-        truth.append(event)
-    await deployment.send(truth)
+    await deployment.send(_expert_truth(tasks, project))
     await deployment.wait_applied()
     await _wait_workflow_applied(deployment)
 
@@ -157,3 +148,13 @@ async def test_a_ground_truth_marked_after_the_annotations_scores_them(
     latest = {e["annotator"]: e for e in outputs
               if e["schema"] == "quorum.annotator-quality/v1"}
     assert (latest["good"]["ground_truth_score"], latest["good"]["ground_truth_tasks"]) == (1.0, 3)
+
+
+def _expert_truth(tasks: list[str], project: str) -> list[dict[str, Any]]:
+    """The expert's annotation "pos" on each task, marked as its ground truth."""
+    truth = []
+    for task in tasks:
+        event = annotation(task, f"{task}-expert", "expert", "pos", project=project)
+        event["ground_truth"] = True
+        truth.append(event)
+    return truth
