@@ -430,6 +430,55 @@ def follow(
         asyncio.run(_follow())
 
 
+@app.command("lag")
+def lag_command(
+    max_lag: Annotated[
+        int | None,
+        typer.Option(min=0, help="exit with status 1 when the annotations or the workflow input "
+                     "is more than this many messages behind (for a health check)"),
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="print JSON instead")] = False,
+) -> None:
+    """How far the workers are behind: per input partition, the offset Kafka will give the
+    next message, the last one applied (from Redis, written with the state), the
+    messages not applied yet and the outbox (applied batches kept until a later write
+    confirms their outputs were published: one or two normally, more while Kafka refuses
+    outputs); then the dead letters."""
+    from aiokafka.errors import KafkaError
+
+    from streams.lag import ANNOTATIONS, WORKFLOW, over, total_lag
+    from streams.operations import input_lag
+
+    settings = _settings()
+    try:
+        rows, dead_letters = asyncio.run(input_lag(settings))
+    except QuorumError as exc:
+        raise _fail(exc) from None
+    except (KafkaError, RedisError, OSError) as exc:
+        raise _fail(_unreachable(settings, exc)) from None
+    behind = {stream: total_lag(rows, stream) for stream in (ANNOTATIONS, WORKFLOW)}
+    if json:
+        out.print_json(data={
+            "partitions": [{"stream": r.stream, "partition": r.partition, "start": r.start,
+                            "end": r.end, "applied": r.applied, "lag": r.lag,
+                            "outbox": r.outbox} for r in rows],
+            "lag": behind, "dead_letters": dead_letters})
+    else:
+        table = Table("input", "partition", "end", "applied", "lag", "outbox")
+        for r in rows:
+            table.add_row(r.stream, str(r.partition), f"{r.end:,}",
+                          "-" if r.applied is None else f"{r.applied:,}", f"{r.lag:,}",
+                          str(r.outbox))
+        out.print(table)
+        console.print(f"behind: annotations {behind[ANNOTATIONS]:,}, workflow "
+                      f"{behind[WORKFLOW]:,} messages; dead letters: {dead_letters:,} "
+                      f"(`quorum follow` shows them)")
+    problems = [] if max_lag is None else over(rows, max_lag)
+    if problems:
+        raise _fail(QuorumError("; ".join(problems) + ": is a worker running and keeping up? "
+                                "(`quorum worker`; each one takes a share of the partitions)"))
+
+
 @tasks_app.command("below")
 def tasks_below(
     agreement: Annotated[float, typer.Argument(help="list tasks whose agreement is below this")],

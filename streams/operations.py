@@ -10,11 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 from redis.asyncio import Redis
 
 from agreement.label_studio import ExportTask
-from streams import topics
+from streams import lag, topics
+from streams.errors import QuorumError
 from streams.kafka import plain_producer
 from streams.label_studio_sync import (
     ExportSnapshot,
@@ -24,6 +27,7 @@ from streams.label_studio_sync import (
     not_deleted_yet,
     unlisted_tasks,
 )
+from streams.lag import PartitionLag
 from streams.models.project import ProjectConfig, project_config_from_dict
 from streams.settings import Settings
 from streams.state.keys import Keys
@@ -311,6 +315,62 @@ class TaskAgreementRow:
     project_id: str
     task_id: str
     agreement: float
+
+
+async def input_lag(settings: Settings) -> tuple[list[PartitionLag], int]:
+    """Every input partition of the annotations and workflow streams against what Redis
+    says is applied (:mod:`streams.lag`), and the messages the dead-letter topic holds.
+
+    Raises :class:`QuorumError` naming the topic when the input topics do not exist yet.
+    """
+    keys = Keys(settings.key_prefix)
+    streams = ((lag.ANNOTATIONS, topics.ANNOTATIONS, keys.offset, keys.outbox),
+               (lag.WORKFLOW, topics.WORKFLOW, keys.workflow_offset, keys.workflow_outbox))
+    names = [settings.topic(short) for _, short, _, _ in streams]
+    letters_topic = settings.topic(topics.DEAD_LETTER)
+    partitions = await _partition_counts(settings, [*names, letters_topic])
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        await consumer.start()
+        rows: list[PartitionLag] = []
+        for (stream, _, offset_key, outbox_key), topic in zip(streams, names, strict=True):
+            tps = [TopicPartition(topic, p) for p in range(partitions[topic])]
+            starts = await consumer.beginning_offsets(tps)
+            ends = await consumer.end_offsets(tps)
+            reads = redis.pipeline(transaction=False)
+            for tp in tps:
+                reads.get(offset_key(tp.partition))
+                reads.llen(outbox_key(tp.partition))
+            stored = await reads.execute()
+            rows += [PartitionLag(stream, tp.partition, starts[tp], ends[tp],
+                                  lag.applied_offset(stored[2 * i]), int(stored[2 * i + 1]))
+                     for i, tp in enumerate(tps)]
+        letters = [TopicPartition(letters_topic, p) for p in range(partitions[letters_topic])]
+        starts = await consumer.beginning_offsets(letters)
+        ends = await consumer.end_offsets(letters)
+        return rows, sum(ends[tp] - starts[tp] for tp in letters)
+    finally:
+        await consumer.stop()
+        await redis.aclose()
+
+
+async def _partition_counts(settings: Settings, names: Sequence[str]) -> dict[str, int]:
+    """The partition count of each topic; :class:`QuorumError` for one that does not
+    exist. Existence is checked against the list of all topics first: asking the broker
+    about a missing topic by name could create it (``auto.create.topics.enable``)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        for name in names:
+            if name not in existing:
+                raise QuorumError(f"Kafka has no topic {name}: a worker creates it when it "
+                                  "starts (`quorum worker`); check QUORUM_TOPIC_PREFIX")
+        described = await admin.describe_topics(list(names))
+    finally:
+        await admin.close()
+    return {topic["topic"]: len(topic["partitions"]) for topic in described}
 
 
 async def tasks_below(
