@@ -659,24 +659,30 @@ def _refusal(status: int, raw: bytes, base: str) -> str:
     return f"the worker at {base} says: {error}"
 
 
+_LsProject = Annotated[int, typer.Argument(help="Label Studio project id")]
+_LsUrl = Annotated[str, typer.Option(help="Label Studio's address, e.g. http://ls:8080")]
+_LsToken = Annotated[
+    str,
+    typer.Option(envvar="LABEL_STUDIO_TOKEN",
+                 help="a Label Studio user's token: a personal access token, or a legacy "
+                 "token (env LABEL_STUDIO_TOKEN)"),
+]
+_QuorumProject = Annotated[
+    str | None, typer.Option(help="Quorum project id (default: the Label Studio id)")
+]
+
+
 @label_studio_app.command("connect")
 def label_studio_connect(
-    project: Annotated[int, typer.Argument(help="Label Studio project id")],
-    url: Annotated[str, typer.Option(help="Label Studio's address, e.g. http://ls:8080")],
-    token: Annotated[
-        str,
-        typer.Option(envvar="LABEL_STUDIO_TOKEN",
-                     help="a Label Studio user's token: a personal access token, or a "
-                     "legacy token (env LABEL_STUDIO_TOKEN)"),
-    ],
+    project: _LsProject,
+    url: _LsUrl,
+    token: _LsToken,
     receiver: Annotated[
         str | None,
         typer.Option(help="the worker's web address as Label Studio reaches it (default: "
                      "QUORUM_WEB_HOST and QUORUM_WEB_PORT)"),
     ] = None,
-    quorum_project: Annotated[
-        str | None, typer.Option(help="Quorum project id (default: the Label Studio id)")
-    ] = None,
+    quorum_project: _QuorumProject = None,
     backfill: Annotated[
         bool, typer.Option(help="also stream what the project holds now (its export)")
     ] = True,
@@ -737,6 +743,58 @@ def label_studio_connect(
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+@label_studio_app.command("reassign")
+def label_studio_reassign(
+    project: _LsProject, url: _LsUrl, token: _LsToken, quorum_project: _QuorumProject = None,
+) -> None:
+    """Carry out Quorum's reassign requests in Label Studio as they come: a task below the
+    agreement threshold with budget left gets its overlap raised and is marked unlabeled,
+    so that Label Studio offers it to one more annotator, one who has not annotated it.
+    Runs until Ctrl-C or SIGTERM; a restart resumes where it stopped, and a request
+    carried out before changes nothing. The token's user must be allowed to change the
+    project's tasks."""
+    from aiokafka.errors import KafkaError
+
+    from streams.label_studio_api import LabelStudio
+    from streams.label_studio_overlap import OverlapRaise
+    from streams.label_studio_reassign import DELETED, RAISED, carry_out, follow_reassignments
+
+    settings = _settings()
+    quorum_id = quorum_project or str(project)
+    studio = LabelStudio(url, token)
+
+    def outcome(change: OverlapRaise, what: str) -> None:
+        score = "-" if change.agreement is None else f"{change.agreement:.2f}"
+        if what == RAISED:
+            console.print(f"task {change.task_id}: overlap {change.overlap}, offered to one "
+                          f"more annotator (agreement {score})")
+        elif what == DELETED:
+            console.print(f"task {change.task_id}: deleted in Label Studio, nothing to do")
+        else:
+            console.print(f"task {change.task_id}: has its {change.overlap} annotations or is "
+                          "open for them already")
+
+    def retry(exc: Exception, wait: float) -> None:
+        console.print(f"[red]Label Studio did not take it:[/red] {exc}\ntrying again in "
+                      f"{wait:.0f} s")
+
+    async def run() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        await follow_reassignments(settings, quorum_id, lambda c: carry_out(studio, c),
+                                   stopping=stopping, on_outcome=outcome, on_retry=retry)
+
+    console.print(f"carrying out the reassign requests of {quorum_id} in Label Studio project "
+                  f"{project} (Ctrl-C or SIGTERM stops)")
+    try:
+        asyncio.run(run())
+    except (KafkaError, OSError) as exc:
+        raise _fail(_unreachable(settings, exc)) from None
+    console.print("stopped")
 
 
 def _connect_pass(settings: Settings, studio: LabelStudio, project: int, quorum_id: str,

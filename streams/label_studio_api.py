@@ -89,6 +89,22 @@ class LabelStudio:
                            missing_ok=True)
         return found is not None
 
+    def task(self, task_id: int) -> dict[str, Any] | None:
+        """The task as Label Studio holds it (``overlap``, ``is_labeled``,
+        ``total_annotations``...); ``None`` if it was deleted."""
+        found = self._call("GET", f"/api/tasks/{task_id}/", missing_ok=True)
+        if found is not None and not isinstance(found, dict):
+            raise LabelStudioError(f"Label Studio answered task {task_id} with "
+                                   f"{type(found).__name__}, not a task")
+        return found
+
+    def raise_overlap(self, task_id: int, overlap: int) -> None:
+        """Set the task's overlap and mark it unlabeled, so that Label Studio's next-task
+        offers it to an annotator who has not annotated it yet (Label Studio 1.23.2 does,
+        and marks it labeled again once the annotation comes; a PATCH of the overlap
+        alone leaves ``is_labeled`` as it was, and the task is not offered)."""
+        self._call("PATCH", f"/api/tasks/{task_id}/", {"overlap": overlap, "is_labeled": False})
+
     def _authorization(self) -> str:
         if self._auth is None:
             if is_personal_access_token(self.token):
@@ -100,8 +116,13 @@ class LabelStudio:
         return self._auth
 
     def _call(self, method: str, path: str, body: Any = None, *, auth: bool = True,
-              missing_ok: bool = False) -> Any:
-        """Label Studio's decoded answer; with ``missing_ok``, None for a 404."""
+              missing_ok: bool = False, fresh_auth: bool = False) -> Any:
+        """Label Studio's decoded answer; with ``missing_ok``, None for a 404.
+
+        A personal access token's access token expires (minutes): a 401 gets a new one
+        and the call once more, so that long-running commands (``connect --every``,
+        ``reassign``) keep working.
+        """
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if auth:
             headers["Authorization"] = self._authorization()
@@ -114,6 +135,11 @@ class LabelStudio:
         except urllib.error.HTTPError as exc:
             if missing_ok and exc.code == 404:
                 return None
+            if (exc.code == 401 and auth and not fresh_auth
+                    and is_personal_access_token(self.token)):
+                self._auth = None
+                return self._call(method, path, body, auth=auth, missing_ok=missing_ok,
+                                  fresh_auth=True)
             detail = exc.read()[:500].decode(errors="replace")
             hint = (" (check the token: a legacy token needs legacy tokens enabled in the "
                     "organization; a personal access token works as it is)"
