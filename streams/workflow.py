@@ -352,7 +352,6 @@ class WorkflowPartition:
             return closed
         raise ValueError(f"unknown workflow fact {kind!r}")
 
-
     def _ground_truth_moved(self, workflow: ProjectWorkflow, task: str,
                             fields: dict[str, Any], now: float) -> list[Outcome]:
         """The task's ground truth was marked, replaced, changed or unmarked.
