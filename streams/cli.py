@@ -472,7 +472,7 @@ def lag_command(
         out.print(table)
         console.print(f"behind: annotations {behind[ANNOTATIONS]:,}, workflow "
                       f"{behind[WORKFLOW]:,} messages; dead letters: {dead_letters:,} "
-                      f"(`quorum follow` shows them)")
+                      f"(`quorum follow dead-letter --from-beginning` shows them)")
     problems = [] if max_lag is None else over(rows, max_lag)
     if problems:
         raise _fail(QuorumError("; ".join(problems) + ": is a worker running and keeping up? "
