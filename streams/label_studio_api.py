@@ -105,6 +105,10 @@ class LabelStudio:
         alone leaves ``is_labeled`` as it was, and the task is not offered)."""
         self._call("PATCH", f"/api/tasks/{task_id}/", {"overlap": overlap, "is_labeled": False})
 
+    def mark_labeled(self, task_id: int) -> None:
+        """Mark the task labeled (Label Studio stops offering it)."""
+        self._call("PATCH", f"/api/tasks/{task_id}/", {"is_labeled": True})
+
     def _authorization(self) -> str:
         if self._auth is None:
             if is_personal_access_token(self.token):

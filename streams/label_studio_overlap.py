@@ -56,3 +56,13 @@ def still_needed(change: OverlapRaise, task: Mapping[str, Any]) -> bool:
     if not isinstance(done, int) or done >= change.overlap:
         return False
     return task.get("overlap") != change.overlap or bool(task.get("is_labeled"))
+
+
+def labeled_meanwhile(change: OverlapRaise, task: Mapping[str, Any]) -> bool:
+    """Whether the task, read again right after the raise, already holds the overlap it
+    was raised to but is marked unlabeled: an annotation landed between the read and the
+    raise (Label Studio marked the task labeled, and the raise undid that). It must be
+    marked labeled again, or Label Studio offers it to one annotator too many. An
+    annotation that lands after the raise needs nothing: Label Studio recounts on save."""
+    done = task.get("total_annotations")
+    return isinstance(done, int) and done >= change.overlap and not task.get("is_labeled")

@@ -22,7 +22,12 @@ from aiokafka.errors import KafkaError
 from streams import topics
 from streams.errors import QuorumError
 from streams.label_studio_api import LabelStudio
-from streams.label_studio_overlap import OverlapRaise, overlap_raise, still_needed
+from streams.label_studio_overlap import (
+    OverlapRaise,
+    labeled_meanwhile,
+    overlap_raise,
+    still_needed,
+)
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,13 +38,20 @@ _MAX_DELAY_S = 60.0
 
 def carry_out(studio: LabelStudio, change: OverlapRaise) -> str:
     """Raise the task's overlap in Label Studio if it still needs it: ``raised``,
-    ``done`` (it has the annotations already, or is open for them), ``deleted``."""
+    ``done`` (it has the annotations already, or is open for them), ``deleted``.
+
+    The task is read again after the raise: an annotation that landed in between is
+    caught there (:func:`streams.label_studio_overlap.labeled_meanwhile`)."""
     task = studio.task(change.task_id)
     if task is None:
         return DELETED
     if not still_needed(change, task):
         return DONE
     studio.raise_overlap(change.task_id, change.overlap)
+    after = studio.task(change.task_id)
+    if after is not None and labeled_meanwhile(change, after):
+        studio.mark_labeled(change.task_id)
+        return DONE
     return RAISED
 
 

@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 
-from streams.label_studio_overlap import OverlapRaise, overlap_raise, still_needed
+from streams.label_studio_overlap import (
+    OverlapRaise,
+    labeled_meanwhile,
+    overlap_raise,
+    still_needed,
+)
 
 
 def request(task: Any = "19", project: str = "ls-4", **fields: Any) -> dict[str, Any]:
@@ -49,3 +54,14 @@ RAISE = OverlapRaise(19, 3, 0.0)
 def test_a_raise_is_carried_out_only_while_the_task_needs_it(
         task: dict[str, Any], needed: bool) -> None:
     assert still_needed(RAISE, task) is needed
+
+
+@pytest.mark.parametrize(("task", "undo"), [
+    ({"overlap": 3, "is_labeled": False, "total_annotations": 2}, False),  # raised, waiting
+    ({"overlap": 3, "is_labeled": False, "total_annotations": 3}, True),   # one landed between
+    ({"overlap": 3, "is_labeled": True, "total_annotations": 3}, False),   # Label Studio recounted
+    ({"overlap": 3, "is_labeled": False}, False),
+])
+def test_an_annotation_that_landed_during_the_raise_is_caught(
+        task: dict[str, Any], undo: bool) -> None:
+    assert labeled_meanwhile(RAISE, task) is undo
