@@ -804,9 +804,9 @@ def _connect_pass(settings: Settings, studio: LabelStudio, project: int, quorum_
     from aiokafka.errors import KafkaError
 
     from streams.export_events import annotation_events
-    from streams.label_studio_sync import export_snapshot, newer_than_stream
+    from streams.label_studio_sync import export_snapshot, newer_than_stream, tasks_to_read
     from streams.operations import (
-        annotation_revisions_in_stream,
+        annotation_entries_in_stream,
         label_studio_annotations,
         label_studio_task_ids,
         project_distributes,
@@ -840,8 +840,10 @@ def _connect_pass(settings: Settings, studio: LabelStudio, project: int, quorum_
             return
         if asyncio.run(project_distributes(settings, quorum_id)):
             _sync_label_stream(settings, quorum_id, known_tasks, snapshot)
-        held = asyncio.run(annotation_revisions_in_stream(settings, quorum_id,
-                                                          sorted(snapshot.tasks)))
+        # One read of the stream's records serves both: what it holds of the export's
+        # annotations, and which missing ones it holds as deleted already.
+        held = asyncio.run(annotation_entries_in_stream(settings, quorum_id,
+                                                        tasks_to_read(known, snapshot)))
         fresh = newer_than_stream(events, held)
         _stream_annotations(settings, quorum_id, events,
                             "streaming the annotations new or changed in Label Studio",
@@ -849,7 +851,7 @@ def _connect_pass(settings: Settings, studio: LabelStudio, project: int, quorum_
         console.print(f"sent {len(fresh)} annotation events of project {quorum_id} (of the "
                       f"export's {len(events)}, {len(events) - len(fresh)} are in the stream "
                       "as they are)")
-        deletions = _missed_deletions(studio, settings, quorum_id, known, snapshot)
+        deletions = _missed_deletions(studio, quorum_id, known, snapshot, held)
         _send_annotation_events(settings, deletions, "deleting what Label Studio no longer has")
         console.print(f"deleted {len(deletions)} annotations that Label Studio no longer has "
                       "(deleted while no webhook reached Quorum)")
@@ -875,8 +877,9 @@ def _sync_label_stream(settings: Settings, project_id: str, known_tasks: set[str
                   "Label Studio no longer lists")
 
 
-def _missed_deletions(studio: LabelStudio, settings: Settings, project_id: str,
-                      known: dict[str, str], snapshot: ExportSnapshot) -> list[dict[str, Any]]:
+def _missed_deletions(studio: LabelStudio, project_id: str, known: dict[str, str],
+                      snapshot: ExportSnapshot, held: dict[str, tuple[int, str]]
+                      ) -> list[dict[str, Any]]:
     """:func:`streams.operations.label_studio_deletions`, asking Label Studio about the
     tasks its export leaves out, with a progress bar."""
     from streams.operations import label_studio_deletions
@@ -891,7 +894,7 @@ def _missed_deletions(studio: LabelStudio, settings: Settings, project_id: str,
 
     try:
         found = asyncio.run(label_studio_deletions(
-            settings, project_id, known, snapshot, studio.has_task, on_asked=asked))
+            project_id, known, snapshot, held, studio.has_task, on_asked=asked))
     finally:
         if progress.live.is_started:
             progress.stop()

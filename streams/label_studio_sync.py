@@ -99,14 +99,24 @@ def deletion_events(project_id: str, deleted: Mapping[str, str], *,
     ]
 
 
-def newer_than_stream(events: Iterable[_Event], held: Mapping[str, int]) -> list[_Event]:
+def tasks_to_read(known: Mapping[str, str], snapshot: ExportSnapshot) -> list[str]:
+    """The tasks whose stream records a connect needs, read once: the export's (what
+    the stream holds of their annotations) and those of the ``known`` annotations the
+    export no longer holds (which of them the stream holds as deleted already)."""
+    return sorted(snapshot.tasks | set(missing_annotations(known, snapshot).values()),
+                  key=_id_order)
+
+
+def newer_than_stream(events: Iterable[_Event], held: Mapping[str, tuple[int, str]]
+                      ) -> list[_Event]:
     """The annotation events of an export that the stream would apply: of an annotation
-    it does not hold (``held``: annotation id -> the newest revision it holds, deleted
-    ones included), or at a newer revision. The core ignores every other one (a
-    duplicate or an older version), so leaving them out changes nothing, and connecting
-    again sends only what changed in Label Studio since."""
+    it does not hold (``held``: annotation id -> the newest revision it holds and its
+    status, deleted ones included), or at a newer revision. The core ignores every other
+    one (a duplicate or an older version), so leaving them out changes nothing, and
+    connecting again sends only what changed in Label Studio since."""
     return [event for event in events
-            if event["revision"] > held.get(event["annotation_id"], -1)]
+            if event["annotation_id"] not in held
+            or event["revision"] > held[event["annotation_id"]][0]]
 
 
 def label_stream_events(project_id: str, known_tasks: Collection[str],

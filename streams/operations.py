@@ -160,36 +160,22 @@ async def label_studio_annotations(settings: Settings, project_id: str) -> dict[
         await redis.aclose()
 
 
-async def annotations_deleted_in_stream(settings: Settings, project_id: str,
-                                        tasks: Sequence[str]) -> set[str]:
-    """The annotations of these tasks that the stream holds as deleted."""
-    records = await _stream_records(settings, project_id, tasks)
-    return {a for raw in records.values() for a in TaskRecord.deleted_annotations(raw)}
-
-
-async def annotation_revisions_in_stream(settings: Settings, project_id: str,
-                                         tasks: Sequence[str]) -> dict[str, int]:
-    """Annotation id -> the newest revision the stream holds (deleted ones included),
-    for the annotations of these tasks."""
-    records = await _stream_records(settings, project_id, tasks)
-    return {aid: revision for raw in records.values()
-            for aid, revision in TaskRecord.revisions(raw).items()}
-
-
-async def _stream_records(settings: Settings, project_id: str,
-                          tasks: Sequence[str]) -> dict[str, bytes]:
-    """:func:`task_records` over the annotations topic's true partition count (asked of
-    Kafka, so it holds even if the topic differs from ``QUORUM_PARTITIONS``)."""
-    producer = plain_producer(settings)
+async def annotation_entries_in_stream(settings: Settings, project_id: str,
+                                       tasks: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """Annotation id -> the newest revision and status the stream holds (deleted ones
+    included), for the annotations of these tasks: one read of their records, on the
+    annotations topic's true partition count (asked of Kafka, so it holds even if the
+    topic differs from ``QUORUM_PARTITIONS``)."""
+    topic = settings.topic(topics.ANNOTATIONS)
+    partitions = (await _partition_counts(settings, [topic]))[topic]
     redis = Redis.from_url(settings.redis_url)
     try:
-        await producer.start()
-        partitions = list(await producer.partitions_for(settings.topic(topics.ANNOTATIONS)))
-        return await task_records(redis, Keys(settings.key_prefix), partitions,
-                                  project_id, list(tasks))
+        records = await task_records(redis, Keys(settings.key_prefix), range(partitions),
+                                     project_id, list(tasks))
     finally:
-        await producer.stop()
         await redis.aclose()
+    return {aid: entry for raw in records.values()
+            for aid, entry in TaskRecord.stored_entries(raw).items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,10 +187,10 @@ class LabelStudioDeletions:
 
 
 async def label_studio_deletions(
-    settings: Settings,
     project_id: str,
     known: Mapping[str, str],
     snapshot: ExportSnapshot,
+    held: Mapping[str, tuple[int, str]],
     has_task: Callable[[str], bool],
     *,
     on_asked: Callable[[int, int], object] | None = None,
@@ -213,14 +199,14 @@ async def label_studio_deletions(
     before the export was taken) that the export (``snapshot``) no longer holds and the
     stream does not yet hold as deleted (:mod:`streams.label_studio_sync`).
 
-    ``has_task`` answers whether Label Studio still has a task the export does not list
-    (a blocking call, run in a thread); ``on_asked(answered, tasks to ask about)`` is
-    told of each answer.
+    ``held`` is :func:`annotation_entries_in_stream` of the tasks of ``known``'s
+    missing annotations (:func:`streams.label_studio_sync.tasks_to_read` reads them with
+    the export's). ``has_task`` answers whether Label Studio still has a task the export
+    does not list (a blocking call, run in a thread); ``on_asked(answered, tasks to ask
+    about)`` is told of each answer.
     """
-    missing = missing_annotations(known, snapshot)
-    if missing:
-        missing = not_deleted_yet(missing, await annotations_deleted_in_stream(
-            settings, project_id, sorted(set(missing.values()))))
+    missing = not_deleted_yet(missing_annotations(known, snapshot),
+                              {aid for aid, (_, status) in held.items() if status == DELETED})
     deleted_tasks: set[str] = set()
     elsewhere: list[str] = []
     unlisted = unlisted_tasks(missing, snapshot)
@@ -453,8 +439,9 @@ async def project_tasks(settings: Settings, project_id: str) -> list[ExportTask]
                 keys.tasks(partition), match=_glob_literal(prefix) + "*", count=1000
             ):
                 name = _text(field)
-                task = _as_export_task(name[len(prefix):], doc) if name.startswith(
-                    prefix) else None
+                if not name.startswith(prefix):
+                    continue
+                task = _as_export_task(name[len(prefix):], doc)
                 if task is not None:
                     tasks.append(task)
     finally:

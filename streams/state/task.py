@@ -241,24 +241,18 @@ class TaskRecord:
         return orjson.dumps(doc)
 
     @staticmethod
+    def stored_entries(raw: bytes) -> dict[str, tuple[int, str]]:
+        """Annotation (and prediction) id -> its newest revision and status as a stored
+        record holds them (deleted ones included), read without decoding the rest."""
+        return {aid: (entry[0], entry[1])
+                for aid, entry in orjson.loads(raw)["entries"].items()}
+
+    @staticmethod
     def held_annotations(raw: bytes) -> list[str]:
         """The ids of the annotations and predictions a stored record holds (deleted ones
-        left out), read without decoding the rest of it."""
-        entries = orjson.loads(raw)["entries"]
-        return [aid for aid, entry in entries.items() if entry[1] != DELETED]
-
-    @staticmethod
-    def revisions(raw: bytes) -> dict[str, int]:
-        """Annotation (and prediction) id -> the newest revision a stored record holds,
-        deleted ones included, read without decoding the rest of it."""
-        return {aid: entry[0] for aid, entry in orjson.loads(raw)["entries"].items()}
-
-    @staticmethod
-    def deleted_annotations(raw: bytes) -> list[str]:
-        """The ids of the annotations a stored record holds as deleted (tombstones), read
-        without decoding the rest of it."""
-        entries = orjson.loads(raw)["entries"]
-        return [aid for aid, entry in entries.items() if entry[1] == DELETED]
+        left out)."""
+        return [aid for aid, (_, status) in TaskRecord.stored_entries(raw).items()
+                if status != DELETED]
 
     @classmethod
     def from_json(

@@ -16,12 +16,17 @@ from typer.testing import CliRunner
 
 from streams.cli import app
 from streams.export_events import annotation_events
-from streams.label_studio_sync import export_snapshot, label_stream_events, newer_than_stream
+from streams.label_studio_sync import (
+    export_snapshot,
+    label_stream_events,
+    newer_than_stream,
+    tasks_to_read,
+)
 from streams.label_studio_webhook import WEBHOOK_PATH
 from streams.models.project import ProjectConfig
 from streams.models.workflow import annotator_event
 from streams.operations import (
-    annotation_revisions_in_stream,
+    annotation_entries_in_stream,
     label_studio_annotations,
     label_studio_deletions,
     label_studio_task_ids,
@@ -108,8 +113,8 @@ async def test_deletions_missed_meanwhile_end_as_a_clean_run(
         asked.append(task)
         return task in ELSEWHERE
 
-    found = await label_studio_deletions(settings, PROJECT, known,
-                                         export_snapshot(AFTER), has_task)
+    found = await label_studio_deletions(PROJECT, known, export_snapshot(AFTER),
+                                         await _held(settings, known, AFTER), has_task)
     assert sorted(asked) == ["3", "4"]  # only the tasks the export leaves out
     assert found.elsewhere == ["4"]
     assert [(e["task_id"], e["annotation_id"]) for e in found.events] == [
@@ -132,18 +137,24 @@ async def test_deletions_missed_meanwhile_end_as_a_clean_run(
     # Connecting again finds the deletions in the stream: nothing is sent, and Label
     # Studio is asked only about the other project's task, whose annotations are held.
     asked.clear()
-    again = await label_studio_deletions(
-        settings, PROJECT, await label_studio_annotations(settings, PROJECT),
-        export_snapshot(AFTER), has_task)
+    known = await label_studio_annotations(settings, PROJECT)
+    again = await label_studio_deletions(PROJECT, known, export_snapshot(AFTER),
+                                         await _held(settings, known, AFTER), has_task)
     assert again.events == [] and again.elsewhere == ["4"] and asked == ["4"]
     assert await _to_send(settings, AFTER) == []
     assert "Traceback" not in worker.log()
 
 
+async def _held(settings: Settings, known: dict[str, str],
+                export: list[dict[str, Any]]) -> dict[str, tuple[int, str]]:
+    """What connect reads of PROJECT's stream, once, for ``export``."""
+    return await annotation_entries_in_stream(
+        settings, PROJECT, tasks_to_read(known, export_snapshot(export)))
+
+
 async def _to_send(settings: Settings, export: list[dict[str, Any]]) -> list[str]:
     """The annotations of ``export`` that connect would send to PROJECT's stream now."""
-    tasks = sorted(export_snapshot(export).tasks)
-    held = await annotation_revisions_in_stream(settings, PROJECT, tasks)
+    held = await _held(settings, {}, export)
     return [e["annotation_id"]
             for e in newer_than_stream(annotation_events(export, PROJECT), held)]
 

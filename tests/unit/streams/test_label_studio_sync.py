@@ -15,6 +15,7 @@ from streams.label_studio_sync import (
     missing_annotations,
     newer_than_stream,
     not_deleted_yet,
+    tasks_to_read,
     unlisted_tasks,
 )
 from streams.label_studio_webhook import (
@@ -25,6 +26,7 @@ from streams.label_studio_webhook import (
 )
 from streams.models.annotation import AnnotationKind, parse_annotation
 from streams.models.workflow import parse_workflow_event
+from streams.state.task import COUNTED, DELETED
 
 DELETED_AT = "2026-11-29T03:00:00+00:00"
 
@@ -120,8 +122,14 @@ def test_only_what_the_stream_would_apply_is_sent_again() -> None:
         return {"annotation_id": annotation, "revision": revision}
 
     # The stream holds 11 at 5, 12 at 5, 13 deleted at 9 (a deletion's revision).
-    held = {"11": 5, "12": 5, "13": 9}
+    held = {"11": (5, COUNTED), "12": (5, COUNTED), "13": (9, DELETED)}
     events = [at("11", 5), at("12", 6), at("13", 8), at("14", 1), at("11", 4)]
     # 11 as it is and an older 11, and 13 older than its deletion, the core would ignore.
     assert newer_than_stream(events, held) == [at("12", 6), at("14", 1)]
     assert newer_than_stream(events, {}) == events
+
+
+def test_a_connect_reads_the_export_tasks_and_those_of_missing_annotations_once() -> None:
+    # Tasks 1, 2, 5 of the export; 3 and 4 hold known annotations the export lost.
+    assert tasks_to_read(KNOWN, export_snapshot(EXPORT)) == ["1", "2", "3", "4", "5"]
+    assert tasks_to_read({}, export_snapshot(EXPORT)) == ["1", "2", "5"]

@@ -88,7 +88,7 @@ def test_stored_records_tell_held_annotations_from_deleted_ones() -> None:
     record.apply(event("a2", 5, kind="deleted", completed_by=None, result=None))
     raw = record.to_json()
     assert sorted(TaskRecord.held_annotations(raw)) == ["a1", "a3"]
-    assert TaskRecord.deleted_annotations(raw) == ["a2"]
+    assert TaskRecord.stored_entries(raw)["a2"] == (5, DELETED)
 
 
 def test_stored_records_give_each_annotations_newest_revision_deleted_ones_included() -> None:
@@ -97,7 +97,8 @@ def test_stored_records_give_each_annotations_newest_revision_deleted_ones_inclu
                        event("a2", 2, completed_by=11))
     record.apply(event("a2", 7, kind="deleted", completed_by=None, result=None))
     record.apply(event("a1", 3, kind="updated", completed_by=10))  # older: ignored
-    assert TaskRecord.revisions(record.to_json()) == {"a1": 4, "a2": 7}
+    assert TaskRecord.stored_entries(record.to_json()) == {"a1": (4, COUNTED),
+                                                           "a2": (7, DELETED)}
 
 
 def test_delete_of_unseen_annotation_is_a_tombstone() -> None:
