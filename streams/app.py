@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from assignment import Assignment
 from streams import topics
 from streams.agents.annotations import AnnotationsAgent, make_producer
-from streams.agents.projects import apply_project_event
+from streams.agents.projects import apply_until_done
 from streams.agents.workflow import NotOwner, WorkflowAgent
 from streams.garbage import FullCollections
 from streams.label_studio_receiver import LabelStudioReceiver
@@ -34,6 +34,20 @@ T = TypeVar("T")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
+class WorkerApp(faust.App):
+    """faust's app; a stop does not wait for the message the projects agent holds."""
+
+    async def on_stop(self) -> None:
+        # faust waits, at a stop as at a rebalance, until the message an agent holds is
+        # acked, and the projects agent acks a configuration only once it is applied: while
+        # Redis is unreachable a stop would wait for Redis. Not waiting loses nothing at a
+        # stop (the message is not committed; the next worker reads it again). A rebalance
+        # still waits, so a partition's next owner applies no newer configuration before
+        # this worker's older one lands.
+        self.conf.stream_wait_empty = False
+        await super().on_stop()
+
+
 def create_app(settings: Settings, agents: WorkerAgents = WorkerAgents.ALL) -> faust.App:
     """Build the app for one deployment; ``quorum worker`` runs it. ``agents`` says which
     batch agents it runs; without the workflow agent it serves no HTTP API."""
@@ -41,7 +55,7 @@ def create_app(settings: Settings, agents: WorkerAgents = WorkerAgents.ALL) -> f
     (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)  # faust makes one level
     # faust formats the datadir with str.format, so braces in a path must be doubled.
     datadir = str(settings.data_dir / "worker" / app_id).replace("{", "{{").replace("}", "}}")
-    app = faust.App(
+    app = WorkerApp(
         app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
@@ -65,22 +79,29 @@ def create_app(settings: Settings, agents: WorkerAgents = WorkerAgents.ALL) -> f
         settings.topic(topics.DEAD_LETTER), key_serializer="raw", value_serializer="raw"
     )
 
+    async def send_dead_letter(refused: dict[str, Any]) -> None:
+        # Waits for Kafka's acknowledgement: the refused message is acked only after.
+        delivered = await dead_letter_topic.send(
+            key=refused["event_id"].encode(), value=orjson.dumps(refused)
+        )
+        await delivered
+
     @app.agent(projects_topic)
     async def projects(stream: Any) -> None:
         redis = Redis.from_url(settings.redis_url)
         store = StateStore(redis, Keys(settings.key_prefix))
+        # Acked by hand once applied: faust's own ack would also come when the worker
+        # stops mid-retry (it closes the stream's iterator), and commit a message never
+        # applied.
+        manual = stream.noack()
         try:
-            async for event in stream.events():
+            async for event in manual.events():
                 message = event.message
-                refused = await apply_project_event(
-                    store, key=message.key, value=message.value, topic=message.topic,
-                    partition=message.partition, offset=message.offset,
+                await apply_until_done(
+                    store, settings, send_dead_letter, key=message.key, value=message.value,
+                    topic=message.topic, partition=message.partition, offset=message.offset,
                 )
-                if refused is not None:
-                    log.warning("refused a project configuration: %s", refused["reason"])
-                    await dead_letter_topic.send(
-                        key=refused["event_id"].encode(), value=orjson.dumps(refused)
-                    )
+                await manual.ack(event)
         finally:
             await redis.aclose()
 
