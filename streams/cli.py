@@ -26,6 +26,7 @@ from streams.settings import Settings
 if TYPE_CHECKING:
     from streams.label_studio_api import LabelStudio
     from streams.label_studio_sync import ExportSnapshot
+    from streams.models.project import ProjectConfig
 
 app = typer.Typer(
     help="Quorum: real-time inter-annotator agreement, consensus and review routing.",
@@ -153,9 +154,13 @@ def _use_uvloop() -> None:
 @project_app.command("set")
 def project_set(
     project_id: str,
-    overlap: Annotated[int, typer.Option(help="annotations per task")] = 1,
-    threshold: Annotated[float, typer.Option(help="agreement threshold in [0, 1]")] = 0.0,
-    max_additional: Annotated[int, typer.Option(help="extra annotators when agreement is low")] = 0,
+    overlap: Annotated[int | None, typer.Option(help="annotations per task (default 1)")] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="agreement threshold in [0, 1] (default 0)")
+    ] = None,
+    max_additional: Annotated[
+        int | None, typer.Option(help="extra annotators when agreement is low (default 0)")
+    ] = None,
     label_config: Annotated[
         Path | None,
         typer.Option(help="Label Studio labeling config (XML): picks each tag's metric"),
@@ -171,8 +176,9 @@ def project_set(
         str | None, typer.Option(help="pairwise (default) or consensus")
     ] = None,
     distribute: Annotated[
-        bool, typer.Option(help="Quorum hands out the project's tasks (label stream)")
-    ] = False,
+        bool | None,
+        typer.Option(help="Quorum hands out the project's tasks (label stream; default no)"),
+    ] = None,
     overlap_cohort: Annotated[
         float | None,
         typer.Option(
@@ -180,14 +186,18 @@ def project_set(
         ),
     ] = None,
     show_overlap_first: Annotated[
-        bool, typer.Option(help="offer tasks others started before fresh ones")
-    ] = False,
+        bool | None, typer.Option(help="offer tasks others started before fresh ones "
+                                       "(default no)")
+    ] = None,
     max_tasks_per_annotator: Annotated[
-        int | None, typer.Option(metavar="N", help="at most N tasks per annotator")
+        str | None,
+        typer.Option(metavar="N", help="at most N tasks per annotator; none: no limit "
+                     "(the default)"),
     ] = None,
     max_share_per_annotator: Annotated[
-        float | None,
-        typer.Option(metavar="SHARE", help="at most this share (0, 1] of tasks per annotator"),
+        str | None,
+        typer.Option(metavar="SHARE", help="at most this share (0, 1] of tasks per "
+                     "annotator; none: no limit (the default)"),
     ] = None,
     reservation_ttl: Annotated[
         float | None,
@@ -216,59 +226,135 @@ def project_set(
         typer.Option(metavar="N", help="in push mode, tasks each annotator holds ahead "
                      "(default 1)"),
     ] = None,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="start from the defaults: every setting not "
+                           "given here goes back to its default")
+    ] = False,
     wait: Annotated[bool, typer.Option(help="wait until a worker has applied it")] = True,
 ) -> None:
-    """Set a project's configuration (to the compacted projects topic).
+    """Change a project's configuration (on the compacted projects topic).
 
-    Every setting is sent: one left out takes its default, whatever was set before.
+    Only the settings given change: the others keep their current values, those no
+    option sets too (the scoring object, evaluation, reviews...). A project without a
+    configuration starts from the defaults, and so does every project with --reset.
     """
     from streams.models.invalid import InvalidEvent
-    from streams.models.project import project_config_from_dict
-    from streams.operations import publish_project_config
+    from streams.project_update import updated_config
 
-    settings = _settings()
-    body: dict[str, Any] = {
-        "schema": "quorum.project/v1",
-        "project_id": project_id,
-        "annotations_per_task": overlap,
-        "agreement_threshold": threshold,
-        "max_additional_annotators": max_additional,
-        "methodology": methodology,
-        "distribute": distribute,
-        "show_overlap_first": show_overlap_first,
-        "max_tasks_per_annotator": max_tasks_per_annotator,
-        "max_share_per_annotator": max_share_per_annotator,
-    }
-    # Left out when not given, so that the configuration's defaults apply: one place has them.
-    for name, value in (("overlap_cohort_percentage", overlap_cohort),
-                        ("reservation_ttl_s", reservation_ttl), ("skip_mode", skip_mode),
-                        ("assignment_mode", assignment_mode), ("push_depth", push_depth)):
-        if value is not None:
-            body[name] = value
+    given = {name: value for name, value in (
+        ("annotations_per_task", overlap), ("agreement_threshold", threshold),
+        ("max_additional_annotators", max_additional), ("methodology", methodology),
+        ("distribute", distribute), ("overlap_cohort_percentage", overlap_cohort),
+        ("show_overlap_first", show_overlap_first), ("reservation_ttl_s", reservation_ttl),
+        ("skip_mode", skip_mode), ("assignment_mode", assignment_mode),
+        ("push_depth", push_depth)) if value is not None}
+    given |= _annotator_limits(max_tasks_per_annotator, max_share_per_annotator)
     try:
-        if label_studio_project is not None:
-            project = orjson.loads(label_studio_project.read_bytes())
-            if not isinstance(project, dict):
-                raise InvalidEvent(f"{label_studio_project} does not hold a project object")
-            body["label_config"] = project.get("label_config")
-            body["control_weights"] = project.get("control_weights")
-        if label_config is not None:
-            body["label_config"] = label_config.read_text(encoding="utf-8")
+        given |= _label_studio_settings(label_config, label_studio_project)
+        # Over the defaults first, so that a bad option is refused before Kafka is asked.
+        fresh = updated_config(None, project_id, given)
     except (OSError, orjson.JSONDecodeError, InvalidEvent) as exc:
         raise _fail(exc) from None
+    settings = _settings()
+    stored = _stored_project_config(settings, project_id)
     try:
-        config = project_config_from_dict(body)
+        config = fresh if reset or stored is None else updated_config(stored, project_id, given)
     except InvalidEvent as exc:
         raise _fail(exc) from None
+    _publish_project_update(settings, stored, config, wait=wait)
+
+
+def _annotator_limits(max_tasks: str | None, max_share: str | None) -> dict[str, Any]:
+    """The per-annotator limits given, by their field names; ``none`` is null: no limit
+    (an option left out keeps the limit in force, so removing one needs a value)."""
+    limits: dict[str, Any] = {}
+    for name, text, number in (("max_tasks_per_annotator", max_tasks, int),
+                               ("max_share_per_annotator", max_share, float)):
+        if text is None:
+            continue
+        if text.strip().lower() == "none":
+            limits[name] = None
+            continue
+        try:
+            limits[name] = number(text)
+        except ValueError:
+            option = "--" + name.replace("_", "-")
+            raise typer.BadParameter(
+                f"{text!r} is not a {'whole number' if number is int else 'number'}; give "
+                "one, or none for no limit", param_hint=f"'{option}'") from None
+    return limits
+
+
+def _label_studio_settings(label_config: Path | None,
+                           label_studio_project: Path | None) -> dict[str, Any]:
+    """``label_config`` and ``control_weights`` from the files given (the labeling config
+    file wins over the project's own); raises ``OSError``, ``orjson.JSONDecodeError`` or
+    ``InvalidEvent``."""
+    from streams.models.invalid import InvalidEvent
+
+    settings: dict[str, Any] = {}
+    if label_studio_project is not None:
+        project = orjson.loads(label_studio_project.read_bytes())
+        if not isinstance(project, dict):
+            raise InvalidEvent(f"{label_studio_project} does not hold a project object")
+        settings["label_config"] = project.get("label_config")
+        settings["control_weights"] = project.get("control_weights")
+    if label_config is not None:
+        settings["label_config"] = label_config.read_text(encoding="utf-8")
+    return settings
+
+
+def _stored_project_config(settings: Settings, project_id: str) -> ProjectConfig | None:
+    """The project's configuration in force (None for none), or exit saying why not."""
+    from aiokafka.errors import KafkaError
+
+    from streams.operations import latest_project_config
+
+    try:
+        return asyncio.run(latest_project_config(settings, project_id))
+    except QuorumError as exc:
+        raise _fail(exc) from None
+    except (KafkaError, OSError) as exc:
+        raise _fail(QuorumError(
+            f"cannot read the configuration of project {project_id} from Kafka at "
+            f"{settings.kafka_bootstrap} ({type(exc).__name__}: {exc}); start it with "
+            "`quorum infra up`")) from None
+
+
+def _publish_project_update(settings: Settings, stored: ProjectConfig | None,
+                            config: ProjectConfig, *, wait: bool) -> None:
+    """Send ``config`` unless it is ``stored`` already; say what it changes."""
+    from streams.models.project import ProjectConfig
+    from streams.operations import publish_project_config
+    from streams.project_update import setting_changes
+
+    changes = setting_changes(stored or ProjectConfig(config.project_id), config)
+    if stored is not None and not changes:
+        console.print(f"project {config.project_id}: nothing to change, nothing sent "
+                      f"({_config_text(config)})")
+        return
     try:
         applied = asyncio.run(publish_project_config(settings, config, wait_s=30 if wait else 0))
     except QuorumError as exc:
         raise _fail(exc) from None
     console.print(
-        f"project {project_id}: overlap {overlap}, threshold {threshold}, "
-        f"max additional {max_additional}, {config.methodology.value}, "
-        f"metrics: {_metrics_text(config)}, {_distribution_text(config)}"
+        f"project {config.project_id}: {_config_text(config)}"
         + ("; applied by a worker" if applied else "; sent (no worker has applied it yet)")
+    )
+    if stored is None:
+        console.print("it had no configuration (the defaults applied); "
+                      + ("changed from the defaults:" if changes else "now they are set"))
+    else:
+        console.print("changed:")
+    for change in changes:
+        console.print(f"  {change}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _config_text(config: ProjectConfig) -> str:
+    return (
+        f"overlap {config.annotations_per_task}, threshold {config.agreement_threshold}, "
+        f"max additional {config.max_additional_annotators}, {config.methodology.value}, "
+        f"metrics: {_metrics_text(config)}, {_distribution_text(config)}"
     )
 
 
@@ -979,18 +1065,33 @@ def demo(
 @app.command()
 def rebuild(
     yes: Annotated[bool, typer.Option("--yes", help="really delete the derived state")] = False,
+    allow_partial_history: Annotated[bool, typer.Option(
+        "--allow-partial-history",
+        help="rebuild even though Kafka no longer holds the inputs' first events",
+    )] = False,
 ) -> None:
     """Delete all derived state in Redis so that workers rebuild it from the input topics.
 
     Stop the workers first. On restart they find no applied offset and replay every
     partition from its beginning (e.g. after changing a project's metric or weights).
-    Project configurations are kept.
+    Project configurations are kept. Refused, before anything is deleted, when an input
+    partition no longer starts at offset 0: its older events are gone.
     """
-    from streams.operations import delete_state
+    from aiokafka.errors import KafkaError
+
+    from streams.operations import delete_state, require_full_history
 
     if not yes:
         raise _fail(QuorumError("this deletes every task's state; run again with --yes"))
-    removed = asyncio.run(delete_state(_settings()))
+    settings = _settings()
+    if not allow_partial_history:
+        try:
+            asyncio.run(require_full_history(settings))
+        except QuorumError as exc:
+            raise _fail(exc) from None
+        except (KafkaError, OSError) as exc:
+            raise _fail(_unreachable(settings, exc)) from None
+    removed = asyncio.run(delete_state(settings))
     console.print(f"deleted {removed} state keys; start the workers to rebuild")
 
 

@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from streams.errors import QuorumError
 from streams.settings import Settings
 from streams.topics import all_topics
 
+log = logging.getLogger(__name__)
+
+# DescribeConfigs' source of a value set on the topic itself (not a broker default).
+_TOPIC_CONFIG_SOURCE = 1
+
 
 async def ensure_topics(settings: Settings) -> list[str]:
-    """Create every Quorum topic that does not exist yet; return the ones created."""
+    """Create every Quorum topic that does not exist yet; return the ones created.
+
+    A topic that exists but lacks a config Quorum sets (one created by an older version,
+    e.g. with the broker's finite retention on an input) gets it, with a warning that
+    names the change.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
@@ -31,9 +45,62 @@ async def ensure_topics(settings: Settings) -> list[str]:
             # Another process may have created them first.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
+        await _update_configs(admin, {name: config for name, config in wanted.items()
+                                      if name in existing and config})
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+def config_changes(current: Mapping[str, str | None],
+                   wanted: Mapping[str, str]) -> dict[str, tuple[str | None, str]]:
+    """The configs whose ``current`` value differs from the ``wanted`` one:
+    name -> (current value, wanted value)."""
+    return {name: (current.get(name), value) for name, value in wanted.items()
+            if current.get(name) != value}
+
+
+async def _update_configs(admin: AIOKafkaAdminClient,
+                          wanted: Mapping[str, Mapping[str, str]]) -> None:
+    """Give existing topics the configs they lack, and log each change. AlterConfigs
+    replaces a topic's whole set of its own configs, so those set on it before (by hand,
+    say) are sent again."""
+    if not wanted:
+        return
+    described = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, name) for name in wanted])
+    updates, changed = [], {}
+    for resource in _resources(described):
+        name, entries = resource["resource_name"], resource["config_entries"]
+        changes = config_changes({e["config_names"]: e["config_value"] for e in entries},
+                                 wanted[name])
+        if changes:
+            own = {e["config_names"]: e["config_value"] for e in entries
+                   if e["config_source"] == _TOPIC_CONFIG_SOURCE}
+            updates.append(ConfigResource(ConfigResourceType.TOPIC, name,
+                                          {**own, **wanted[name]}))
+            changed[name] = changes
+    if not updates:
+        return
+    _resources(await admin.alter_configs(updates))
+    for name, changes in changed.items():
+        log.warning("topic %s brought up to Quorum's configs (streams/topics.py): %s", name,
+                    ", ".join(f"{key} {old} -> {new}" for key, (old, new) in changes.items()))
+
+
+def _resources(responses: list[Any]) -> list[dict[str, Any]]:
+    """The resources of DescribeConfigs or AlterConfigs responses; :class:`QuorumError`
+    for one the broker refused (aiokafka returns the error codes, it does not raise)."""
+    resources = [r for response in responses for r in response.to_object()["resources"]]
+    for resource in resources:
+        if resource["error_code"]:
+            raise QuorumError(
+                "Kafka refused to read or change the configs of topic "
+                f"{resource['resource_name']} (error {resource['error_code']}: "
+                f"{resource['error_message']}); allow this client to alter topic configs, or "
+                "set them by hand as streams/topics.py lists them, then run `quorum infra up` "
+                "again")
+    return resources
 
 
 async def start_with_backoff(

@@ -28,7 +28,12 @@ from streams.label_studio_sync import (
     unlisted_tasks,
 )
 from streams.lag import PartitionLag
-from streams.models.project import ProjectConfig, project_config_from_dict
+from streams.models.invalid import InvalidEvent
+from streams.models.project import (
+    ProjectConfig,
+    parse_project_config,
+    project_config_from_dict,
+)
 from streams.settings import Settings
 from streams.state.keys import Keys
 from streams.state.task import COUNTED, DELETED, SKIPPED, TaskRecord
@@ -68,6 +73,55 @@ async def publish_project_config(
         return False
     finally:
         await redis.aclose()
+
+
+async def latest_project_config(settings: Settings, project_id: str, *,
+                                timeout_s: float = 30) -> ProjectConfig | None:
+    """The project's configuration on the compacted projects topic, as the projects agent
+    applies its messages in order (a tombstone removes it, one it refuses changes
+    nothing); None for a project without one.
+
+    Read from the topic, not from Redis: the topic has every configuration sent, also
+    one no worker has applied yet (``quorum project set --no-wait``, no worker running).
+    """
+    topic = settings.topic(topics.PROJECTS)
+    partitions = list(range((await _partition_counts(settings, [topic]))[topic]))
+    key = project_id.encode()
+    # The partition the producer picks for the key: one partition to read, not all.
+    where = TopicPartition(topic, _PARTITIONER(key, partitions, partitions))
+    # From the earliest offset by the reset policy: a seek_to_beginning races with the
+    # consumer's own reset of a new assignment, and may lose (read from the end).
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign([where])
+        end = (await consumer.end_offsets([where]))[where]
+        config: ProjectConfig | None = None
+        async with asyncio.timeout(timeout_s):
+            while await consumer.position(where) < end:
+                fetched = await consumer.getmany(where, timeout_ms=500)
+                for message in fetched.get(where, []):
+                    if message.key == key:
+                        config = _applied_config(config, project_id, message.value)
+        return config
+    except TimeoutError:
+        raise QuorumError(f"could not read {topic} to its end within {timeout_s:g} s; "
+                          f"check that Kafka at {settings.kafka_bootstrap} answers") from None
+    finally:
+        await consumer.stop()
+
+
+def _applied_config(config: ProjectConfig | None, project_id: str,
+                    value: bytes | None) -> ProjectConfig | None:
+    """The configuration after one message of the project's key, as the agent has it."""
+    if value is None:
+        return None
+    try:
+        sent = parse_project_config(value)
+    except InvalidEvent:
+        return config  # dead-lettered by the agent: the one before stays
+    return sent if sent.project_id == project_id else config
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +433,33 @@ async def tasks_below(
         await redis.aclose()
     rows.sort(key=lambda r: (r.agreement, r.project_id, r.task_id))
     return rows[:limit]
+
+
+async def require_full_history(settings: Settings) -> None:
+    """Refuse a rebuild that would silently lose events: :class:`QuorumError` naming every
+    partition of the replayed inputs (annotations, workflow) that no longer starts at
+    offset 0, with its first offset, or the replayed topic that does not exist.
+
+    Kafka moves a partition's first offset past events that retention or a
+    DeleteRecords removed; replaying the rest would rebuild a state without them.
+    """
+    names = [settings.topic(short) for short in topics.REPLAYED]
+    partitions = await _partition_counts(settings, names)
+    tps = [TopicPartition(name, p) for name in names for p in range(partitions[name])]
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        await consumer.start()
+        starts = await consumer.beginning_offsets(tps)
+    finally:
+        await consumer.stop()
+    truncated = [f"{tp.topic} partition {tp.partition} (first offset {starts[tp]:,})"
+                 for tp in tps if starts[tp] > 0]
+    if truncated:
+        raise QuorumError(
+            f"Kafka no longer holds the start of {', '.join(truncated)}: a rebuild would "
+            "replay only what is left and lose the older events. Nothing was deleted; keep "
+            "the current state, or rebuild from what is left with `quorum rebuild --yes "
+            "--allow-partial-history`")
 
 
 async def delete_state(settings: Settings) -> int:
