@@ -4,7 +4,14 @@ from .label_studio import ControlTag, parse_label_config, read_export, read_proj
 from .methodology import Methodology, consensus_majority, task_score
 from .metrics import METRICS, Metric, ResultItem
 from .pair import PairScore, pair_score, score_pair
-from .scoring import ScoringConfig, TagScoring, TaskScore, score_export, score_task
+from .scoring import (
+    CustomMetricError,
+    ScoringConfig,
+    TagScoring,
+    TaskScore,
+    score_export,
+    score_task,
+)
 from .stats import (
     AnnotatorMatrix,
     CohenAccumulator,
@@ -22,6 +29,7 @@ __all__ = [
     "AnnotatorMatrix",
     "CohenAccumulator",
     "ControlTag",
+    "CustomMetricError",
     "FleissAccumulator",
     "KrippendorffAccumulator",
     "LabelAgreement",

@@ -39,6 +39,11 @@ CustomMetric = Callable[[Mapping[str, Any], Mapping[str, Any]], float]
 Label Studio Enterprise's custom agreement metric."""
 
 
+class CustomMetricError(ValueError):
+    """A project's custom metric raised, or returned something other than a number: the
+    user's code failed on these two annotations, not the input or the infrastructure."""
+
+
 @dataclass(frozen=True, slots=True)
 class TagScoring:
     """How one control tag is scored: a registered metric, its parameters and weights.
@@ -359,10 +364,17 @@ def _counted(
 def custom_pair_score(
     config: ScoringConfig, custom: CustomMetric, a: Mapping[str, Any], b: Mapping[str, Any]
 ) -> float:
-    """A custom metric's score of two annotations, checked and clipped to [0, 1]."""
-    value = custom(a, b)
+    """A custom metric's score of two annotations, checked and clipped to [0, 1];
+    :class:`CustomMetricError` when the metric fails."""
+    try:
+        value = custom(a, b)
+    except Exception as exc:  # the user's code: anything it raises is its failure
+        raise CustomMetricError(
+            f"custom metric {config.custom_metric!r} raised {type(exc).__name__}: {exc} "
+            f"(scoring annotations {a.get('id')!r} and {b.get('id')!r}); fix the metric"
+        ) from exc
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(
+        raise CustomMetricError(
             f"custom metric {config.custom_metric!r} returned {value!r}; it must return a "
             "float in [0, 1]"
         )

@@ -48,6 +48,13 @@ def hash_unit(*parts: str) -> float:
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big") / 2.0**64
 
 
+def in_overlap_cohort(task: str, cohort_percentage: float) -> bool:
+    """Whether ``task`` is in a project's overlap cohort of ``cohort_percentage`` percent:
+    fixed by a hash of the task id, so the distribution and the consensus agree on it."""
+    share = cohort_percentage / 100.0
+    return share >= 1.0 or hash_unit("cohort", task) < share
+
+
 def check_version(state: Mapping[str, Any], what: str) -> None:
     """Refuse a state saved by another layout, saying how to get a current one."""
     if state.get("version") != STATE_VERSION:
@@ -150,8 +157,7 @@ class DistributionPolicy:
 
     def task_overlap(self, task: str) -> int:
         """Annotations ``task`` wants before any extra: ``overlap`` in the cohort, else 1."""
-        share = self.overlap_cohort_percentage / 100.0
-        return self.overlap if share >= 1.0 or hash_unit("cohort", task) < share else 1
+        return self.overlap if in_overlap_cohort(task, self.overlap_cohort_percentage) else 1
 
     def annotator_limit(self, project_tasks: int) -> int | None:
         """Most tasks one annotator may hold in a project of ``project_tasks`` tasks."""

@@ -14,15 +14,21 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from operator import itemgetter
 from typing import Any, Protocol
 
 import orjson
 
+from agreement import CustomMetricError
 from assignment.consensus import INITIAL_STATE, ConsensusPolicy, Decision, transition
 from streams.facts import REVIEWED, emit_facts, emit_review_facts
-from streams.models.annotation import AnnotationEvent, AnnotationKind, parse_annotation
+from streams.models.annotation import (
+    ANNOTATION_SCHEMA,
+    AnnotationEvent,
+    AnnotationKind,
+    parse_annotation,
+)
 from streams.models.invalid import InvalidEvent
 from streams.models.outputs import (
     REASSIGN_REQUESTED,
@@ -195,8 +201,12 @@ def apply_batch(
             outputs.append(_dead_letter(batch, offset, raw, reason))
             causes.append(offset)
 
-    # Built once per batch: a policy validates itself on construction.
-    policies: dict[str, tuple[ProjectConfig, ConsensusPolicy]] = {}
+    # Built once per batch: a policy validates itself on construction. The second policy
+    # is for tasks outside the overlap cohort, None when the project has none.
+    # The last says whether the project scores with a custom metric (user code that may
+    # fail on an event).
+    policies: dict[str, tuple[ProjectConfig, ConsensusPolicy, ConsensusPolicy | None, bool]] = {}
+    snapshot, mark, counts = b"", 0, (0, 0)
     items: Sequence[tuple[int, AnnotationEvent | ReviewEvent]] = batch.events
     raws: dict[int, bytes] = {}
     if batch.reviews:
@@ -209,43 +219,70 @@ def apply_batch(
         project = policies.get(event.project_id)
         if project is None:
             config = configs.get(event.project_id) or _default_config(event.project_id)
-            project = policies[event.project_id] = (config, config.policy)
-        config, policy = project
+            project = policies[event.project_id] = (
+                config, config.policy, config.outside_cohort_policy,
+                config.scoring.custom_metric is not None)
+        config, policy, outside, custom = project
         record = records.get(ref)
         if record is None:
             record = records[ref] = _record(stored.get(ref), config)
-        if type(event) is ReviewEvent:  # the one check reviews cost an annotation
-            try:
-                changed = record.review(event)
-            except InvalidEvent as exc:  # of an annotation it cannot judge
-                outputs.append(_dead_letter(batch, offset, raws[offset], str(exc)))
-                causes.append(offset)
-                dead_letters += 1
-                if not record.entries:
-                    del records[ref]  # nothing ever applied: store no empty task
+        if custom:
+            # The project's own metric may fail on this event: keep what to put back.
+            snapshot, mark, counts = record.to_json(), len(outputs), (applied, ignored)
+        try:  # free in Python 3.11 when nothing is raised
+            if type(event) is ReviewEvent:  # the one check reviews cost an annotation
+                try:
+                    changed = record.review(event)
+                except InvalidEvent as exc:  # of an annotation it cannot judge
+                    outputs.append(_dead_letter(batch, offset, raws[offset], str(exc)))
+                    causes.append(offset)
+                    dead_letters += 1
+                    if not record.entries:
+                        del records[ref]  # nothing ever applied: store no empty task
+                    continue
+                if not changed:
+                    ignored += 1
+                    continue
+                applied += 1
+                if outside is not None:
+                    policy = _cohort_policy(config, event.task_id, record, policy, outside)
+                _emit(outputs, causes, p, offset, event, record, policy, REVIEWED)
+                if config.distribute:
+                    emit_review_facts(outputs, causes, p, offset, event, record)
                 continue
-            if not changed:
+            # Whether the task had predictions before the event: the model facts of a
+            # distributed project send empty scores once when its last one is deleted. Any
+            # other project pays one attribute read (about 10 ns of the core's 14 us).
+            predicted = config.distribute and bool(record.predictions)
+            truth_before = record.ground_truth if config.distribute else None
+            if not record.apply(event):
                 ignored += 1
                 continue
             applied += 1
-            _emit(outputs, causes, p, offset, event, record, policy, REVIEWED)
+            if outside is not None:
+                policy = _cohort_policy(config, event.task_id, record, policy, outside)
+            decision = _emit(outputs, causes, p, offset, event, record, policy,
+                             _KIND_TEXT[event.kind])
             if config.distribute:
-                emit_review_facts(outputs, causes, p, offset, event, record)
-            continue
-        # Whether the task had predictions before the event: the model facts of a
-        # distributed project send empty scores once when its last one is deleted. Any
-        # other project pays one attribute read (about 10 ns of the core's 14 us).
-        predicted = config.distribute and bool(record.predictions)
-        truth_before = record.ground_truth if config.distribute else None
-        if not record.apply(event):
-            ignored += 1
-            continue
-        applied += 1
-        decision = _emit(outputs, causes, p, offset, event, record, policy,
-                         _KIND_TEXT[event.kind])
-        if config.distribute:
-            emit_facts(outputs, causes, p, offset, event, record, predicted=predicted,
-                       truth_before=truth_before, collecting=decision is _COLLECTING)
+                emit_facts(outputs, causes, p, offset, event, record, predicted=predicted,
+                           truth_before=truth_before, collecting=decision is _COLLECTING)
+        except CustomMetricError as exc:
+            if not custom:
+                raise
+            # The user's metric failed on this annotation: a dead letter, as bad input
+            # is, with the task and the batch's counts as they were before it.
+            del outputs[mark:], causes[mark:]
+            applied, ignored = counts
+            restored = TaskRecord.from_json(snapshot, scoring=config.scoring)
+            if restored.entries:
+                records[ref] = restored
+            else:
+                del records[ref]  # nothing ever applied: store no empty task
+            reason = f"{exc}; the event was not applied: resend it once the metric is fixed"
+            outputs.append(_dead_letter(batch, offset, raws.get(offset) or _encoded(event),
+                                        reason))
+            causes.append(offset)
+            dead_letters += 1
 
     # Usually in order already: a partition's offsets ascend and dead letters are rare.
     if causes != sorted(causes):
@@ -253,6 +290,20 @@ def apply_batch(
         outputs = [outputs[i] for i in order]
     return BatchOutcome(records=records, outputs=outputs, applied=applied, ignored=ignored,
                         dead_letters=dead_letters)
+
+
+def _encoded(event: AnnotationEvent | ReviewEvent) -> bytes:
+    """An annotation event as a producer would send it, for its dead letter (the parsed
+    batch keeps only reviews' bytes)."""
+    body = {f.name: getattr(event, f.name) for f in fields(event)}
+    return orjson.dumps({"schema": ANNOTATION_SCHEMA, **body})
+
+
+def _cohort_policy(config: ProjectConfig, task_id: str, record: TaskRecord,
+                   policy: ConsensusPolicy, outside: ConsensusPolicy) -> ConsensusPolicy:
+    """The consensus policy of a task of a project with an overlap cohort: the project's
+    own in the cohort, ``outside`` (one annotation wanted) for the other tasks."""
+    return policy if config.in_overlap_cohort(task_id, record.tool_overlap) else outside
 
 
 @functools.lru_cache(maxsize=4096)

@@ -41,14 +41,15 @@ def annotation_events(export: object, project_id: str) -> Iterator[dict[str, Any
 
 def annotation_event(
     project_id: str, task_id: str, annotation: Mapping[str, Any], *, source: str,
-    updated: bool = False,
+    updated: bool = False, task_overlap: int | None = None,
 ) -> dict[str, Any]:
     """One Label Studio annotation as a ``quorum.annotation/v1`` body.
 
     ``source`` starts the event id (which ends with the revision: one id per version);
     ``updated`` makes it an ``updated`` event (the same to the stream: both carry the
     whole result). Raises ``ValueError`` naming the task and annotation when the
-    annotation has no id or no annotator.
+    annotation has no id or no annotator. ``task_overlap`` is Label Studio's overlap of
+    the task when the caller knows it (a webhook's task object; exports do not carry it).
     """
     annotation_id = annotation.get("id")
     if annotation_id is None or isinstance(annotation_id, bool):
@@ -63,7 +64,7 @@ def annotation_event(
         )
     occurred_at, revision = _version(annotation)
     kind = "skipped" if annotation.get("was_cancelled") else "updated" if updated else "created"
-    return {
+    event = {
         "schema": ANNOTATION_SCHEMA,
         "event_id": f"{source}:{project_id}:{task_id}:{annotation_id}:{revision}",
         "project_id": project_id,
@@ -77,6 +78,9 @@ def annotation_event(
         "ground_truth": bool(annotation.get("ground_truth")),
         "lead_time": _lead_time(annotation.get("lead_time")),
     }
+    if task_overlap is not None:
+        event["task_overlap"] = task_overlap
+    return event
 
 
 def _lead_time(value: object) -> float | None:

@@ -62,6 +62,9 @@ class Webhook:
     annotations: list[Mapping[str, Any]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)  # annotation ids
     tasks: list[str] = field(default_factory=list)  # task ids (TASKS_*)
+    # task id -> Label Studio's overlap for it, from the payload's task objects: 1 for a
+    # task outside the project's overlap cohort
+    task_overlaps: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -95,7 +98,8 @@ def read_webhook(payload: object, *, project_id: str | None = None) -> Webhook:
         project_id = _project_id(action, project, payload)
     if action in ANNOTATION_ACTIONS:
         return Webhook(action, project_id, project,
-                       annotations=_objects(payload, "annotation", action))
+                       annotations=_objects(payload, "annotation", action),
+                       task_overlaps=_task_overlaps(payload))
     if action == DELETE_ACTION:
         ids = [_id_of(item, "annotations") for item in _objects(payload, "annotations", action)]
         return Webhook(action, project_id, project, deleted=ids)
@@ -132,7 +136,8 @@ def translate(
                 continue
             try:
                 event = annotation_event(project_id, str(task_id), annotation,
-                                         source=EVENT_SOURCE, updated=updated)
+                                         source=EVENT_SOURCE, updated=updated,
+                                         task_overlap=webhook.task_overlaps.get(str(task_id)))
             except ValueError as exc:
                 out.refused.append(str(exc))
                 continue
@@ -170,6 +175,23 @@ def translate(
     else:
         out.ignored = f"Quorum does not use {webhook.action} webhooks"
     return out
+
+
+def _task_overlaps(payload: Mapping[str, Any]) -> dict[str, int]:
+    """Label Studio's overlap of each task the payload carries (``task``, or ``tasks`` in
+    bulk payloads); a task object without a usable one is left out, not refused: the
+    overlap only tells the cohort apart, and Quorum's own rule stands in for it."""
+    found = payload.get("tasks")
+    tasks = [payload.get("task")] + (found if isinstance(found, list) else [])
+    overlaps: dict[str, int] = {}
+    for task in tasks:
+        if not isinstance(task, dict):
+            continue
+        task_id, overlap = task.get("id"), task.get("overlap")
+        if (isinstance(task_id, int | str) and not isinstance(task_id, bool)
+                and isinstance(overlap, int) and not isinstance(overlap, bool) and overlap >= 1):
+            overlaps[str(task_id)] = overlap
+    return overlaps
 
 
 def project_config_body(webhook: Webhook) -> dict[str, Any] | None:

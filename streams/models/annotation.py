@@ -65,6 +65,11 @@ class AnnotationEvent:
     # Label Studio's ``lead_time``: seconds the annotator spent on it (annotator
     # performance reports its mean and median); ``None`` when the tool does not say.
     lead_time: float | None = None
+    # Annotations the labeling tool wants for the task (Label Studio's task ``overlap``):
+    # 1 puts the task outside the project's overlap cohort, so the consensus decides it
+    # after one annotation. ``None`` when the tool does not say: Quorum's own cohort rule
+    # (a hash of the task id) decides.
+    task_overlap: int | None = None
 
 
 def parse_annotation(raw: bytes, *, max_bytes: int) -> AnnotationEvent:
@@ -111,6 +116,12 @@ def annotation_from_dict(body: dict[str, Any]) -> AnnotationEvent:
     lead_time = body.get("lead_time")
     if lead_time is not None:
         lead_time = _lead_time(lead_time)
+    task_overlap = body.get("task_overlap")
+    if task_overlap is not None and (task_overlap.__class__ is not int or task_overlap < 1):
+        raise InvalidEvent(
+            "field 'task_overlap' must be a whole number of annotations >= 1 (Label Studio's "
+            f"task overlap) or null; got {task_overlap!r} ({kind_of(task_overlap)})"
+        )
     # Positional: cheaper than ten keywords, once per event; the order is the fields'.
     return AnnotationEvent(
         _id(body, "event_id"),
@@ -125,6 +136,7 @@ def annotation_from_dict(body: dict[str, Any]) -> AnnotationEvent:
         result,
         ground_truth,
         lead_time,
+        task_overlap,
     )
 
 # The checks above and in _id decide the common valid case inline, by exact class (so bool,

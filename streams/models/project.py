@@ -11,6 +11,7 @@ from assignment.consensus import ConsensusPolicy
 from assignment.distribution_policy import (
     DEFAULT_RESERVATION_TTL,
     DistributionPolicy,
+    in_overlap_cohort,
     parse_assignment_mode,
 )
 from assignment.evaluation import EvaluationSettings
@@ -121,6 +122,24 @@ class ProjectConfig:
             threshold=self.agreement_threshold,
             max_additional=self.max_additional_annotators,
         )
+
+    @property
+    def outside_cohort_policy(self) -> ConsensusPolicy | None:
+        """The consensus of a task outside the overlap cohort: one annotation wanted, the
+        same threshold and budget (Label Studio gives such a task overlap 1). ``None``
+        when every task wants the project's overlap."""
+        if self.overlap_cohort_percentage >= 100.0 or self.annotations_per_task == 1:
+            return None
+        return ConsensusPolicy(overlap=1, threshold=self.agreement_threshold,
+                               max_additional=self.max_additional_annotators)
+
+    def in_overlap_cohort(self, task_id: str, tool_overlap: int | None = None) -> bool:
+        """Whether a task wants the project's overlap. The labeling tool's word when it
+        gave one (Label Studio picks its cohort at random and gives the other tasks
+        overlap 1), else Quorum's rule, the one its own distribution follows."""
+        if tool_overlap is not None:
+            return tool_overlap > 1
+        return in_overlap_cohort(task_id, self.overlap_cohort_percentage)
 
     @property
     def distribution_policy(self) -> DistributionPolicy:

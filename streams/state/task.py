@@ -76,12 +76,17 @@ class TaskRecord:
     # The task's ground truth annotation: (annotation id, its result), at most one.
     ground_truth: tuple[str, list[dict[str, Any]]] | None = None
     verdicts: dict[str, Verdict] = field(default_factory=dict)  # by annotation id
+    # The labeling tool's overlap for the task, from its latest event that said
+    # (AnnotationEvent.task_overlap); deletions do not say, so it is kept.
+    tool_overlap: int | None = None
 
     def apply(self, event: AnnotationEvent) -> bool:
         """Apply one event; False when it is a duplicate or older than what is stored."""
         entry = self.entries.get(event.annotation_id)
         if entry is not None and event.revision <= entry.revision:
             return False
+        if event.task_overlap is not None:
+            self.tool_overlap = event.task_overlap
         kind = event.kind
         truth = self.ground_truth
         if truth is not None and truth[0] == event.annotation_id:
@@ -238,6 +243,8 @@ class TaskRecord:
         if self.verdicts:
             doc["verdicts"] = {aid: [v.revision, v.action.value, v.score]
                                for aid, v in self.verdicts.items()}
+        if self.tool_overlap is not None:
+            doc["tool_overlap"] = self.tool_overlap
         return orjson.dumps(doc)
 
     @staticmethod
@@ -285,4 +292,6 @@ class TaskRecord:
             # Nor verdicts, before reviews were kept, or with no review yet.
             verdicts={aid: Verdict(v[0], ReviewAction(v[1]), v[2])
                       for aid, v in doc.get("verdicts", {}).items()},
+            # Nor the tool's overlap, before it was kept, or when the tool never said.
+            tool_overlap=doc.get("tool_overlap"),
         )

@@ -6,11 +6,13 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from agreement import ScoringConfig
 from streams import topics
 from streams.kafka import plain_producer
 from streams.models.outputs import (
@@ -99,6 +101,34 @@ async def test_each_decision_rule(deployment: Deployment, start_worker) -> None:
         ("short", 0.0), ("split", round(1 / 6, 4))]
 
 
+async def test_tasks_outside_the_overlap_cohort_complete_after_one_annotation(
+    deployment: Deployment, start_worker
+) -> None:
+    worker = start_worker(deployment.settings)
+    await worker.wait_owning(deployment.settings.partitions)
+    config = replace(CONFIG, overlap_cohort_percentage=50)
+    await deployment.configure(config)
+    inside = next(f"t{n}" for n in range(100) if config.in_overlap_cohort(f"t{n}"))
+    outside = next(f"t{n}" for n in range(100) if not config.in_overlap_cohort(f"t{n}"))
+    # Label Studio picks its own cohort: its overlap 1 puts a task outside, whatever
+    # Quorum's rule says of it.
+    picked = next(f"ls{n}" for n in range(100) if config.in_overlap_cohort(f"ls{n}"))
+    await deployment.send([
+        annotation(outside, "o1", "u1", "pos"),
+        annotation(inside, "i1", "u1", "pos"),
+        annotation(inside, "i2", "u2", "pos"),
+        {**annotation(picked, "l1", "u1", "pos"), "task_overlap": 1},
+    ])
+    await deployment.wait_applied()
+    events = await deployment.read_outputs(at_least=4 + 2)
+    completed = sorted(e["task_id"] for e in by_schema(events, TASK_COMPLETED))
+    assert completed == sorted([outside, picked])
+    assert _last(events, inside)["status"] == "collecting"
+    assert _last(events, inside)["overlap"] == 3
+    assert _last(events, outside)["overlap"] == 1
+    assert (await _record(deployment, picked)).tool_overlap == 1
+
+
 async def test_update_changes_agreement_and_delete_reopens(
     deployment: Deployment, start_worker
 ) -> None:
@@ -183,6 +213,33 @@ async def test_bad_input_goes_to_dead_letter_and_good_events_flow(
     assert oversize["original_truncated"] and oversize["original_size"] > 10 * 1024 * 1024
     assert all(e["topic"] == deployment.settings.topic("annotations") for e in letters)
     assert [e["task_id"] for e in by_schema(events, TASK_COMPLETED)] == ["good"]
+
+
+async def test_a_failing_custom_metric_is_a_dead_letter_and_the_worker_goes_on(
+    deployment: Deployment, start_worker
+) -> None:
+    worker = start_worker(deployment.settings)
+    await worker.wait_owning(deployment.settings.partitions)
+    metric = "tests.unit.agreement.custom_metric:fails_on_neutral"
+    await deployment.configure(replace(CONFIG, annotations_per_task=2,
+                                       scoring=ScoringConfig(custom_metric=metric)))
+    await deployment.send([
+        annotation("m", "m1", "u1", "pos"),
+        annotation("m", "m2", "u2", "neu"),  # the metric raises on it
+        annotation("m", "m3", "u3", "pos"),
+        annotation("n", "n1", "u1", "pos"),
+        annotation("n", "n2", "u2", "pos"),
+    ])
+    await deployment.wait_applied()
+    events = await deployment.read_outputs(at_least=4 + 1 + 2)
+    letters = by_schema(events, DEAD_LETTER)
+    assert len(letters) == 1
+    assert "fails_on_neutral" in letters[0]["reason"]
+    assert orjson.loads(letters[0]["original"])["annotation_id"] == "m2"
+    completed = sorted(e["task_id"] for e in by_schema(events, TASK_COMPLETED))
+    assert completed == ["m", "n"]
+    assert (await _record(deployment, "m")).annotators == ["u1", "u3"]
+    assert worker.process.poll() is None, f"the worker stopped:\n{worker.log()}"
 
 
 async def test_unconfigured_project_uses_defaults_and_is_listed(

@@ -25,3 +25,12 @@ def lead_time_ratio(annotation_1: Mapping[str, Any], annotation_2: Mapping[str, 
 def not_a_number(annotation_1: Mapping[str, Any], annotation_2: Mapping[str, Any]) -> object:
     """A broken metric: returns a string."""
     return "high"
+
+
+def fails_on_neutral(annotation_1: Mapping[str, Any], annotation_2: Mapping[str, Any]) -> float:
+    """A metric with a bug: raises on a ``neu`` choice, else exact match."""
+    labels = [item["value"]["choices"][0] for a in (annotation_1, annotation_2)
+              for item in a["result"]]
+    if "neu" in labels:
+        raise KeyError("neu")
+    return 1.0 if labels[0] == labels[1] else 0.0

@@ -29,6 +29,7 @@ from agreement.metrics import (
 )
 from agreement.pair import score_pair
 from agreement.scoring import (
+    CustomMetricError,
     ScoringConfig,
     TagScoring,
     load_custom_metric,
@@ -467,3 +468,10 @@ def test_jaccard_reference_for_multi_choice_cases() -> None:
     # The hand-worked numbers above, from the definition.
     assert jaccard({"a", "b"}, {"a"}) == 0.5
     assert jaccard({"a", "b"}, {"b", "c"}) == pytest.approx(1 / 3)
+
+
+def test_a_custom_metric_that_raises_is_named_in_the_error() -> None:
+    config = ScoringConfig(custom_metric=f"{CUSTOM}:fails_on_neutral")
+    with pytest.raises(CustomMetricError, match=r"fails_on_neutral.*raised KeyError"):
+        score_task([_annotation(1, "pos"), _annotation(2, "neu")], config)
+    assert score_task([_annotation(1, "pos"), _annotation(2, "pos")], config).overall == 1.0

@@ -213,3 +213,22 @@ def test_a_project_is_configured_from_its_label_studio_settings_without_its_toke
     assert set(config.scoring.tags) == {"sentiment"}
     without = Webhook("ANNOTATION_CREATED", "3", {"id": 3, "title": "no config"})
     assert project_config_body(without) is None
+
+
+def test_an_annotation_event_carries_the_tasks_overlap_from_the_payload() -> None:
+    payload = _payloads(PROBE)[0]
+    assert payload["task"]["overlap"] == 3
+    event = _Receiver().take(payload).annotation_events[0]
+    assert event["task_overlap"] == 3
+    outside = copy.deepcopy(payload)
+    outside["task"]["overlap"] = 1  # Label Studio's overlap of a task outside the cohort
+    assert _Receiver().take(outside).annotation_events[0]["task_overlap"] == 1
+    assert parse_annotation(orjson.dumps(event), max_bytes=1 << 20).task_overlap == 3
+
+
+def test_a_payload_without_a_usable_task_overlap_sends_none() -> None:
+    payload = copy.deepcopy(_payloads(PROBE)[0])
+    payload["task"]["overlap"] = "three"
+    assert "task_overlap" not in _Receiver().take(payload).annotation_events[0]
+    del payload["task"]
+    assert "task_overlap" not in _Receiver().take(payload).annotation_events[0]

@@ -276,3 +276,15 @@ def test_lead_time_is_label_studios_seconds() -> None:
 def test_lead_time_must_be_finite_seconds(value: object) -> None:
     with pytest.raises(InvalidEvent, match="lead_time"):
         annotation_from_dict(annotation_body(lead_time=value))
+
+
+def test_task_overlap_is_the_tools_count_of_annotations_wanted() -> None:
+    assert annotation_from_dict(annotation_body(task_overlap=1)).task_overlap == 1
+    assert annotation_from_dict(annotation_body(task_overlap=4)).task_overlap == 4
+    assert annotation_from_dict(annotation_body()).task_overlap is None
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "3", True, [3]])
+def test_task_overlap_must_be_a_whole_number_of_annotations(value: object) -> None:
+    with pytest.raises(InvalidEvent, match="task_overlap"):
+        annotation_from_dict(annotation_body(task_overlap=value))
