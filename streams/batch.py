@@ -203,9 +203,10 @@ def apply_batch(
 
     # Built once per batch: a policy validates itself on construction. The second policy
     # is for tasks outside the overlap cohort, None when the project has none.
-    # The last says whether the project scores with a custom metric (user code that may
-    # fail on an event).
-    policies: dict[str, tuple[ProjectConfig, ConsensusPolicy, ConsensusPolicy | None, bool]] = {}
+    # Then whether the project scores with a custom metric (user code that may fail on an
+    # event), and whether its skips count toward the overlap (skip_mode count_as_done).
+    policies: dict[str, tuple[ProjectConfig, ConsensusPolicy, ConsensusPolicy | None, bool,
+                              bool]] = {}
     snapshot, mark, counts = b"", 0, (0, 0)
     items: Sequence[tuple[int, AnnotationEvent | ReviewEvent]] = batch.events
     raws: dict[int, bytes] = {}
@@ -221,8 +222,8 @@ def apply_batch(
             config = configs.get(event.project_id) or _default_config(event.project_id)
             project = policies[event.project_id] = (
                 config, config.policy, config.outside_cohort_policy,
-                config.scoring.custom_metric is not None)
-        config, policy, outside, custom = project
+                config.scoring.custom_metric is not None, config.skips_count)
+        config, policy, outside, custom, skips = project
         record = records.get(ref)
         if record is None:
             record = records[ref] = _record(stored.get(ref), config)
@@ -246,7 +247,7 @@ def apply_batch(
                 applied += 1
                 if outside is not None:
                     policy = _cohort_policy(config, event.task_id, record, policy, outside)
-                _emit(outputs, causes, p, offset, event, record, policy, REVIEWED)
+                _emit(outputs, causes, p, offset, event, record, policy, REVIEWED, skips)
                 if config.distribute:
                     emit_review_facts(outputs, causes, p, offset, event, record)
                 continue
@@ -262,7 +263,7 @@ def apply_batch(
             if outside is not None:
                 policy = _cohort_policy(config, event.task_id, record, policy, outside)
             decision = _emit(outputs, causes, p, offset, event, record, policy,
-                             _KIND_TEXT[event.kind])
+                             _KIND_TEXT[event.kind], skips)
             if config.distribute:
                 emit_facts(outputs, causes, p, offset, event, record, predicted=predicted,
                            truth_before=truth_before, collecting=decision is _COLLECTING)
@@ -344,11 +345,13 @@ def _emit(
     record: TaskRecord,
     policy: ConsensusPolicy,
     kind: str,
+    skips: bool = False,
 ) -> Decision | None:
     """Append the task-quality event (``kind``: the annotation event's, or ``reviewed``),
     plus a decision event when the task's decision changed, each with ``offset`` as its
     cause. Returns the new decision when it changed, ``None`` otherwise (COLLECTING
-    again, which has no event of its own, is then a workflow fact)."""
+    again, which has no event of its own, is then a workflow fact). ``skips``: the
+    project's skips count toward the overlap and the budget."""
     annotators = record.annotators
     score = record.agreement.score
     if record.verdicts:
@@ -360,6 +363,10 @@ def _emit(
         # No annotation counts in the agreement (e.g. only a ground truth the project
         # leaves out of it): nothing to decide on yet, the task is still collecting.
         counted = len(annotators) if score is not None else 0
+        if skips and counted:
+            # Label Studio's "ignore skipped": a skip takes its seat for good, as the
+            # distribution's count_as_done does, so the task is decided without it.
+            counted += record.skippers_apart_from(annotators)
         state, decision = transition(record.decision, policy, counted, score)
     record.decision = state
     key = f"{event.project_id}:{event.task_id}"
@@ -404,7 +411,8 @@ def _emit(
     if decision is _REASSIGN:
         body["additional_annotators"] = 1
         body["exclude_annotators"] = record.annotators_seen
-        body["budget_left"] = policy.max_annotators - len(annotators)
+        body["budget_left"] = policy.max_annotators - len(annotators) - (
+            record.skippers_apart_from(annotators) if skips else 0)
     elif decision is _REVIEW:
         body["reason"] = "low_agreement_budget_exhausted"
     outputs.append(OutputEvent(TOPIC_OF_SCHEMA[schema], key, body))

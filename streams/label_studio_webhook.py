@@ -46,6 +46,11 @@ ANNOTATION_ACTIONS = frozenset({"ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "AN
 DELETE_ACTION = "ANNOTATIONS_DELETED"
 TASK_ACTIONS = {"TASKS_CREATED": "imported", "TASKS_DELETED": "deleted"}
 
+# Label Studio's ``skip_queue`` -> Quorum's ``skip_mode``: "ignore skipped" makes a skip
+# count toward the task's overlap, as count_as_done does.
+_SKIP_MODES = {"REQUEUE_FOR_ME": "requeue_for_me", "REQUEUE_FOR_OTHERS": "requeue_for_others",
+               "IGNORE_SKIPPED": "count_as_done"}
+
 # Above every ``updated_at`` in microseconds (until the year 2255), and exact in JSON
 # numbers everywhere (2**53 - 1).
 DELETED_REVISION = 2**53 - 1
@@ -197,8 +202,9 @@ def _task_overlaps(payload: Mapping[str, Any]) -> dict[str, int]:
 def project_config_body(webhook: Webhook) -> dict[str, Any] | None:
     """A ``quorum.project/v1`` body from the payload's project, for a project that has no
     configuration yet: its labeling config and control weights (each tag's metric), its
-    overlap (``maximum_annotations``) and overlap cohort; no agreement threshold (Label
-    Studio's open-source edition has none). None when the payload has no labeling config.
+    overlap (``maximum_annotations``), overlap cohort and skip queue (``skip_mode``); no
+    agreement threshold (Label Studio's open-source edition has none). None when the
+    payload has no labeling config.
 
     Only these fields are read: the project object also holds its secret token.
     """
@@ -217,6 +223,9 @@ def project_config_body(webhook: Webhook) -> dict[str, Any] | None:
     cohort = project.get("overlap_cohort_percentage")
     if isinstance(cohort, int | float) and not isinstance(cohort, bool):
         body["overlap_cohort_percentage"] = cohort
+    skip_queue = project.get("skip_queue")
+    if isinstance(skip_queue, str) and skip_queue in _SKIP_MODES:
+        body["skip_mode"] = _SKIP_MODES[skip_queue]
     return body
 
 

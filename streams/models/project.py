@@ -18,7 +18,7 @@ from assignment.evaluation import EvaluationSettings
 from assignment.model_settings import ModelEvaluationSettings
 from assignment.review_events import ReviewCriteria
 from assignment.review_settings import ReviewSettings, member
-from assignment.skips import RejectMode, parse_reject_mode, parse_skip_mode
+from assignment.skips import RejectMode, SkipMode, parse_reject_mode, parse_skip_mode
 from streams.models.invalid import InvalidEvent, decode_object, kind_of, require_str_id
 from streams.quality_settings import QualitySettings, evaluation_from_dict, evaluation_to_dict
 
@@ -122,6 +122,12 @@ class ProjectConfig:
             threshold=self.agreement_threshold,
             max_additional=self.max_additional_annotators,
         )
+
+    @property
+    def skips_count(self) -> bool:
+        """Whether a skip takes its seat toward the overlap (``skip_mode``
+        ``count_as_done``, Label Studio's "ignore skipped")."""
+        return self.skip_mode == SkipMode.COUNT_AS_DONE.value
 
     @property
     def outside_cohort_policy(self) -> ConsensusPolicy | None:

@@ -215,6 +215,12 @@ class TaskRecord:
         """Distinct annotators whose annotations count, sorted."""
         return sorted({e.author for e in self.entries.values() if e.status == COUNTED})
 
+    def skippers_apart_from(self, annotators: list[str]) -> int:
+        """People who skipped the task and have no counted annotation on it (``annotators``,
+        from :attr:`annotators`)."""
+        return len({e.author for e in self.entries.values() if e.status == SKIPPED}
+                   - set(annotators) - {""})
+
     @property
     def annotators_seen(self) -> list[str]:
         """Everyone who annotated or skipped the task (rejected work included): never

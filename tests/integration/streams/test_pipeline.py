@@ -215,6 +215,23 @@ async def test_bad_input_goes_to_dead_letter_and_good_events_flow(
     assert [e["task_id"] for e in by_schema(events, TASK_COMPLETED)] == ["good"]
 
 
+async def test_a_skip_takes_its_seat_when_the_project_counts_skips_as_done(
+    deployment: Deployment, start_worker
+) -> None:
+    worker = start_worker(deployment.settings)
+    await worker.wait_owning(deployment.settings.partitions)
+    await deployment.configure(replace(CONFIG, skip_mode="count_as_done"))
+    await deployment.send([
+        annotation("s", "s1", "u1", "pos"),
+        annotation("s", "s2", "u2", None, kind="skipped"),
+        annotation("s", "s3", "u3", "pos"),
+    ])
+    await deployment.wait_applied()
+    events = await deployment.read_outputs(at_least=3 + 1)
+    completed = by_schema(events, TASK_COMPLETED)
+    assert [(e["task_id"], e["annotators"]) for e in completed] == [("s", ["u1", "u3"])]
+
+
 async def test_a_failing_custom_metric_is_a_dead_letter_and_the_worker_goes_on(
     deployment: Deployment, start_worker
 ) -> None:

@@ -164,6 +164,28 @@ def test_budget_exhausted_goes_to_review_once() -> None:
     assert bodies(outcome)[-1]["status"] == "review"
 
 
+def test_skips_count_toward_the_overlap_when_the_project_counts_them_as_done() -> None:
+    counting = ProjectConfig("1", annotations_per_task=3, agreement_threshold=0.7,
+                             max_additional_annotators=1, skip_mode="count_as_done")
+    skip = annotation_bytes(annotation_id="a5", completed_by=5, kind="skipped", result=None)
+    outcome = run(records_of([vote(1), skip, vote(2)]), configs={"1": counting})
+    assert [b["status"] for b in bodies(outcome, TASK_QUALITY)] == [
+        "collecting", "collecting", "completed"]  # 2 annotations + 1 skip = the overlap
+    assert bodies(outcome, TASK_COMPLETED)[0]["annotators"] == ["1", "2"]
+    # Below the threshold, the skip has used one seat of the budget too.
+    outcome = run(records_of([vote(1), skip, vote(2, "neg")]), configs={"1": counting})
+    reassign = bodies(outcome, REASSIGN_REQUESTED)
+    assert reassign[0]["budget_left"] == 1  # 3 + 1 seats, 2 annotators and 1 skipper
+    # Someone who skipped and then annotated holds one seat, not two.
+    again = annotation_bytes(annotation_id="a6", completed_by=5, result=choice("pos"),
+                             event_id="ev-5-again")
+    outcome = run(records_of([vote(1), skip, again]), configs={"1": counting})
+    assert [b["status"] for b in bodies(outcome, TASK_QUALITY)][-1] == "collecting"
+    # With the default skip mode a skip holds no seat.
+    outcome = run(records_of([vote(1), skip, vote(2)]))
+    assert [b["status"] for b in bodies(outcome, TASK_QUALITY)][-1] == "collecting"
+
+
 def test_at_or_above_threshold_completes() -> None:
     outcome = run(records_of([vote(1), vote(2), vote(3)]))
     assert schemas(outcome) == [TASK_QUALITY] * 3 + [TASK_COMPLETED]

@@ -232,3 +232,23 @@ def test_a_payload_without_a_usable_task_overlap_sends_none() -> None:
     assert "task_overlap" not in _Receiver().take(payload).annotation_events[0]
     del payload["task"]
     assert "task_overlap" not in _Receiver().take(payload).annotation_events[0]
+
+
+@pytest.mark.parametrize(("skip_queue", "skip_mode"), [
+    ("REQUEUE_FOR_OTHERS", "requeue_for_others"),
+    ("REQUEUE_FOR_ME", "requeue_for_me"),
+    ("IGNORE_SKIPPED", "count_as_done"),
+])
+def test_label_studios_skip_queue_becomes_the_skip_mode(skip_queue: str, skip_mode: str) -> None:
+    payload = copy.deepcopy(_payloads(PROBE)[0])
+    payload["project"]["skip_queue"] = skip_queue
+    body = project_config_body(read_webhook(payload))
+    assert body is not None
+    assert project_config_from_dict(body).skip_mode == skip_mode
+
+
+def test_an_unknown_skip_queue_keeps_the_default() -> None:
+    payload = copy.deepcopy(_payloads(PROBE)[0])
+    payload["project"]["skip_queue"] = "SOMETHING_NEW"
+    body = project_config_body(read_webhook(payload))
+    assert body is not None and "skip_mode" not in body
