@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -841,7 +841,6 @@ def label_studio_reassign(
     Runs until Ctrl-C or SIGTERM; a restart resumes where it stopped, and a request
     carried out before changes nothing. The token's user must be allowed to change the
     project's tasks."""
-    from aiokafka.errors import KafkaError
 
     from streams.label_studio_api import LabelStudio
     from streams.label_studio_overlap import OverlapRaise
@@ -862,25 +861,77 @@ def label_studio_reassign(
             console.print(f"task {change.task_id}: has its {change.overlap} annotations or is "
                           "open for them already")
 
-    def retry(exc: Exception, wait: float) -> None:
-        console.print(f"[red]Label Studio did not take it:[/red] {exc}\ntrying again in "
-                      f"{wait:.0f} s")
+    console.print(f"carrying out the reassign requests of {quorum_id} in Label Studio project "
+                  f"{project} (Ctrl-C or SIGTERM stops)")
+    _run_follower(settings, lambda stopping: follow_reassignments(
+        settings, quorum_id, lambda c: carry_out(studio, c), stopping=stopping,
+        on_outcome=outcome, on_retry=_label_studio_retry))
+    console.print("stopped")
+
+
+def _label_studio_retry(exc: Exception, wait: float) -> None:
+    console.print(f"[red]Label Studio did not take it:[/red] {exc}\ntrying again in "
+                  f"{wait:.0f} s")
+
+
+def _run_follower(settings: Settings,
+                  follow: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+    """Run a Label Studio follower until Ctrl-C or SIGTERM sets its ``stopping`` event."""
+    from aiokafka.errors import KafkaError
 
     async def run() -> None:
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stopping.set)
-        await follow_reassignments(settings, quorum_id, lambda c: carry_out(studio, c),
-                                   stopping=stopping, on_outcome=outcome, on_retry=retry)
+        await follow(stopping)
 
-    console.print(f"carrying out the reassign requests of {quorum_id} in Label Studio project "
-                  f"{project} (Ctrl-C or SIGTERM stops)")
     try:
         asyncio.run(run())
     except (KafkaError, OSError) as exc:
         raise _fail(_unreachable(settings, exc)) from None
-    console.print("stopped")
+
+
+@label_studio_app.command("scores")
+def label_studio_scores(
+    project: _LsProject, url: _LsUrl, token: _LsToken, quorum_project: _QuorumProject = None,
+) -> None:
+    """Write Quorum's agreement of each task into the task in Label Studio as it changes:
+    data.quorum_agreement and data.quorum_status, which the Data Manager shows as columns
+    to sort and filter by (lowest agreement first, for reviewers). Runs until Ctrl-C or
+    SIGTERM; a restart resumes where it stopped, and a score written before is not
+    written again. The token's user must be allowed to change the project's tasks."""
+
+    from streams.label_studio_api import LabelStudio
+    from streams.label_studio_scores import (
+        DELETED,
+        WRITTEN,
+        TaskScore,
+        follow_scores,
+        write_score,
+    )
+
+    settings = _settings()
+    quorum_id = quorum_project or str(project)
+    studio = LabelStudio(url, token)
+    written = 0
+
+    def outcome(score: TaskScore, what: str) -> None:
+        nonlocal written
+        if what == WRITTEN:
+            written += 1
+            agreement = "-" if score.agreement is None else f"{score.agreement:.2f}"
+            console.print(f"task {score.task_id}: agreement {agreement}, {score.status}")
+        elif what == DELETED:
+            console.print(f"task {score.task_id}: deleted in Label Studio, nothing to write")
+
+    console.print(f"writing the agreement of {quorum_id}'s tasks into Label Studio project "
+                  f"{project} as data.quorum_agreement and data.quorum_status (Ctrl-C or "
+                  "SIGTERM stops)")
+    _run_follower(settings, lambda stopping: follow_scores(
+        settings, quorum_id, lambda s: write_score(studio, s), stopping=stopping,
+        on_outcome=outcome, on_retry=_label_studio_retry))
+    console.print(f"stopped ({written} task{'' if written == 1 else 's'} written)")
 
 
 def _connect_pass(settings: Settings, studio: LabelStudio, project: int, quorum_id: str,

@@ -105,6 +105,11 @@ class LabelStudio:
         alone leaves ``is_labeled`` as it was, and the task is not offered)."""
         self._call("PATCH", f"/api/tasks/{task_id}/", {"overlap": overlap, "is_labeled": False})
 
+    def set_task_data(self, task_id: int, data: dict[str, Any]) -> None:
+        """Replace the task's ``data`` (pass all of it: keys left out are dropped); its
+        keys show as Data Manager columns."""
+        self._call("PATCH", f"/api/tasks/{task_id}/", {"data": data})
+
     def mark_labeled(self, task_id: int) -> None:
         """Mark the task labeled (Label Studio stops offering it)."""
         self._call("PATCH", f"/api/tasks/{task_id}/", {"is_labeled": True})

@@ -5,7 +5,7 @@ in for by a function here (its calls were checked against Label Studio 1.23.2 by
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from typing import Any
 
 import orjson
@@ -18,6 +18,7 @@ from streams.label_studio_overlap import OverlapRaise
 from streams.label_studio_reassign import RAISED, follow_reassignments
 from streams.settings import Settings
 
+from .follower import follow_until
 from .pipeline import Deployment
 
 pytestmark = pytest.mark.integration
@@ -47,26 +48,10 @@ async def _produce(settings: Settings, values: list[Any]) -> None:
 async def _follow(settings: Settings, carry: Any, until: int,
                   retries: list[float] | None = None) -> list[tuple[int, int, str]]:
     """Run the follower until ``until`` outcomes came (or 20 s passed)."""
-    done: list[tuple[int, int, str]] = []
-    stopping = asyncio.Event()
-
-    def outcome(change: OverlapRaise, what: str) -> None:
-        done.append((change.task_id, change.overlap, what))
-        if len(done) >= until:
-            stopping.set()
-
-    def retry(exc: Exception, wait: float) -> None:
-        assert retries is not None, f"no retry expected: {exc}"
-        retries.append(wait)
-
-    follower = asyncio.ensure_future(follow_reassignments(
-        settings, PROJECT, carry, stopping=stopping, on_outcome=outcome, on_retry=retry))
-    try:
-        await asyncio.wait_for(asyncio.shield(follower), timeout=20)
-    except TimeoutError:
-        stopping.set()
-        await follower
-    return done
+    return await follow_until(
+        functools.partial(follow_reassignments, settings, PROJECT, carry),
+        lambda change, what: (change.task_id, change.overlap, what),
+        lambda done: len(done) >= until, retries)
 
 
 async def test_reassign_requests_are_carried_out_once_and_in_order(

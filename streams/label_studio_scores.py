@@ -1,0 +1,109 @@
+"""``quorum label-studio scores``: the stream's agreement of each task written into the
+task in Label Studio, as ``data.quorum_agreement`` and ``data.quorum_status``.
+
+Label Studio shows keys under a task's ``data`` as Data Manager columns, sortable and
+filterable (``ordering=["tasks:data.quorum_agreement"]``), so reviewers of a Label Studio
+Community project, which computes no agreement itself, can sort its tasks by Quorum's and
+open the lowest first. ``precomputed_agreement``, the task model's own field, cannot be
+written through the API (checked on 1.23.2).
+
+It follows ``<prefix>.task-quality`` in a consumer group of its own
+(:mod:`streams.label_studio_follow`): of a fetch's events it keeps each task's last, reads
+the task, and writes its ``data`` back with the two keys only when they differ, so an
+event read again changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from streams import topics
+from streams.label_studio_api import LabelStudio
+from streams.label_studio_follow import follow_topic
+from streams.models.outputs import TASK_QUALITY
+from streams.settings import Settings
+
+AGREEMENT_KEY = "quorum_agreement"
+STATUS_KEY = "quorum_status"
+WRITTEN, UNCHANGED, DELETED = "written", "unchanged", "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskScore:
+    """What Label Studio's task should show: Quorum's agreement (``None`` while no
+    annotation counts) and the task's status (collecting, completed, reassign, review)."""
+
+    task_id: int
+    agreement: float | None
+    status: str
+
+
+def task_score(event: Mapping[str, Any], project_id: str) -> TaskScore | None:
+    """The score a task-quality event of ``project_id`` gives a Label Studio task (an
+    integer id); ``None`` for anything else."""
+    if event.get("schema") != TASK_QUALITY or event.get("project_id") != project_id:
+        return None
+    task, status = str(event.get("task_id")), event.get("status")
+    agreement = event.get("agreement")
+    if not task.isdigit() or not isinstance(status, str):
+        return None
+    if not isinstance(agreement, int | float) or isinstance(agreement, bool):
+        agreement = None
+    return TaskScore(int(task), None if agreement is None else float(agreement), status)
+
+
+def latest_per_task(scores: list[TaskScore]) -> list[TaskScore]:
+    """Each task's last score of a fetch (a task's events are in order: one partition),
+    in the order of those last ones: the earlier ones would be overwritten at once."""
+    last = {score.task_id: score for score in scores}
+    return [score for score in scores if last[score.task_id] is score]
+
+
+def data_with_score(data: Mapping[str, Any], score: TaskScore) -> dict[str, Any] | None:
+    """The task's ``data`` with the score's two keys, or ``None`` when it holds them
+    already (the agreement rounded to 4 places, as a column shows it)."""
+    agreement = None if score.agreement is None else round(score.agreement, 4)
+    if data.get(AGREEMENT_KEY) == agreement and data.get(STATUS_KEY) == score.status \
+            and AGREEMENT_KEY in data:
+        return None
+    return {**data, AGREEMENT_KEY: agreement, STATUS_KEY: score.status}
+
+
+def write_score(studio: LabelStudio, score: TaskScore) -> str:
+    """Write the score into the Label Studio task: ``written``, ``unchanged`` (it shows
+    it already) or ``deleted`` (the task is gone)."""
+    task = studio.task(score.task_id)
+    if task is None:
+        return DELETED
+    data = task.get("data")
+    updated = data_with_score(data if isinstance(data, dict) else {}, score)
+    if updated is None:
+        return UNCHANGED
+    studio.set_task_data(score.task_id, updated)
+    return WRITTEN
+
+
+def consumer_group(settings: Settings, project_id: str) -> str:
+    """The follower's own consumer group, apart from the workers' and ``reassign``'s."""
+    return f"{settings.consumer_group}-label-studio-{project_id}-scores"
+
+
+async def follow_scores(
+    settings: Settings,
+    project_id: str,
+    write: Callable[[TaskScore], str],
+    *,
+    stopping: asyncio.Event,
+    on_outcome: Callable[[TaskScore, str], None],
+    on_retry: Callable[[Exception, float], None],
+) -> None:
+    """Write ``project_id``'s task scores with ``write`` (a blocking call, run in a
+    thread) until ``stopping`` is set; each outcome goes to ``on_outcome``, each failed
+    attempt to ``on_retry`` with the seconds until the next."""
+    await follow_topic(settings, topics.TASK_QUALITY, consumer_group(settings, project_id),
+                       lambda event: task_score(event, project_id), write, stopping=stopping,
+                       on_outcome=on_outcome, on_retry=on_retry, coalesce=latest_per_task)
+
