@@ -411,11 +411,17 @@ def project_list() -> None:
 @app.command()
 def send(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL of events")],
-    topic: Annotated[str, typer.Option(help="short topic name")] = topics.ANNOTATIONS,
+    topic: Annotated[str, typer.Option(
+        help="input topic: annotations, workflow (task and annotator events) or projects "
+             "(configurations)")] = topics.ANNOTATIONS,
 ) -> None:
-    """Send events from a JSONL file, one event per line, keyed by project and task."""
+    """Send events from a JSONL file, one event per line, keyed as the topic wants: by
+    project and task on annotations, by project on workflow and projects."""
     from streams.operations import send_lines
 
+    if topic not in topics.INPUTS:
+        raise _fail(QuorumError(f"{topic!r} is not an input topic: send to one of "
+                                f"{', '.join(topics.INPUTS)}"))
     settings = _settings()
     lines = path.read_bytes().splitlines()
     with _progress() as progress:

@@ -46,6 +46,19 @@ def message_key(event: dict[str, object]) -> bytes:
     return f"{event.get('project_id')}:{event.get('task_id')}".encode()
 
 
+def input_key(short_topic: str, event: dict[str, object]) -> bytes | None:
+    """An input topic's message key for ``event``: the task on the annotations topic; the
+    project on the workflow topic (its agent refuses events off their project's
+    partition) and on the compacted projects topic (compaction keeps one per key).
+    ``None`` when the event lacks what the key is made of: the worker says why."""
+    if short_topic == topics.ANNOTATIONS:
+        return message_key(event)
+    project = event.get("project_id")
+    if isinstance(project, bool) or not isinstance(project, str | int):
+        return None
+    return str(project).encode()
+
+
 async def publish_project_config(
     settings: Settings, config: ProjectConfig, *, wait_s: float
 ) -> bool:
@@ -158,7 +171,11 @@ async def send_lines(
     on_sent: Callable[[int], object] | None = None,
     chunk: int = 5000,
 ) -> int:
-    """Produce JSON lines keyed by task; a line that is not JSON is sent as is (keyless)."""
+    """Produce JSON lines to an input topic, each keyed as the topic wants
+    (:func:`input_key`); a line that is not JSON is sent as is (keyless)."""
+    if short_topic not in topics.INPUTS:
+        raise QuorumError(f"{short_topic!r} is not an input topic: send to one of "
+                          f"{', '.join(topics.INPUTS)}")
     producer = plain_producer(settings)
     await producer.start()
     topic = settings.topic(short_topic)
@@ -171,7 +188,7 @@ async def send_lines(
                     continue
                 try:
                     body = orjson.loads(line)
-                    key = message_key(body) if isinstance(body, dict) else None
+                    key = input_key(short_topic, body) if isinstance(body, dict) else None
                 except orjson.JSONDecodeError:
                     key = None  # the worker will dead-letter it with the reason
                 futures.append(await producer.send(topic, value=line, key=key))

@@ -21,6 +21,7 @@ from streams.kafka import plain_producer
 from streams.models.outputs import ASSIGNMENT
 from streams.models.project import ProjectConfig
 from streams.models.workflow import annotator_event, task_event
+from streams.operations import send_lines
 from streams.roles import WorkerAgents
 from streams.settings import Settings
 from streams.worker_process import WorkerProcess
@@ -244,6 +245,36 @@ async def test_bad_workflow_input_is_dead_lettered_and_the_rest_flows(
     assert any("not valid JSON" in r for r in reasons)
     assert any("missing field" in r or "kind" in r for r in reasons)
     assert any("<partition>:<offset>:<rank>" in r for r in reasons)
+
+
+async def test_quorum_send_keys_workflow_events_by_project(
+    deployment: Deployment, start_worker: Callable[[Settings], WorkerProcess]
+) -> None:
+    """`quorum send --topic workflow`: keyed by task, as annotations are, most task
+    events would land off their project's partition and be dead-lettered."""
+    settings = deployment.settings
+    worker = start_worker(settings)
+    await worker.wait_owning(settings.partitions, workflow=True)
+    await deployment.configure(ProjectConfig(PROJECT, annotations_per_task=1, distribute=True))
+    tasks = [f"s{i}" for i in range(8)]
+    lines = [orjson.dumps(task_event(PROJECT, t, "imported")) for t in tasks]
+    lines.append(orjson.dumps(annotator_event(PROJECT, "u0", "joined")))
+    assert await send_lines(settings, topics.WORKFLOW, lines) == len(lines)
+    served: set[str] = set()
+    async with aiohttp.ClientSession() as session:
+        deadline = time.monotonic() + 60
+        while len(served) < len(tasks) and time.monotonic() < deadline:
+            task = await _next_task(session, worker, "u0")
+            if task is None or task in served:  # held until the annotation is applied
+                await asyncio.sleep(0.2)
+                continue
+            served.add(task)
+            await deployment.send([annotation(task, f"a-{task}", "u0", "pos",
+                                              project=PROJECT)])
+    assert served == set(tasks)
+    dead = [e for e in await deployment.read_outputs((topics.DEAD_LETTER,), at_least=0)
+            if e["topic"] == settings.topic(topics.WORKFLOW)]
+    assert dead == []
 
 
 async def test_outputs_kafka_refused_are_published_again_not_lost(
