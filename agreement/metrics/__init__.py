@@ -25,6 +25,7 @@ from .classification import (
     taxonomy,
     taxonomy_prefix,
 )
+from .fields import check_fraction
 from .geometry import (
     bbox_iou,
     bbox_iou_threshold,
@@ -89,11 +90,27 @@ def _simple(metric: Metric) -> MetricFactory:
     return factory
 
 
+def _at_least(metric: Metric) -> MetricFactory:
+    """The threshold variant of a continuous metric with no per-item one of its own: a
+    pair agrees (1.0) when the metric's score reaches ``threshold``, else 0.0."""
+
+    def factory(*, threshold: float = 0.5) -> Metric:
+        bound = check_fraction("threshold", threshold)
+
+        def thresholded(items_a: list[ResultItem], items_b: list[ResultItem]) -> float:
+            return 1.0 if metric(items_a, items_b) >= bound else 0.0
+
+        return thresholded
+
+    return factory
+
+
 register("exact_match")(_simple(exact_match))
 register("choices", default_for=("choices",))(_simple(choices))
 register("choices_exact")(_simple(choices_exact))
 register("taxonomy", default_for=("taxonomy",))(_simple(taxonomy))
 register("taxonomy_prefix")(_simple(taxonomy_prefix))
+register("taxonomy_prefix_threshold")(_at_least(taxonomy_prefix))
 register("datetime_exact", default_for=("datetime",))(_simple(datetime_exact))
 register("pairwise_exact", default_for=("pairwise",))(_simple(pairwise_exact))
 register("numeric_difference", default_for=("number", "rating"))(numeric_difference)
@@ -115,6 +132,7 @@ register("text_edit_distance", default_for=("textarea",))(_simple(text_edit_dist
 register("text_edit_distance_words")(_simple(text_edit_distance_words))
 register("text_edit_distance_threshold")(text_edit_distance_threshold)
 register("ranker_kendall", default_for=("ranker",))(_simple(ranker_kendall))
+register("ranker_kendall_threshold")(_at_least(ranker_kendall))
 # Every other type (brushlabels, videorectangle, ...) keeps the exact-match fallback.
 
 

@@ -85,6 +85,8 @@ METRIC_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("text_edit_distance_words", "textarea", {}),
     ("text_edit_distance_threshold", "textarea", {"threshold": 0.6}),
     ("ranker_kendall", "ranker", {}),
+    ("ranker_kendall_threshold", "ranker", {"threshold": 0.6}),
+    ("taxonomy_prefix_threshold", "taxonomy", {"threshold": 0.5}),
     ("exact_match", "choices", {}),
 ]
 

@@ -18,6 +18,7 @@ from agreement.metrics import (
     ResultItem,
     choices_exact,
     datetime_exact,
+    make_metric,
     pairwise_exact,
     taxonomy,
     taxonomy_prefix,
@@ -44,6 +45,16 @@ def test_choices_exact_is_all_or_nothing() -> None:
     # Not strings: compared as values.
     assert choices_exact(_choices(1), _choices("1")) == 0.0
     assert choices_exact(_choices(1), _choices(1)) == 1.0
+
+
+def test_taxonomy_prefix_threshold_agrees_from_the_threshold_on() -> None:
+    cat, dog = ["Animal", "Mammal", "Cat"], ["Animal", "Mammal", "Dog"]  # prefix credit 2/3
+    assert make_metric("taxonomy_prefix_threshold")(_taxonomy(cat), _taxonomy(dog)) == 1.0
+    strict = make_metric("taxonomy_prefix_threshold", threshold=0.7)
+    assert strict(_taxonomy(cat), _taxonomy(dog)) == 0.0
+    assert strict(_taxonomy(cat), _taxonomy(cat)) == 1.0
+    with pytest.raises(ValueError, match="threshold"):
+        make_metric("taxonomy_prefix_threshold", threshold=1.5)
 
 
 def test_taxonomy_prefix_credit() -> None:

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import kendalltau
 
-from agreement.metrics import ResultItem, ranker_kendall
+from agreement.metrics import ResultItem, make_metric, ranker_kendall
 
 from .laws import assert_metric_laws
 from .strategies import item
@@ -80,3 +80,10 @@ buckets = st.dictionaries(
 )
 def test_ranker_laws(a: Any, b: Any) -> None:
     assert_metric_laws(ranker_kendall, _ranked(a), _ranked(b))
+
+
+def test_ranker_kendall_threshold_agrees_from_the_threshold_on() -> None:
+    a, b = _ranked(["a", "b", "c"]), _ranked(["a", "b"])  # ranker_kendall 2/3
+    assert make_metric("ranker_kendall_threshold")(a, b) == 1.0
+    assert make_metric("ranker_kendall_threshold", threshold=0.7)(a, b) == 0.0
+    assert make_metric("ranker_kendall_threshold", threshold=0.7)(a, a) == 1.0

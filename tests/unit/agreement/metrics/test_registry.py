@@ -34,6 +34,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "choices_exact": {},
     "taxonomy": {},
     "taxonomy_prefix": {},
+    "taxonomy_prefix_threshold": {"threshold": 0.5},
     "datetime_exact": {},
     "pairwise_exact": {},
     "numeric_difference": {"range": 4.0},
@@ -52,6 +53,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "text_edit_distance_words": {},
     "text_edit_distance_threshold": {"threshold": 0.8},
     "ranker_kendall": {},
+    "ranker_kendall_threshold": {"threshold": 0.5},
     "exact_match": {},
 }
 
