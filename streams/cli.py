@@ -875,6 +875,36 @@ def label_studio_reassign(
     console.print("stopped")
 
 
+def _backfill_scores(settings: Settings, studio: LabelStudio, quorum_id: str) -> None:
+    """Write the score of every Label Studio task the stream holds, with a progress bar;
+    Label Studio refusing or away is retried with backoff (Ctrl-C stops)."""
+    import time
+
+    from streams.label_studio_scores import WRITTEN, held_scores, write_score
+    from streams.operations import task_statuses
+
+    try:
+        scores = held_scores(asyncio.run(task_statuses(settings, quorum_id)))
+    except OSError as exc:
+        raise _fail(_unreachable(settings, exc)) from None
+    written = 0
+    with _progress() as progress:
+        bar = progress.add_task(f"backfilling {len(scores):,} tasks", total=len(scores))
+        for score in scores:
+            delay = 1.0
+            while True:
+                try:
+                    written += write_score(studio, score) == WRITTEN
+                    break
+                except QuorumError as exc:
+                    _label_studio_retry(exc, delay)
+                    time.sleep(delay)
+                    delay = min(delay * 2, 60.0)
+            progress.advance(bar)
+    console.print(f"backfilled: {written:,} of {len(scores):,} tasks written, the others "
+                  "showed their score already")
+
+
 def _label_studio_retry(exc: Exception, wait: float) -> None:
     console.print(f"[red]Label Studio did not take it:[/red] {exc}\ntrying again in "
                   f"{wait:.0f} s")
@@ -901,6 +931,9 @@ def _run_follower(settings: Settings,
 @label_studio_app.command("scores")
 def label_studio_scores(
     project: _LsProject, url: _LsUrl, token: _LsToken, quorum_project: _QuorumProject = None,
+    backfill: Annotated[bool, typer.Option(
+        "--backfill", help="first write every task the stream holds (from Redis): for a "
+        "first run on a deployment older than the output topics' retention")] = False,
 ) -> None:
     """Write Quorum's agreement of each task into the task in Label Studio as it changes:
     data.quorum_agreement and data.quorum_status, which the Data Manager shows as columns
@@ -931,6 +964,8 @@ def label_studio_scores(
         elif what == DELETED:
             console.print(f"task {score.task_id}: deleted in Label Studio, nothing to write")
 
+    if backfill:
+        _backfill_scores(settings, studio, quorum_id)
     console.print(f"writing the agreement of {quorum_id}'s tasks into Label Studio project "
                   f"{project} as data.quorum_agreement and data.quorum_status (Ctrl-C or "
                   "SIGTERM stops)")

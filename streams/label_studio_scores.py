@@ -10,7 +10,9 @@ written through the API (checked on 1.23.2).
 It follows ``<prefix>.task-quality`` in a consumer group of its own
 (:mod:`streams.label_studio_follow`): of a fetch's events it keeps each task's last, reads
 the task, and writes its ``data`` back with the two keys only when they differ, so an
-event read again changes nothing.
+event read again changes nothing. The output topics keep the broker's retention (7 days
+here), so a first run on an older deployment starts with ``--backfill``: the score of
+every task the stream holds, from Redis (:func:`held_scores`).
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ def task_score(event: Mapping[str, Any], project_id: str) -> TaskScore | None:
     if not isinstance(agreement, int | float) or isinstance(agreement, bool):
         agreement = None
     return TaskScore(int(task), None if agreement is None else float(agreement), status)
+
+
+def held_scores(rows: list[tuple[str, float | None, str]]) -> list[TaskScore]:
+    """The scores of the tasks the stream holds (``(task id, agreement, status)``, as
+    :func:`streams.operations.task_statuses` reads them) that are Label Studio tasks."""
+    return [TaskScore(int(task), agreement, status) for task, agreement, status in rows
+            if task.isdigit()]
 
 
 def latest_per_task(scores: list[TaskScore]) -> list[TaskScore]:

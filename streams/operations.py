@@ -548,6 +548,35 @@ async def project_tasks(settings: Settings, project_id: str) -> list[ExportTask]
     return tasks
 
 
+async def task_statuses(settings: Settings, project_id: str
+                        ) -> list[tuple[str, float | None, str]]:
+    """Every task of the project the stream holds: ``(task id, agreement, status)`` as
+    its last task-quality event said them, from each partition's task records (the
+    decision) and agreement index (the score the worker computed; none while no
+    annotation counts)."""
+    keys = Keys(settings.key_prefix)
+    prefix = keys.task_field(project_id, "")
+    redis = Redis.from_url(settings.redis_url)
+    rows: list[tuple[str, float | None, str]] = []
+    try:
+        for partition in range(settings.partitions):
+            indexed: list[tuple[bytes, float]] = await redis.zrange(
+                keys.agreement_index(partition, project_id), 0, -1, withscores=True
+            )  # type: ignore[assignment]
+            scores = {_text(task): float(score) for task, score in indexed}
+            async for field, doc in redis.hscan_iter(
+                keys.tasks(partition), match=_glob_literal(prefix) + "*", count=1000
+            ):
+                name = _text(field)
+                if name.startswith(prefix):
+                    task = name[len(prefix):]
+                    rows.append((task, scores.get(task), TaskRecord.stored_status(doc)))
+    finally:
+        await redis.aclose()
+    rows.sort()
+    return rows
+
+
 def _as_export_task(task_id: str, doc: bytes) -> ExportTask | None:
     """The record as an export's task; None when it holds nothing but deletions."""
     record = TaskRecord.from_json(doc)

@@ -261,6 +261,13 @@ class TaskRecord:
                 for aid, entry in orjson.loads(raw)["entries"].items()}
 
     @staticmethod
+    def stored_status(raw: bytes) -> str:
+        """The task's status as its last task-quality event gave it (``collecting`` when
+        nothing was decided yet), read without decoding the rest."""
+        decision = orjson.loads(raw)["decision"]
+        return Decision.COLLECTING.value if decision is None else str(decision[0])
+
+    @staticmethod
     def held_annotations(raw: bytes) -> list[str]:
         """The ids of the annotations and predictions a stored record holds (deleted ones
         left out)."""

@@ -7,6 +7,7 @@ hand)."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -15,11 +16,14 @@ import pytest
 from streams import topics
 from streams.errors import QuorumError
 from streams.kafka import plain_producer
-from streams.label_studio_scores import WRITTEN, TaskScore, follow_scores
+from streams.label_studio_scores import WRITTEN, TaskScore, follow_scores, held_scores
+from streams.models.project import ProjectConfig
+from streams.operations import task_statuses
 from streams.settings import Settings
+from streams.worker_process import WorkerProcess
 
 from .follower import follow_until
-from .pipeline import Deployment
+from .pipeline import Deployment, annotation
 
 pytestmark = pytest.mark.integration
 
@@ -96,3 +100,31 @@ async def test_each_tasks_latest_score_is_written_and_a_restart_resumes(
     await _produce(settings, [_quality("21", 0.5, "review")])
     assert await _follow(settings, lambda score: WRITTEN,
                          until={(21, 0.5, "review")}) == [(21, 0.5, "review")]
+
+
+async def test_the_backfill_reads_each_tasks_last_score_from_the_stream(
+        deployment: Deployment, start_worker: Callable[[Settings], WorkerProcess]) -> None:
+    worker = start_worker(deployment.settings)
+    await worker.wait_owning(deployment.settings.partitions)
+    await deployment.configure(ProjectConfig(PROJECT, annotations_per_task=2,
+                                             agreement_threshold=0.7,
+                                             max_additional_annotators=1))
+    await deployment.send([
+        annotation("19", "a1", "u1", "pos", project=PROJECT),
+        annotation("19", "a2", "u2", "neg", project=PROJECT),   # 0.0: reassign
+        annotation("20", "b1", "u1", "pos", project=PROJECT),
+        annotation("20", "b2", "u2", "pos", project=PROJECT),   # 1.0: completed
+        annotation("21", "c1", "u1", "pos", project=PROJECT),   # collecting
+        annotation("t-22", "d1", "u1", "pos", project=PROJECT),  # not a Label Studio id
+        annotation("23", "e1", "u1", "pos", project=PROJECT),
+        annotation("23", "e1", "u1", None, project=PROJECT, kind="deleted", revision=2),
+    ])
+    await deployment.wait_applied()
+    events = await deployment.read_outputs((topics.TASK_QUALITY,), at_least=8)
+    last = {e["task_id"]: (e["agreement"], e["status"]) for e in events}
+    rows = await task_statuses(deployment.settings, PROJECT)
+    assert {task: (agreement, status) for task, agreement, status in rows} == last
+    assert held_scores(rows) == [TaskScore(19, 0.0, "reassign"),
+                                 TaskScore(20, 1.0, "completed"),
+                                 TaskScore(21, 1.0, "collecting"),
+                                 TaskScore(23, None, "collecting")]

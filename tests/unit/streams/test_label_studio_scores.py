@@ -12,6 +12,7 @@ from streams.label_studio_scores import (
     WRITTEN,
     TaskScore,
     data_with_score,
+    held_scores,
     latest_per_task,
     task_score,
     write_score,
@@ -97,3 +98,9 @@ def test_write_score_reads_the_task_and_writes_what_changed() -> None:
     assert write_score(studio, score) == UNCHANGED  # type: ignore[arg-type]
     assert write_score(studio, TaskScore(20, 1.0, "completed")) == DELETED  # type: ignore[arg-type]
     assert studio.writes == [19]
+
+
+def test_the_streams_held_scores_are_those_of_label_studio_tasks() -> None:
+    rows = [("19", 0.25, "reassign"), ("t-7", 1.0, "completed"), ("20", None, "collecting")]
+    assert held_scores(rows) == [TaskScore(19, 0.25, "reassign"),
+                                 TaskScore(20, None, "collecting")]

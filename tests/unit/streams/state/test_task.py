@@ -296,3 +296,12 @@ def test_records_written_before_ground_truth_still_load() -> None:
     doc = orjson.loads(record.to_json())
     del doc["ground_truth"]
     assert TaskRecord.from_json(orjson.dumps(doc)).ground_truth is None
+
+
+def test_the_stored_status_is_the_last_decision() -> None:
+    record = record_of(event("a1", 1, completed_by=10))
+    assert TaskRecord.stored_status(record.to_json()) == "collecting"  # nothing decided
+    record.decision = DecisionState(Decision.REASSIGN, 3)
+    assert TaskRecord.stored_status(record.to_json()) == "reassign"
+    record.decision = DecisionState(Decision.COMPLETED)
+    assert TaskRecord.stored_status(record.to_json()) == "completed"
