@@ -354,6 +354,10 @@ def _emit(
     project's skips count toward the overlap and the budget."""
     annotators = record.annotators
     score = record.agreement.score
+    # The seats the task's people hold: its counted annotators, and with ``skips`` (Label
+    # Studio's "ignore skipped", the distribution's count_as_done) those who skipped it.
+    seats = len(annotators) + record.skippers_apart_from(annotators) if skips \
+        else len(annotators)
     if record.verdicts:
         # A reviewer has acted on the task: theirs is the decision now. The consensus
         # stops reassigning or completing it, so a reject or a redone annotation cannot
@@ -362,11 +366,7 @@ def _emit(
     else:
         # No annotation counts in the agreement (e.g. only a ground truth the project
         # leaves out of it): nothing to decide on yet, the task is still collecting.
-        counted = len(annotators) if score is not None else 0
-        if skips and counted:
-            # Label Studio's "ignore skipped": a skip takes its seat for good, as the
-            # distribution's count_as_done does, so the task is decided without it.
-            counted += record.skippers_apart_from(annotators)
+        counted = seats if score is not None else 0
         state, decision = transition(record.decision, policy, counted, score)
     record.decision = state
     key = f"{event.project_id}:{event.task_id}"
@@ -411,8 +411,7 @@ def _emit(
     if decision is _REASSIGN:
         body["additional_annotators"] = 1
         body["exclude_annotators"] = record.annotators_seen
-        body["budget_left"] = policy.max_annotators - len(annotators) - (
-            record.skippers_apart_from(annotators) if skips else 0)
+        body["budget_left"] = policy.max_annotators - seats
     elif decision is _REVIEW:
         body["reason"] = "low_agreement_budget_exhausted"
     outputs.append(OutputEvent(TOPIC_OF_SCHEMA[schema], key, body))

@@ -849,8 +849,9 @@ def label_studio_reassign(
     project's tasks."""
 
     from streams.label_studio_api import LabelStudio
+    from streams.label_studio_follow import follow
     from streams.label_studio_overlap import OverlapRaise
-    from streams.label_studio_reassign import DELETED, RAISED, carry_out, follow_reassignments
+    from streams.label_studio_reassign import DELETED, RAISED, REASSIGN, carry_out
 
     settings = _settings()
     quorum_id = quorum_project or str(project)
@@ -869,40 +870,10 @@ def label_studio_reassign(
 
     console.print(f"carrying out the reassign requests of {quorum_id} in Label Studio project "
                   f"{project} (Ctrl-C or SIGTERM stops)")
-    _run_follower(settings, lambda stopping: follow_reassignments(
-        settings, quorum_id, lambda c: carry_out(studio, c), stopping=stopping,
+    _run_follower(settings, lambda stopping: follow(
+        settings, REASSIGN, quorum_id, lambda c: carry_out(studio, c), stopping=stopping,
         on_outcome=outcome, on_retry=_label_studio_retry))
     console.print("stopped")
-
-
-def _backfill_scores(settings: Settings, studio: LabelStudio, quorum_id: str) -> None:
-    """Write the score of every Label Studio task the stream holds, with a progress bar;
-    Label Studio refusing or away is retried with backoff (Ctrl-C stops)."""
-    import time
-
-    from streams.label_studio_scores import WRITTEN, held_scores, write_score
-    from streams.operations import task_statuses
-
-    try:
-        scores = held_scores(asyncio.run(task_statuses(settings, quorum_id)))
-    except OSError as exc:
-        raise _fail(_unreachable(settings, exc)) from None
-    written = 0
-    with _progress() as progress:
-        bar = progress.add_task(f"backfilling {len(scores):,} tasks", total=len(scores))
-        for score in scores:
-            delay = 1.0
-            while True:
-                try:
-                    written += write_score(studio, score) == WRITTEN
-                    break
-                except QuorumError as exc:
-                    _label_studio_retry(exc, delay)
-                    time.sleep(delay)
-                    delay = min(delay * 2, 60.0)
-            progress.advance(bar)
-    console.print(f"backfilled: {written:,} of {len(scores):,} tasks written, the others "
-                  "showed their score already")
 
 
 def _label_studio_retry(exc: Exception, wait: float) -> None:
@@ -942,18 +913,24 @@ def label_studio_scores(
     written again. The token's user must be allowed to change the project's tasks."""
 
     from streams.label_studio_api import LabelStudio
+    from streams.label_studio_follow import carry_all, follow
     from streams.label_studio_scores import (
         DELETED,
+        SCORES,
         WRITTEN,
         TaskScore,
-        follow_scores,
+        held_scores,
         write_score,
     )
+    from streams.operations import task_statuses
 
     settings = _settings()
     quorum_id = quorum_project or str(project)
     studio = LabelStudio(url, token)
     written = 0
+
+    def write(score: TaskScore) -> str:
+        return write_score(studio, score)
 
     def outcome(score: TaskScore, what: str) -> None:
         nonlocal written
@@ -964,14 +941,35 @@ def label_studio_scores(
         elif what == DELETED:
             console.print(f"task {score.task_id}: deleted in Label Studio, nothing to write")
 
-    if backfill:
-        _backfill_scores(settings, studio, quorum_id)
-    console.print(f"writing the agreement of {quorum_id}'s tasks into Label Studio project "
-                  f"{project} as data.quorum_agreement and data.quorum_status (Ctrl-C or "
-                  "SIGTERM stops)")
-    _run_follower(settings, lambda stopping: follow_scores(
-        settings, quorum_id, lambda s: write_score(studio, s), stopping=stopping,
-        on_outcome=outcome, on_retry=_label_studio_retry))
+    async def backfill_first(stopping: asyncio.Event) -> bool:
+        """Every Label Studio task the stream holds, with a progress bar; False if
+        stopped before the end."""
+        scores = held_scores(await task_statuses(settings, quorum_id))
+        before = written
+        with _progress() as progress:
+            bar = progress.add_task(f"backfilling {len(scores):,} tasks", total=len(scores))
+
+            def counted(score: TaskScore, what: str) -> None:
+                nonlocal written
+                written += what == WRITTEN
+                progress.advance(bar)
+
+            done = await carry_all(scores, write, stopping=stopping, on_outcome=counted,
+                                   on_retry=_label_studio_retry)
+        console.print(f"backfilled: {written - before:,} of {len(scores):,} tasks written, "
+                      "the others showed their score already")
+        return done
+
+    async def run(stopping: asyncio.Event) -> None:
+        if backfill and not await backfill_first(stopping):
+            return
+        console.print(f"writing the agreement of {quorum_id}'s tasks into Label Studio "
+                      f"project {project} as data.quorum_agreement and data.quorum_status "
+                      "(Ctrl-C or SIGTERM stops)")
+        await follow(settings, SCORES, quorum_id, write, stopping=stopping,
+                     on_outcome=outcome, on_retry=_label_studio_retry)
+
+    _run_follower(settings, run)
     console.print(f"stopped ({written} task{'' if written == 1 else 's'} written)")
 
 

@@ -1,13 +1,14 @@
 """A topic followed on Label Studio's behalf: what ``quorum label-studio reassign`` and
 ``quorum label-studio scores`` share.
 
-A consumer group of the follower's own reads the topic; each fetch's items for the
-project (``pick`` of each message that is a JSON object, then ``coalesce``) are handed
-to ``carry`` (a blocking call to Label Studio, run in a thread) one by one, again with
-backoff while Label Studio cannot be reached or refuses, and the fetch is committed only
-once all of them were carried out.
-So a crash, a restart or an outage of Label Studio loses nothing: the items are read
-again, and ``carry`` must make a second time change nothing.
+A :class:`Follower` says which topic, what a message asks of Label Studio (``pick``)
+and which asks a later one makes moot (``coalesce``). :func:`follow` reads the topic in
+a consumer group of the follower's own; each fetch's items for the project are handed to
+``carry`` (a blocking call to Label Studio, run in a thread) one by one, again with
+backoff while Label Studio cannot be reached or refuses (:func:`carry_all`), and the
+fetch is committed only once all of them were carried out. So a crash, a restart or an
+outage of Label Studio loses nothing: the items are read again, and ``carry`` must make
+a second time change nothing.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from streams.errors import QuorumError
+from streams.models.invalid import InvalidEvent, decode_object
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,28 +33,41 @@ T = TypeVar("T")
 _MAX_DELAY_S = 60.0
 
 
-async def follow_topic(
+@dataclass(frozen=True, slots=True)
+class Follower(Generic[T]):
+    """What a follower reads: ``topic`` (a short name), ``pick(event, project_id)`` the
+    item a JSON message asks of Label Studio for the project (``None``: not this
+    follower's), ``coalesce`` the items of a fetch that remain once later ones are taken
+    into account, and the suffix of its consumer group's name."""
+
+    topic: str
+    pick: Callable[[Mapping[str, Any], str], T | None]
+    group_suffix: str = ""
+    coalesce: Callable[[list[T]], list[T]] | None = None
+
+    def group(self, settings: Settings, project_id: str) -> str:
+        """The follower's own consumer group: its position is independent of the
+        workers' and of the other followers'."""
+        return f"{settings.consumer_group}-label-studio-{project_id}{self.group_suffix}"
+
+
+async def follow(
     settings: Settings,
-    topic: str,
-    group: str,
-    pick: Callable[[Mapping[str, Any]], T | None],
+    follower: Follower[T],
+    project_id: str,
     carry: Callable[[T], str],
     *,
     stopping: asyncio.Event,
     on_outcome: Callable[[T, str], None],
     on_retry: Callable[[Exception, float], None],
-    coalesce: Callable[[list[T]], list[T]] | None = None,
 ) -> None:
-    """Carry out what ``topic`` (a short name) asks of Label Studio until ``stopping`` is
-    set. ``pick`` keeps a message's item (``None``: not this follower's; messages that
-    are not JSON objects are nobody's); ``coalesce``
-    may drop items of a fetch that a later one makes moot; each outcome of ``carry`` goes
-    to ``on_outcome``, each failed attempt to ``on_retry`` with the seconds until the
-    next."""
+    """Carry out what ``follower``'s topic asks of Label Studio for ``project_id`` until
+    ``stopping`` is set; each outcome of ``carry`` goes to ``on_outcome``, each failed
+    attempt to ``on_retry`` with the seconds until the next."""
     consumer = AIOKafkaConsumer(
-        settings.topic(topic),
+        settings.topic(follower.topic),
         bootstrap_servers=settings.kafka_bootstrap,
-        group_id=group,
+        group_id=follower.group(settings, project_id),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
@@ -60,14 +75,14 @@ async def follow_topic(
     try:
         while not stopping.is_set():
             fetched = await consumer.getmany(timeout_ms=500)
-            events = [event for records in fetched.values() for record in records
-                      if (event := _json_object(record.value)) is not None]
-            items = [item for event in events if (item := pick(event)) is not None]
-            for item in coalesce(items) if coalesce is not None else items:
-                outcome = await _until_done(carry, item, stopping, on_retry)
-                if outcome is None:
-                    return  # stopping: this fetch is not committed, and is read again
-                on_outcome(item, outcome)
+            items = [item for records in fetched.values() for record in records
+                     if (event := _json_object(record.value)) is not None
+                     and (item := follower.pick(event, project_id)) is not None]
+            if follower.coalesce is not None:
+                items = follower.coalesce(items)
+            if not await carry_all(items, carry, stopping=stopping, on_outcome=on_outcome,
+                                   on_retry=on_retry):
+                return  # stopping: this fetch is not committed, and is read again
             if fetched:
                 try:
                     await consumer.commit()
@@ -76,9 +91,32 @@ async def follow_topic(
                     # again, and change nothing the second time.
                     log.warning("committing the follower's position on %s failed (%s); "
                                 "what came since the last commit will be read again",
-                                topic, exc)
+                                follower.topic, exc)
     finally:
         await consumer.stop()
+
+
+async def carry_all(items: Iterable[T], carry: Callable[[T], str], *,
+                    stopping: asyncio.Event, on_outcome: Callable[[T, str], None],
+                    on_retry: Callable[[Exception, float], None]) -> bool:
+    """``carry`` each item in turn (in a thread), again with backoff while it fails
+    (:class:`QuorumError`: Label Studio refused or is away); False if ``stopping`` was
+    set before all of them were carried out."""
+    for item in items:
+        delay = 1.0
+        while True:
+            if stopping.is_set():
+                return False
+            try:
+                outcome = await asyncio.to_thread(carry, item)
+                break
+            except QuorumError as exc:
+                on_retry(exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), timeout=delay)
+                delay = min(delay * 2, _MAX_DELAY_S)
+        on_outcome(item, outcome)
+    return True
 
 
 def _json_object(raw: bytes | None) -> dict[str, Any] | None:
@@ -86,22 +124,6 @@ def _json_object(raw: bytes | None) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:
-        event = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        return decode_object(raw)
+    except InvalidEvent:
         return None
-    return event if isinstance(event, dict) else None
-
-
-async def _until_done(carry: Callable[[T], str], item: T, stopping: asyncio.Event,
-                      on_retry: Callable[[Exception, float], None]) -> str | None:
-    """``carry(item)``, again with backoff while it fails; ``None`` if stopped first."""
-    delay = 1.0
-    while not stopping.is_set():
-        try:
-            return await asyncio.to_thread(carry, item)
-        except QuorumError as exc:
-            on_retry(exc, delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=delay)
-            delay = min(delay * 2, _MAX_DELAY_S)
-    return None

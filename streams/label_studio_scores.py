@@ -17,16 +17,14 @@ every task the stream holds, from Redis (:func:`held_scores`).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from streams import topics
 from streams.label_studio_api import LabelStudio
-from streams.label_studio_follow import follow_topic
+from streams.label_studio_follow import Follower
 from streams.models.outputs import TASK_QUALITY
-from streams.settings import Settings
 
 AGREEMENT_KEY = "quorum_agreement"
 STATUS_KEY = "quorum_status"
@@ -95,24 +93,7 @@ def write_score(studio: LabelStudio, score: TaskScore) -> str:
     return WRITTEN
 
 
-def consumer_group(settings: Settings, project_id: str) -> str:
-    """The follower's own consumer group, apart from the workers' and ``reassign``'s."""
-    return f"{settings.consumer_group}-label-studio-{project_id}-scores"
-
-
-async def follow_scores(
-    settings: Settings,
-    project_id: str,
-    write: Callable[[TaskScore], str],
-    *,
-    stopping: asyncio.Event,
-    on_outcome: Callable[[TaskScore, str], None],
-    on_retry: Callable[[Exception, float], None],
-) -> None:
-    """Write ``project_id``'s task scores with ``write`` (a blocking call, run in a
-    thread) until ``stopping`` is set; each outcome goes to ``on_outcome``, each failed
-    attempt to ``on_retry`` with the seconds until the next."""
-    await follow_topic(settings, topics.TASK_QUALITY, consumer_group(settings, project_id),
-                       lambda event: task_score(event, project_id), write, stopping=stopping,
-                       on_outcome=on_outcome, on_retry=on_retry, coalesce=latest_per_task)
-
+SCORES = Follower(topics.TASK_QUALITY, task_score, group_suffix="-scores",
+                  coalesce=latest_per_task)
+"""The task scores of ``<prefix>.task-quality``, each task's last of a fetch, in a
+consumer group apart from ``reassign``'s."""

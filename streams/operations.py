@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -528,18 +528,12 @@ async def project_tasks(settings: Settings, project_id: str) -> list[ExportTask]
     as Label Studio's export leaves out a deleted task.
     """
     keys = Keys(settings.key_prefix)
-    prefix = keys.task_field(project_id, "")
     redis = Redis.from_url(settings.redis_url)
     tasks: list[ExportTask] = []
     try:
         for partition in range(settings.partitions):
-            async for field, doc in redis.hscan_iter(
-                keys.tasks(partition), match=_glob_literal(prefix) + "*", count=1000
-            ):
-                name = _text(field)
-                if not name.startswith(prefix):
-                    continue
-                task = _as_export_task(name[len(prefix):], doc)
+            async for task_id, doc in _project_records(redis, keys, partition, project_id):
+                task = _as_export_task(task_id, doc)
                 if task is not None:
                     tasks.append(task)
     finally:
@@ -555,7 +549,6 @@ async def task_statuses(settings: Settings, project_id: str
     decision) and agreement index (the score the worker computed; none while no
     annotation counts)."""
     keys = Keys(settings.key_prefix)
-    prefix = keys.task_field(project_id, "")
     redis = Redis.from_url(settings.redis_url)
     rows: list[tuple[str, float | None, str]] = []
     try:
@@ -564,17 +557,26 @@ async def task_statuses(settings: Settings, project_id: str
                 keys.agreement_index(partition, project_id), 0, -1, withscores=True
             )  # type: ignore[assignment]
             scores = {_text(task): float(score) for task, score in indexed}
-            async for field, doc in redis.hscan_iter(
-                keys.tasks(partition), match=_glob_literal(prefix) + "*", count=1000
-            ):
-                name = _text(field)
-                if name.startswith(prefix):
-                    task = name[len(prefix):]
-                    rows.append((task, scores.get(task), TaskRecord.stored_status(doc)))
+            rows += [(task_id, scores.get(task_id), TaskRecord.stored_status(doc))
+                     async for task_id, doc in _project_records(redis, keys, partition,
+                                                                project_id)]
     finally:
         await redis.aclose()
     rows.sort()
     return rows
+
+
+async def _project_records(redis: Redis, keys: Keys, partition: int,
+                           project_id: str) -> AsyncIterator[tuple[str, bytes]]:
+    """``(task id, stored record)`` of each of the project's tasks on a partition (HSCAN:
+    a thousand at a time, never the whole hash at once)."""
+    prefix = keys.task_field(project_id, "")
+    async for field, doc in redis.hscan_iter(
+        keys.tasks(partition), match=_glob_literal(prefix) + "*", count=1000
+    ):
+        name = _text(field)
+        if name.startswith(prefix):
+            yield name[len(prefix):], doc
 
 
 def _as_export_task(task_id: str, doc: bytes) -> ExportTask | None:

@@ -14,8 +14,9 @@ import pytest
 from streams import topics
 from streams.errors import QuorumError
 from streams.kafka import plain_producer
+from streams.label_studio_follow import follow
 from streams.label_studio_overlap import OverlapRaise
-from streams.label_studio_reassign import RAISED, follow_reassignments
+from streams.label_studio_reassign import RAISED, REASSIGN
 from streams.settings import Settings
 
 from .follower import follow_until
@@ -49,7 +50,7 @@ async def _follow(settings: Settings, carry: Any, until: int,
                   retries: list[float] | None = None) -> list[tuple[int, int, str]]:
     """Run the follower until ``until`` outcomes came (or 20 s passed)."""
     return await follow_until(
-        functools.partial(follow_reassignments, settings, PROJECT, carry),
+        functools.partial(follow, settings, REASSIGN, PROJECT, carry),
         lambda change, what: (change.task_id, change.overlap, what),
         lambda done: len(done) >= until, retries)
 

@@ -16,7 +16,8 @@ import pytest
 from streams import topics
 from streams.errors import QuorumError
 from streams.kafka import plain_producer
-from streams.label_studio_scores import WRITTEN, TaskScore, follow_scores, held_scores
+from streams.label_studio_follow import follow
+from streams.label_studio_scores import SCORES, WRITTEN, TaskScore, held_scores
 from streams.models.project import ProjectConfig
 from streams.operations import task_statuses
 from streams.settings import Settings
@@ -62,7 +63,7 @@ async def _follow(settings: Settings, write: Any, until: set[Written],
         assert what == WRITTEN
         return (score.task_id, score.agreement, score.status)
 
-    return await follow_until(functools.partial(follow_scores, settings, PROJECT, write),
+    return await follow_until(functools.partial(follow, settings, SCORES, PROJECT, write),
                               written, lambda done: until <= set(done), retries)
 
 
