@@ -204,9 +204,10 @@ def apply_batch(
     # Built once per batch: a policy validates itself on construction. The second policy
     # is for tasks outside the overlap cohort, None when the project has none.
     # Then whether the project scores with a custom metric (user code that may fail on an
-    # event), and whether its skips count toward the overlap (skip_mode count_as_done).
+    # event), whether its skips count toward the overlap (skip_mode count_as_done), and
+    # whether its events also become workflow facts (distributed or quality-tracked).
     policies: dict[str, tuple[ProjectConfig, ConsensusPolicy, ConsensusPolicy | None, bool,
-                              bool]] = {}
+                              bool, bool]] = {}
     snapshot, mark, counts = b"", 0, (0, 0)
     items: Sequence[tuple[int, AnnotationEvent | ReviewEvent]] = batch.events
     raws: dict[int, bytes] = {}
@@ -222,8 +223,9 @@ def apply_batch(
             config = configs.get(event.project_id) or _default_config(event.project_id)
             project = policies[event.project_id] = (
                 config, config.policy, config.outside_cohort_policy,
-                config.scoring.custom_metric is not None, config.skips_count)
-        config, policy, outside, custom, skips = project
+                config.scoring.custom_metric is not None, config.skips_count,
+                config.emits_facts)
+        config, policy, outside, custom, skips, facts = project
         record = records.get(ref)
         if record is None:
             record = records[ref] = _record(stored.get(ref), config)
@@ -248,14 +250,14 @@ def apply_batch(
                 if outside is not None:
                     policy = _cohort_policy(config, event.task_id, record, policy, outside)
                 _emit(outputs, causes, p, offset, event, record, policy, REVIEWED, skips)
-                if config.distribute:
+                if facts:
                     emit_review_facts(outputs, causes, p, offset, event, record)
                 continue
             # Whether the task had predictions before the event: the model facts of a
-            # distributed project send empty scores once when its last one is deleted. Any
-            # other project pays one attribute read (about 10 ns of the core's 14 us).
-            predicted = config.distribute and bool(record.predictions)
-            truth_before = record.ground_truth if config.distribute else None
+            # project with facts send empty scores once when its last one is deleted. Any
+            # other project pays one local read (about 10 ns of the core's 14 us).
+            predicted = facts and bool(record.predictions)
+            truth_before = record.ground_truth if facts else None
             if not record.apply(event):
                 ignored += 1
                 continue
@@ -264,7 +266,7 @@ def apply_batch(
                 policy = _cohort_policy(config, event.task_id, record, policy, outside)
             decision = _emit(outputs, causes, p, offset, event, record, policy,
                              _KIND_TEXT[event.kind], skips)
-            if config.distribute:
+            if facts:
                 emit_facts(outputs, causes, p, offset, event, record, predicted=predicted,
                            truth_before=truth_before, collecting=decision is _COLLECTING)
         except CustomMetricError as exc:

@@ -179,6 +179,12 @@ def project_set(
         bool | None,
         typer.Option(help="Quorum hands out the project's tasks (label stream; default no)"),
     ] = None,
+    track_quality: Annotated[
+        bool | None,
+        typer.Option(help="annotator quality, model evaluation and the review stream, live, "
+                     "for a project whose tasks Quorum does not hand out (default no; a "
+                     "distributing project always has them)"),
+    ] = None,
     overlap_cohort: Annotated[
         float | None,
         typer.Option(
@@ -244,7 +250,8 @@ def project_set(
     given = {name: value for name, value in (
         ("annotations_per_task", overlap), ("agreement_threshold", threshold),
         ("max_additional_annotators", max_additional), ("methodology", methodology),
-        ("distribute", distribute), ("overlap_cohort_percentage", overlap_cohort),
+        ("distribute", distribute), ("track_quality", track_quality),
+        ("overlap_cohort_percentage", overlap_cohort),
         ("show_overlap_first", show_overlap_first), ("reservation_ttl_s", reservation_ttl),
         ("skip_mode", skip_mode), ("assignment_mode", assignment_mode),
         ("push_depth", push_depth)) if value is not None}
@@ -360,7 +367,8 @@ def _config_text(config: ProjectConfig) -> str:
 
 def _distribution_text(config: Any) -> str:
     if not config.distribute:
-        return "tasks not distributed by Quorum"
+        return "tasks not distributed by Quorum" + (
+            ", quality tracked" if config.track_quality else "")
     limits = [
         f"at most {config.max_tasks_per_annotator} tasks"
         if config.max_tasks_per_annotator is not None else "",

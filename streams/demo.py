@@ -2,7 +2,8 @@
 
 Brings Kafka and Redis up, starts a worker, streams a simulated labeling operation
 through it (3 annotators per task, more where they disagree, then review), answers the
-worker's reassignment requests like a labeling team would, and prints a summary.
+worker's reassignment requests like a labeling team would, and prints a summary, with
+the annotators' live quality (the project tracks it) next to their simulated accuracy.
 Everything lives under the ``quorum-demo`` prefix, wiped at the start of each run, so
 ``QUORUM_TOPIC_PREFIX=quorum-demo quorum tasks below 0.5`` explores it afterwards.
 """
@@ -16,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -26,12 +28,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agreement import ScoringConfig
-from streams import infra, topics
+from streams import infra, lag, topics
 from streams.errors import QuorumError
 from streams.kafka import delete_topics, ensure_topics, plain_producer
+from streams.lag import total_lag
 from streams.models.project import ProjectConfig
 from streams.operations import (
     delete_state,
+    input_lag,
     message_key,
     project_tasks,
     publish_project_config,
@@ -47,9 +51,12 @@ from streams.worker_process import WorkerProcess
 DEMO_PREFIX = "quorum-demo"
 PROJECT = "sentiment-reviews"
 # Pairwise agreement of 3 annotators is 1, 1/3 or 0: 0.6 completes a task when all agree,
-# or when 4 of 5 do (6 of 10 pairs) after the additional annotators.
+# or when 4 of 5 do (6 of 10 pairs) after the additional annotators. Quality tracked, as
+# a team that wants to know who labels well would (and as `connect` sets it).
 CONFIG = ProjectConfig(PROJECT, annotations_per_task=3, agreement_threshold=0.6,
-                       max_additional_annotators=2)
+                       max_additional_annotators=2, track_quality=True)
+# How long the summary waits for the annotator figures (the workflow agent's facts).
+_QUALITY_WAIT_S = 120.0
 # Tasks whose first round is sent before the next chunk; reassignments interleave.
 _CHUNK_TASKS = 500
 # Give up waiting for the last tasks after this long without any output event.
@@ -91,7 +98,7 @@ def run_demo(
         console.print(f"starting a worker (log: {worker.log_path}) ...")
         asyncio.run(worker.wait_owning(demo.partitions))
         operation = LabelingOperation(PROJECT, tasks, default_annotators(annotators), seed)
-        asyncio.run(_stream(demo, operation, console))
+        asyncio.run(_stream(demo, operation, console, worker.web_url))
     finally:
         worker.stop()
 
@@ -126,7 +133,8 @@ async def _reset(demo: Settings) -> None:
         await admin.close()
 
 
-async def _stream(demo: Settings, operation: LabelingOperation, console: Console) -> None:
+async def _stream(demo: Settings, operation: LabelingOperation, console: Console,
+                  web_url: str) -> None:
     applied = await publish_project_config(demo, CONFIG, wait_s=60)
     if not applied:
         raise QuorumError("the worker did not apply the project configuration within 60 s")
@@ -186,7 +194,8 @@ async def _stream(demo: Settings, operation: LabelingOperation, console: Console
             progress.update(bar, completed=tally.resolved)
         # Up to the last output, not through the final wait for a stalled task.
         elapsed = last_output - started
-        await _summary(demo, operation, tally, sent, elapsed, console)
+        quality = await _annotator_quality(demo, web_url, console)
+        await _summary(demo, operation, tally, sent, elapsed, quality, console)
     finally:
         await consumer.stop()
         await producer.stop()
@@ -222,8 +231,39 @@ def _on_output(event: dict[str, Any], operation: LabelingOperation, tally: Tally
     return []
 
 
+async def _annotator_quality(demo: Settings, web_url: str, console: Console
+                             ) -> dict[str, dict[str, Any]]:
+    """The worker's live annotator figures (``GET /projects/PROJECT/annotators``) once the
+    workflow agent has applied every fact; empty if it could not get there in time."""
+    started = time.monotonic()
+    with console.status("annotator quality: the workflow agent applies the facts ...") as status:
+        while True:
+            rows, _ = await input_lag(demo)
+            behind = total_lag(rows, lag.WORKFLOW)
+            if behind == 0:
+                break
+            if time.monotonic() - started > _QUALITY_WAIT_S:
+                console.print(f"[yellow]annotator quality: {behind:,} facts still unapplied "
+                              f"after {_QUALITY_WAIT_S:.0f} s; the table shows no live "
+                              "figures[/yellow]")
+                return {}
+            status.update(f"annotator quality: {behind:,} facts to apply ...")
+            await asyncio.sleep(0.5)
+    console.print(f"annotator quality: every fact applied {time.monotonic() - started:.1f} s "
+                  "after the last decision")
+    url = f"{web_url}/projects/{PROJECT}/annotators"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        if response.status != 200:
+            console.print(f"[yellow]annotator quality: {url} answered {response.status}"
+                          "[/yellow]")
+            return {}
+        body = await response.json()
+    return {row["annotator"]: row for row in body["annotators"]}
+
+
 async def _summary(demo: Settings, operation: LabelingOperation, tally: Tally, sent: int,
-                   elapsed: float, console: Console) -> None:
+                   elapsed: float, quality: dict[str, dict[str, Any]],
+                   console: Console) -> None:
     final = Counter(tally.decisions.values())
     table = Table(title="Quorum demo: summary", show_header=False)
     table.add_row("annotation events streamed", f"{sent:,}")
@@ -245,18 +285,22 @@ async def _summary(demo: Settings, operation: LabelingOperation, tally: Tally, s
                     ", ".join(sorted(operation.labeled_by.get(row.task_id, ()))))
     console.print(low)
 
-    # What Quorum measured, from the stream's own state (`quorum stats`), next to what
-    # the simulation knows: the annotators' agreement with the others ranks them as
-    # their hidden accuracy does.
+    # What Quorum measured, next to what the simulation knows: the annotators' agreement
+    # with the others (from the stream's task records, `quorum stats`) and their
+    # estimated reliability (live, from the worker's annotator figures) rank them as their
+    # hidden accuracy does.
     report = build_report(await project_tasks(demo, PROJECT), ScoringConfig())
     measured = {row.annotator: row for row in report.annotators}
     people = Table("annotator", "simulated accuracy", "annotations",
-                   "measured: agreement with the others", title="annotators")
+                   "measured: agreement with the others", "live: estimated reliability",
+                   title="annotators")
     for annotator in operation.annotators:
         seen = measured.get(annotator.name)
+        reliability = quality.get(annotator.name, {}).get("reliability")
         people.add_row(annotator.name, f"{annotator.accuracy:.2f}",
                        f"{operation.load[annotator.name]:,}",
-                       "-" if seen is None else f"{seen.agreement:.3f}")
+                       "-" if seen is None else f"{seen.agreement:.3f}",
+                       "-" if reliability is None else f"{reliability:.3f}")
     console.print(people)
     for tag, statistics in sorted(report.tags.items()):
         alpha = statistics.alpha.get("nominal", math.nan)
@@ -264,4 +308,6 @@ async def _summary(demo: Settings, operation: LabelingOperation, tally: Tally, s
             console.print(f"Krippendorff's alpha (nominal) of {tag!r}: {alpha:.3f} over "
                           f"{statistics.units:,} tasks")
     console.print(f"explore: QUORUM_TOPIC_PREFIX={DEMO_PREFIX} quorum tasks below 0.5 | "
-                  f"QUORUM_TOPIC_PREFIX={DEMO_PREFIX} quorum follow --from-beginning")
+                  f"QUORUM_TOPIC_PREFIX={DEMO_PREFIX} quorum follow --from-beginning | "
+                  f"quorum annotators report {PROJECT} (while a worker runs on "
+                  f"{DEMO_PREFIX})")

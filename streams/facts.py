@@ -1,5 +1,7 @@
 """Workflow facts: what the annotations core tells the workflow agent about the tasks of
-projects that Quorum distributes (``distribute: true``).
+projects that Quorum distributes (``distribute: true``) or whose quality it tracks
+(``track_quality: true``: annotator quality, model evaluation and the review stream
+without the distribution).
 
 The workflow agent keys its state by project, so facts go to ``workflow`` keyed by
 project id: a person's submission, skip or deletion, a reviewer's verdict, the decision

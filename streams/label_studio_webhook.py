@@ -203,7 +203,8 @@ def project_config_body(webhook: Webhook) -> dict[str, Any] | None:
     """A ``quorum.project/v1`` body from the payload's project, for a project that has no
     configuration yet: its labeling config and control weights (each tag's metric), its
     overlap (``maximum_annotations``), overlap cohort and skip queue (``skip_mode``); no
-    agreement threshold (Label Studio's open-source edition has none). None when the
+    agreement threshold (Label Studio's open-source edition has none); its annotators'
+    and models' quality tracked (``track_quality``). None when the
     payload has no labeling config.
 
     Only these fields are read: the project object also holds its secret token.
@@ -216,6 +217,9 @@ def project_config_body(webhook: Webhook) -> dict[str, Any] | None:
         "project_id": webhook.project_id,
         "label_config": project["label_config"],
         "control_weights": project.get("control_weights") or None,
+        # Label Studio hands out its tasks; its Community edition has no annotator or
+        # model evaluation, which is what a Label Studio team comes to Quorum for.
+        "track_quality": True,
     }
     overlap = project.get("maximum_annotations")
     if isinstance(overlap, int) and not isinstance(overlap, bool) and overlap >= 1:

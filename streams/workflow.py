@@ -9,8 +9,12 @@ state the live worker had, whatever the clock says at replay time: every op carr
 
 Ops are JSON lists, first element the op name, second the project id:
 
-* ``["policy", project, policy_state]``: the project's distribution settings (first use,
-  or changed configuration);
+* ``["policy", project, policy_state, distributed]``: the project's distribution settings
+  (first use, or changed configuration), and whether Quorum hands out its tasks
+  (``distribute``; a project that only tracks its quality has facts but no distribution:
+  its facts change the annotator quality, the model evaluation and the review desk, never
+  seats or reservations). An op journaled without ``distributed`` is of a distributing
+  project: facts came only from those;
 * ``["quality", project, settings]``: its annotator-quality settings (evaluation,
   reliability), likewise;
 * ``["reviews", project, settings, now]``: its review criteria and reject mode;
@@ -83,6 +87,9 @@ _FACT_KINDS = frozenset({"submitted", "skipped", "deleted", "reviewed", "model-s
 class ProjectWorkflow:
     """One project's distribution, and the newest fact applied per annotations partition.
 
+    ``distributed``: Quorum hands out the project's tasks. When it does not (the project
+    only tracks its quality), facts leave the distribution alone and no push round runs.
+
     Facts reach the workflow topic at least once (the annotations agent republishes its
     outbox after a crash), in order per annotations partition: a fact at or below the
     newest one applied from its partition is a duplicate.
@@ -93,6 +100,7 @@ class ProjectWorkflow:
     quality: ProjectQuality = field(default_factory=ProjectQuality)
     models: ProjectModels = field(default_factory=ProjectModels)
     reviews: ReviewDesk = field(default_factory=ReviewDesk)
+    distributed: bool = True
 
     def to_json(self) -> bytes:
         return orjson.dumps({
@@ -103,6 +111,7 @@ class ProjectWorkflow:
             "models": self.models.to_state(),
             "reviews": self.reviews.to_state(),
             "review_settings": _review_settings(self.reviews.settings),
+            "distributed": self.distributed,
         })
 
     @classmethod
@@ -117,6 +126,8 @@ class ProjectWorkflow:
             ProjectQuality.from_state(state["quality"]),
             ProjectModels.from_state(state["models"]),
             ReviewDesk.from_state(state["reviews"], ReviewSettings(**state["review_settings"])),
+            # Snapshots from before quality tracking held distributing projects only.
+            state.get("distributed", True),
         )
 
 
@@ -138,13 +149,16 @@ class WorkflowPartition:
                 partition.apply(op)
         return partition
 
-    def policy_op(self, project: str, policy: DistributionPolicy) -> Op | None:
-        """The op that gives ``project`` this policy, or ``None`` if it has it already."""
+    def policy_op(self, project: str, policy: DistributionPolicy, distributed: bool = True
+                  ) -> Op | None:
+        """The op that gives ``project`` this policy (and says whether Quorum hands out
+        its tasks), or ``None`` if it has both already."""
         current = self.projects.get(project)
         state = policy.to_state()
-        if current is not None and current.distribution.policy.to_state() == state:
+        if (current is not None and current.distributed is distributed
+                and current.distribution.policy.to_state() == state):
             return None
-        return ["policy", project, state]
+        return ["policy", project, state, distributed]
 
     def quality_op(self, project: str, settings: QualitySettings, now: float) -> Op | None:
         """The op that gives ``project`` these quality settings, or ``None`` if it has them."""
@@ -207,8 +221,9 @@ class WorkflowPartition:
         if at is None:
             return outcomes
         project = op[1]
-        distribution = self.projects[project].distribution
-        if distribution.policy.assignment_mode is AssignmentMode.PUSH:
+        workflow = self.projects[project]
+        distribution = workflow.distribution
+        if workflow.distributed and distribution.policy.assignment_mode is AssignmentMode.PUSH:
             outcomes += distribution.push(
                 op[at], lambda annotator: self.low_agreement_last(project, annotator))
             # An op that changed nothing (a republished fact) did not expire reservations
@@ -219,7 +234,8 @@ class WorkflowPartition:
     def _apply(self, op: Op) -> list[Outcome]:
         name, project = op[0], op[1]
         if name == "policy":
-            return self._set_policy(project, DistributionPolicy.from_state(op[2]))
+            distributed = op[3] if len(op) > 3 else True
+            return self._set_policy(project, DistributionPolicy.from_state(op[2]), distributed)
         workflow = self.projects.get(project)
         if name == "models" and workflow is not None:
             self.dirty.add(project)
@@ -260,12 +276,14 @@ class WorkflowPartition:
             return self._fact(workflow, op)
         raise ValueError(f"unknown workflow op {name!r}")
 
-    def _set_policy(self, project: str, policy: DistributionPolicy) -> list[Outcome]:
+    def _set_policy(self, project: str, policy: DistributionPolicy, distributed: bool
+                    ) -> list[Outcome]:
         self.dirty.add(project)
         current = self.projects.get(project)
         if current is None:
-            self.projects[project] = ProjectWorkflow(Distribution(policy))
+            self.projects[project] = ProjectWorkflow(Distribution(policy), distributed=distributed)
             return []
+        current.distributed = distributed
         state = current.distribution.to_state()
         state["policy"] = policy.to_state()
         current.distribution = Distribution.from_state(state)
@@ -282,9 +300,12 @@ class WorkflowPartition:
             return []  # a republished fact
         workflow.facts_seen[partition] = (offset, rank)
         distribution = workflow.distribution
+        # A project that only tracks its quality: its facts change no seat.
+        seats = workflow.distributed
         quality = op[7] if len(op) > 7 else None
         if kind == "submitted":
-            outcomes: list[Outcome] = list(distribution.annotation_submitted(task, detail, now))
+            outcomes: list[Outcome] = (list(distribution.annotation_submitted(task, detail, now))
+                                       if seats else [])
             if quality is not None:
                 events = workflow.quality.submitted(
                     task, quality["annotation_id"], detail, now, pairs=quality["pairs"],
@@ -302,7 +323,7 @@ class WorkflowPartition:
                         task, "ground_truth_disagreement", now, quality["annotation_id"], score)
             return outcomes
         if kind == "skipped":
-            outcomes = list(distribution.annotation_skipped(task, detail, now))
+            outcomes = list(distribution.annotation_skipped(task, detail, now)) if seats else []
             if quality is not None:
                 events = workflow.quality.skipped(task, quality["annotation_id"], detail, now)
                 outcomes += self._follow(workflow, events, now)
@@ -313,7 +334,7 @@ class WorkflowPartition:
             # As in Label Studio, the task needs the annotation again and its annotator may
             # get it again. No annotator: no seat to free (a prediction's, or its author
             # still has another annotation counted on the task).
-            outcomes = ([] if detail is None
+            outcomes = ([] if detail is None or not seats
                         else list(distribution.annotation_deleted(task, detail, now)))
             if quality is None:
                 return outcomes
@@ -328,7 +349,7 @@ class WorkflowPartition:
         if kind == "reviewed":
             review = op[7]
             outcomes = []
-            if review["action"] == "reject":
+            if review["action"] == "reject" and seats:
                 outcomes += distribution.annotation_rejected(
                     task, detail, review["reject_mode"], now, requeue=review["requeue"])
             verdict = workflow.quality.reviewed(task, review["annotation_id"],
@@ -337,17 +358,18 @@ class WorkflowPartition:
                                              review["score"], _agreement(review), now)
             return outcomes + self._follow(workflow, verdict, now) + list(desk)
         if kind == "reassign":
-            return list(distribution.one_more_needed(task, detail, now))
+            return list(distribution.one_more_needed(task, detail, now)) if seats else []
         if kind == "completed":
-            return list(distribution.task_completed(task, now))
+            return list(distribution.task_completed(task, now)) if seats else []
         if kind == "collecting":
             # A deletion took the consensus back to collecting: a task it had closed wants
             # the freed seat filled again.
-            return list(distribution.task_reopened(task, now))
+            return list(distribution.task_reopened(task, now)) if seats else []
         if kind == "review":
             # The annotations core published the low-agreement review request itself;
             # the desk only queues the task (its own copy of the request is dropped).
-            closed: list[Outcome] = list(distribution.task_sent_to_review(task, now))
+            closed: list[Outcome] = (list(distribution.task_sent_to_review(task, now))
+                                     if seats else [])
             workflow.reviews.review_requested(task, "low_agreement_budget_exhausted", now)
             return closed
         raise ValueError(f"unknown workflow fact {kind!r}")
@@ -367,7 +389,9 @@ class WorkflowPartition:
         if was_marked is None:
             was_marked = not marked
         outcomes: list[Outcome] = []
-        if marked and not was_marked:
+        if not workflow.distributed:
+            pass  # no honeypots to offer: the tool hands out the tasks
+        elif marked and not was_marked:
             outcomes += workflow.distribution.ground_truth_marked(task, now)
         elif was_marked and not marked:
             outcomes += workflow.distribution.ground_truth_unmarked(task, now)
@@ -389,10 +413,13 @@ class WorkflowPartition:
                 ) -> list[Outcome]:
         """Quality events, and what the distribution does about them: an annotator the
         evaluation paused gets no more tasks (their reservations end), one it unpaused
-        may work again."""
+        may work again. A project Quorum does not distribute gets the events only (the
+        labeling tool acts on ``annotator-paused``)."""
         outcomes: list[Outcome] = []
         for event in events:
             outcomes.append(event)
+            if not workflow.distributed:
+                continue
             if isinstance(event, AnnotatorPaused):
                 outcomes += workflow.distribution.annotator_paused(event.annotator, now)
             elif isinstance(event, AnnotatorUnpaused):

@@ -2,8 +2,9 @@
 
 The annotations stream is keyed by task, but who labels what is a per-project question,
 so it has its own project-keyed topic: task and annotator events from the labeling tool,
-and the facts the annotations agent derives for projects with ``distribute: true``
-(submitted, skipped, one more annotator needed, completed, sent to review). This agent
+and the facts the annotations agent derives for projects with ``distribute: true`` or
+``track_quality: true`` (submitted, skipped, one more annotator needed, completed, sent
+to review). This agent
 owns some of its partitions; for each, every project's :class:`assignment.Distribution`
 lives in memory and is event-sourced in Redis (``streams.state.workflow_store``):
 
@@ -204,6 +205,7 @@ class WorkflowAgent:
         ops: list[Op] = []
         outputs: list[OutputEvent] = []
         now = time.time()
+        settled: set[str] = set()  # projects whose settings this batch checked
         for message, event in parsed:
             eid = f"w{p}:{message.offset}"
             if isinstance(event, str):
@@ -224,32 +226,15 @@ class WorkflowAgent:
                     original=message.value, eid=f"{eid}:0")))
                 self.stats.dead_letters += 1
                 continue
-            config = configs.get(project)
-            policy = (config.distribution_policy if config is not None
-                      else _default_config(project).distribution_policy)
-            policy_op = owned.state.policy_op(project, policy)
-            if policy_op is not None:
-                ops.append(policy_op)
-                owned.state.apply(policy_op)
+            in_force = configs.get(project) or _default_config(project)
             caused: list[Outcome] = []
-            models_op = owned.state.models_op(
-                project, (config or _default_config(project)).model_evaluation)
-            if models_op is not None:
-                ops.append(models_op)
-                caused += owned.state.apply(models_op)
-            quality_settings = (config.quality_settings if config is not None
-                                else _default_config(project).quality_settings)
-            quality_op = owned.state.quality_op(project, quality_settings, now)
-            if quality_op is not None:
-                ops.append(quality_op)
-                caused += owned.state.apply(quality_op)
-            reviews_op = owned.state.reviews_op(
-                project, (config or _default_config(project)).review, now)
-            if reviews_op is not None:
-                ops.append(reviews_op)
-                caused += owned.state.apply(reviews_op)
+            if project not in settled:
+                # The batch's configurations are read once: a project's settings ops, if
+                # any, go before its first event, and its other events find them applied.
+                settled.add(project)
+                caused = self._settings_ops(owned.state, project, in_force, now, ops)
             try:
-                op = _op_of(event, now, config or _default_config(project))
+                op = _op_of(event, now, in_force)
                 outcomes = owned.state.apply(op)
             except ValueError as exc:
                 # Valid JSON the distribution cannot take (e.g. a fact id that is not
@@ -287,6 +272,24 @@ class WorkflowAgent:
         self.stats.events += len(messages)
         if entry is not None:
             await self._publish(p, entry.messages)
+
+    @staticmethod
+    def _settings_ops(state: WorkflowPartition, project: str, config: Any, now: float,
+                      ops: list[Op]) -> list[Outcome]:
+        """Apply (and add to ``ops``) the ops that bring ``project`` to ``config``'s
+        distribution, model-evaluation, quality and review settings; what they caused."""
+        caused: list[Outcome] = []
+        policy_op = state.policy_op(project, config.distribution_policy, config.distribute)
+        if policy_op is not None:
+            ops.append(policy_op)
+            state.apply(policy_op)
+        for op in (state.models_op(project, config.model_evaluation),
+                   state.quality_op(project, config.quality_settings, now),
+                   state.reviews_op(project, config.review, now)):
+            if op is not None:
+                ops.append(op)
+                caused += state.apply(op)
+        return caused
 
     async def _expire(self, partition: int) -> None:
         owned = self._owned[partition]

@@ -56,7 +56,10 @@ class ProjectConfig:
     ``scoring`` says how tasks are scored: per control tag metric and weight,
     methodology, custom metric (:class:`agreement.ScoringConfig`).
 
-    Quorum hands out the project's tasks only with ``distribute``; the other distribution
+    Quorum hands out the project's tasks only with ``distribute``. ``track_quality`` keeps
+    annotator quality, model evaluation and the review stream live for a project whose
+    tasks Quorum does not hand out (a distributing project always has them): each
+    annotation event then also becomes a workflow fact. The other distribution
     settings are :class:`assignment.DistributionPolicy`'s (Label Studio Enterprise's
     defaults), ``reservation_ttl_s`` in seconds and ``skip_mode`` a
     :class:`assignment.SkipMode` value. ``assignment_mode`` is ``pull`` (annotators ask
@@ -82,6 +85,7 @@ class ProjectConfig:
     max_additional_annotators: int = _DEFAULT_POLICY.max_additional
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     distribute: bool = False
+    track_quality: bool = False
     overlap_cohort_percentage: float = _DEFAULT_DISTRIBUTION.overlap_cohort_percentage
     show_overlap_first: bool = _DEFAULT_DISTRIBUTION.show_overlap_first
     max_tasks_per_annotator: int | None = _DEFAULT_DISTRIBUTION.max_tasks_per_annotator
@@ -128,6 +132,12 @@ class ProjectConfig:
         """Whether a skip takes its seat toward the overlap (``skip_mode``
         ``count_as_done``, Label Studio's "ignore skipped")."""
         return self.skip_mode == SkipMode.COUNT_AS_DONE.value
+
+    @property
+    def emits_facts(self) -> bool:
+        """Whether the annotations core tells the workflow agent about this project's
+        tasks (``streams.facts``): it distributes them, or tracks their quality."""
+        return self.distribute or self.track_quality
 
     @property
     def outside_cohort_policy(self) -> ConsensusPolicy | None:
@@ -178,6 +188,7 @@ class ProjectConfig:
             "max_additional_annotators": self.max_additional_annotators,
             "scoring": self.scoring.to_dict(),
             "distribute": self.distribute,
+            "track_quality": self.track_quality,
             "overlap_cohort_percentage": self.overlap_cohort_percentage,
             "show_overlap_first": self.show_overlap_first,
             "max_tasks_per_annotator": self.max_tasks_per_annotator,
@@ -225,6 +236,7 @@ def project_config_from_dict(body: dict[str, Any]) -> ProjectConfig:
         max_additional_annotators=max_additional,
         scoring=_scoring(body),
         distribute=_bool(body, "distribute", False),
+        track_quality=_bool(body, "track_quality", False),
         overlap_cohort_percentage=_number(
             body, "overlap_cohort_percentage", _DEFAULT_DISTRIBUTION.overlap_cohort_percentage
         ),

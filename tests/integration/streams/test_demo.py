@@ -1,5 +1,6 @@
 """The main job (`make demo`, `quorum demo`) end to end, small: it runs, resolves every
-task, and what Quorum measures ranks the simulated annotators as their hidden accuracy does.
+task, and what Quorum measures (agreement from the stream's records, and the live
+reliability estimate) ranks the simulated annotators as their hidden accuracy does.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-ANNOTATOR_ROW = re.compile(r"(annotator-\d+)\s*│\s*([\d.]+)\s*│\s*[\d,]+\s*│\s*([\d.]+)")
+ANNOTATOR_ROW = re.compile(
+    r"(annotator-\d+)\s*│\s*([\d.]+)\s*│\s*[\d,]+\s*│\s*([\d.]+)\s*│\s*([\d.]+)")
 COMPLETED = re.compile(r"tasks completed\s*│\s*([\d,]+) of ([\d,]+)")
 REVIEW = re.compile(r"sent to review[^│]*│\s*([\d,]+)")
 
@@ -32,10 +34,13 @@ def test_demo_resolves_every_task_and_ranks_the_annotators(settings: Settings) -
     assert total == 400
     assert done + int(review.group(1).replace(",", "")) == 400
 
-    rows = {name: (float(accuracy), float(measured))
-            for name, accuracy, measured in ANNOTATOR_ROW.findall(text)}
+    rows = {name: (float(accuracy), float(measured), float(reliability))
+            for name, accuracy, measured, reliability in ANNOTATOR_ROW.findall(text)}
     assert len(rows) == 5, text
     best = max(rows.values())
     worst = min(rows.values())
     assert best[1] > worst[1], rows  # the most accurate agrees most with the others
+    # The live reliability estimate (the project tracks quality) ranks them the same way.
+    assert best[2] > worst[2], rows
+    assert "annotator quality: every fact applied" in text
     assert "Krippendorff's alpha (nominal) of 'sentiment'" in text

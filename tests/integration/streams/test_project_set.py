@@ -103,6 +103,11 @@ async def test_a_threshold_change_keeps_the_rest_and_a_reset_does_not(
     again = await asyncio.to_thread(_project_set, settings, "--threshold", "0.8")
     assert "nothing to change, nothing sent" in " ".join(again.output.split())
 
+    tracked = await asyncio.to_thread(_project_set, settings, "--track-quality")
+    assert "changed:\n  track_quality: false -> true\n" in tracked.output
+    assert await _applied(deployment) == replace(CONFIGURED, agreement_threshold=0.8,
+                                                 track_quality=True)
+
     reset = await asyncio.to_thread(_project_set, settings, "--reset", "--threshold", "0.8")
     for change in ("reject_mode: remove -> requeue_to_annotator",
                    "review.criteria: all_reviewed -> one_accepted",

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from typer.testing import CliRunner
 
+from streams import topics
 from streams.cli import app
 from streams.models.project import ProjectConfig
 from streams.settings import Settings
@@ -86,13 +87,18 @@ def _models_done(body: dict[str, Any]) -> bool:
     return [v["predictions"] for v in body["versions"]] == [len(LABELS)]
 
 
+# A project whose tasks Quorum hands out, and one that only tracks its quality (Label
+# Studio's, say): the same reports.
+@pytest.mark.parametrize("mode", [{"distribute": True}, {"track_quality": True}],
+                         ids=["distributed", "tracked"])
 async def test_the_reports_match_the_streamed_labels(
     deployment: Deployment,
     start_owning_worker: Callable[[Settings], Awaitable[WorkerProcess]],
+    mode: dict[str, bool],
 ) -> None:
     settings = deployment.settings
     worker = await start_owning_worker(settings)
-    await deployment.configure(ProjectConfig(PROJECT, annotations_per_task=3, distribute=True))
+    await deployment.configure(ProjectConfig(PROJECT, annotations_per_task=3, **mode))
     await deployment.send(events())
 
     base = f"{worker.web_url}/projects"
@@ -120,6 +126,19 @@ async def test_the_reports_match_the_streamed_labels(
 
     status, body = unknown
     assert status == 404 and "'nope'" in body["error"]
+
+    # The quality events are on their topics; a project Quorum does not distribute gets no
+    # assignment, release or shortfall (its tasks never entered the distribution).
+    outputs = await deployment.read_outputs((topics.ANNOTATOR_QUALITY, topics.MODEL_QUALITY,
+                                             topics.ASSIGNMENTS), at_least=4)
+    latest = {e["annotator"]: e for e in outputs
+              if e["schema"] == "quorum.annotator-quality/v1"}
+    assert {a: e["submitted"] for a, e in latest.items()} == SUBMITTED
+    assert [e["model_version"] for e in outputs
+            if e["schema"] == "quorum.model-quality/v1"][-1:] == ["v1"]
+    assignments = [e for e in outputs if e["schema"] == "quorum.assignment/v1"]
+    if mode.get("track_quality"):
+        assert assignments == []
 
     # The CLI prints the same figures from the same worker.
     runner = CliRunner()

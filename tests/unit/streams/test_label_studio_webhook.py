@@ -211,6 +211,7 @@ def test_a_project_is_configured_from_its_label_studio_settings_without_its_toke
     assert config.annotations_per_task == payload["project"]["maximum_annotations"] == 3
     assert config.agreement_threshold == 0.0
     assert set(config.scoring.tags) == {"sentiment"}
+    assert config.track_quality and not config.distribute  # Label Studio hands out tasks
     without = Webhook("ANNOTATION_CREATED", "3", {"id": 3, "title": "no config"})
     assert project_config_body(without) is None
 

@@ -142,7 +142,7 @@ def test_a_republished_fact_changes_nothing() -> None:
 def test_policy_op_only_when_the_policy_changes() -> None:
     partition = WorkflowPartition()
     op = partition.policy_op("p", POLICY)
-    assert op == ["policy", "p", POLICY.to_state()]
+    assert op == ["policy", "p", POLICY.to_state(), True]
     partition.apply(op)
     assert partition.policy_op("p", POLICY) is None
     wider = DistributionPolicy(consensus=ConsensusPolicy(overlap=3), reservation_ttl=30.0)
@@ -408,3 +408,80 @@ def test_a_deletion_after_completion_reopens_the_task_from_core_to_distribution(
     rebuilt = WorkflowPartition.restore({p: w.to_json() for p, w in first.projects.items()},
                                         [encode_entry(ops[cut:])])
     assert _states(rebuilt) == _states(live)
+
+
+def test_a_policy_op_journaled_before_quality_tracking_is_of_a_distributing_project() -> None:
+    partition = WorkflowPartition()
+    partition.apply(["policy", "p", POLICY.to_state()])  # as older workers journaled it
+    assert partition.projects["p"].distributed
+    assert partition.policy_op("p", POLICY, True) is None
+    assert partition.policy_op("p", POLICY, False) == ["policy", "p", POLICY.to_state(), False]
+    state = orjson.loads(partition.projects["p"].to_json())
+    del state["distributed"]  # a snapshot written before quality tracking
+    assert ProjectWorkflow.from_json(orjson.dumps(state)).distributed
+
+
+def _tracked_facts(config: Any) -> list[Any]:
+    """The workflow facts the processing core emits for three annotators of task t1 (two
+    agree, one does not, the last one is the task's ground truth) and a prediction."""
+    from streams.batch import InputRecord, apply_batch, parse_batch
+    from streams.models.workflow import parse_workflow_event
+
+    from .events import annotation_bytes, choice
+
+    values = [annotation_bytes(project_id="p", task_id="t1", annotation_id=f"a-{who}",
+                               completed_by=who, result=choice(label), event_id=f"ev-{who}")
+              for who, label in (("u1", "pos"), ("u2", "neg"), ("u3", "pos"))]
+    values.append(annotation_bytes(project_id="p", task_id="t1", annotation_id="pred",
+                                   completed_by=None, model_version="m1",
+                                   result=choice("pos"), event_id="ev-pred"))
+    batch = parse_batch(3, "quorum.annotations",
+                        [InputRecord(10 + i, v) for i, v in enumerate(values)], max_bytes=4096)
+    outcome = apply_batch(batch, dict.fromkeys(batch.task_refs), {"p": config},
+                          after_offset=None)
+    return [parse_workflow_event(orjson.dumps(o.body)) for o in outcome.outputs
+            if o.topic == "workflow"]
+
+
+def test_a_project_that_only_scores_emits_no_facts() -> None:
+    from streams.models.project import ProjectConfig
+
+    assert _tracked_facts(ProjectConfig("p", annotations_per_task=3)) == []
+
+
+def test_a_quality_tracked_project_gets_quality_and_models_but_no_distribution() -> None:
+    """``track_quality`` without ``distribute``: the core's facts reach the annotator
+    quality, the model evaluation and the review desk; no seat, reservation or push.
+    Replayed from the journal, the same state."""
+    from assignment import TaskUnfillable
+    from streams.agents.workflow import _op_of
+    from streams.model_quality import ModelQuality
+    from streams.models.project import ProjectConfig
+    from streams.quality_settings import AnnotatorQuality
+
+    config = ProjectConfig("p", annotations_per_task=3, agreement_threshold=0.9,
+                           track_quality=True, assignment_mode="push")
+    facts = _tracked_facts(config)
+    assert [f.kind for f in facts] == ["submitted", "submitted", "submitted", "review",
+                                       "model-scores"]
+    policy_op = WorkflowPartition().policy_op("p", config.distribution_policy,
+                                              config.distribute)
+    assert policy_op is not None and policy_op[3] is False
+    ops: list[Op] = [policy_op, *[_op_of(f, 3.0 + i, config) for i, f in enumerate(facts)]]
+    live = WorkflowPartition()
+    answers = [live.apply(op) for op in ops]
+    caused = [o for answer in answers for o in answer]
+    distribution = (Assignment, ReservationReleased, TaskUnfillable)
+    assert not [o for o in caused if isinstance(o, distribution)]
+    assert {o.annotator for o in caused if isinstance(o, AnnotatorQuality)} == {"u1", "u2", "u3"}
+    u2 = live.projects["p"].quality.quality("u2")
+    assert u2.submitted == 1 and u2.agreement == 0.0
+    models = [o for o in caused if isinstance(o, ModelQuality)]
+    assert [m.model_version for m in models] == ["m1"]
+    workflow = live.projects["p"]
+    assert workflow.distribution.task_view("t1") is None  # never entered the distribution
+    assert live.next_review("p", "reviewer") == "t1"  # the low-agreement task, queued
+
+    replayed = WorkflowPartition.restore({}, [encode_entry(ops)])
+    assert _states(replayed) == _states(live)
+    assert not replayed.projects["p"].distributed

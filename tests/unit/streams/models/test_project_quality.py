@@ -117,3 +117,15 @@ def test_to_dict_parses_back_equal(config: ProjectConfig) -> None:
     parsed = parse_project_config(orjson.dumps(body))
     assert parsed == config
     assert parsed.quality_settings == config.quality_settings
+
+
+def test_quality_is_tracked_for_distributing_or_tracking_projects_only() -> None:
+    assert parse_project_config(config_bytes()).emits_facts is False
+    tracked = parse_project_config(config_bytes(track_quality=True))
+    assert tracked.track_quality and tracked.emits_facts and not tracked.distribute
+    assert parse_project_config(config_bytes(distribute=True)).emits_facts is True
+    assert parse_project_config(orjson.dumps(tracked.to_dict())) == tracked
+    legacy = tracked.to_dict()
+    del legacy["track_quality"]  # stored before the field existed
+    assert parse_project_config(orjson.dumps(legacy)).track_quality is False
+    assert "track_quality" in refusal(config_bytes(track_quality="yes"))
