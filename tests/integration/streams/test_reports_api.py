@@ -89,16 +89,17 @@ def _models_done(body: dict[str, Any]) -> bool:
 
 # A project whose tasks Quorum hands out, and one that only tracks its quality (Label
 # Studio's, say): the same reports.
-@pytest.mark.parametrize("mode", [{"distribute": True}, {"track_quality": True}],
-                         ids=["distributed", "tracked"])
+@pytest.mark.parametrize("distribute", [True, False], ids=["distributed", "tracked"])
 async def test_the_reports_match_the_streamed_labels(
     deployment: Deployment,
     start_owning_worker: Callable[[Settings], Awaitable[WorkerProcess]],
-    mode: dict[str, bool],
+    distribute: bool,
 ) -> None:
     settings = deployment.settings
     worker = await start_owning_worker(settings)
-    await deployment.configure(ProjectConfig(PROJECT, annotations_per_task=3, **mode))
+    await deployment.configure(ProjectConfig(PROJECT, annotations_per_task=3,
+                                             distribute=distribute,
+                                             track_quality=not distribute))
     await deployment.send(events())
 
     base = f"{worker.web_url}/projects"
@@ -137,7 +138,7 @@ async def test_the_reports_match_the_streamed_labels(
     assert [e["model_version"] for e in outputs
             if e["schema"] == "quorum.model-quality/v1"][-1:] == ["v1"]
     assignments = [e for e in outputs if e["schema"] == "quorum.assignment/v1"]
-    if mode.get("track_quality"):
+    if not distribute:
         assert assignments == []
 
     # The CLI prints the same figures from the same worker.
