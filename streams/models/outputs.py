@@ -13,6 +13,8 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 TASK_QUALITY = "quorum.task-quality/v1"
 REASSIGN_REQUESTED = "quorum.reassign-requested/v1"
 REVIEW_REQUESTED = "quorum.review-requested/v1"
@@ -52,7 +54,11 @@ def event_id(partition: int, offset: int, rank: int) -> str:
 def dead_letter_body(
     *, reason: str, topic: str, partition: int, offset: int, original: bytes, eid: str
 ) -> dict[str, Any]:
-    """Body of a dead letter: the reason a person can act on and the original bytes."""
+    """Body of a dead letter: the reason a person can act on and the original bytes.
+
+    Its envelope's ``project_id``, ``task_id`` and ``occurred_at`` are the original's
+    where it is a JSON object that has them as ids and text (so that refusals can be
+    counted per project), else null."""
     kept = original[:DEAD_LETTER_MAX_ORIGINAL_BYTES]
     text, encoding = base64.b64encode(kept).decode("ascii"), "base64"
     # A cut may split the last UTF-8 character (up to 3 bytes of it): text is still text.
@@ -62,9 +68,13 @@ def dead_letter_body(
             break
         except UnicodeDecodeError:
             continue
+    project_id, task_id, occurred_at = _envelope_of(original)
     return {
         "schema": DEAD_LETTER,
         "event_id": eid,
+        "project_id": project_id,
+        "task_id": task_id,
+        "occurred_at": occurred_at,
         "reason": reason,
         "topic": topic,
         "partition": partition,
@@ -74,6 +84,31 @@ def dead_letter_body(
         "original_size": len(original),
         "original_truncated": len(kept) < len(original),
     }
+
+
+def _envelope_of(original: bytes) -> tuple[str | None, str | None, str | None]:
+    """The refused message's project, task and time, where it has them; read only from
+    a message small enough to decode again cheaply (a refusal is rare, a 10 MB one
+    rarer: its envelope stays null)."""
+    if len(original) > DEAD_LETTER_MAX_ORIGINAL_BYTES:
+        return None, None, None
+    try:
+        body = orjson.loads(original)
+    except orjson.JSONDecodeError:
+        return None, None, None
+    if not isinstance(body, dict):
+        return None, None, None
+    return _id(body.get("project_id")), _id(body.get("task_id")), (
+        body["occurred_at"] if isinstance(body.get("occurred_at"), str) else None)
+
+
+def _id(value: Any) -> str | None:
+    """An id as the events carry it (text, or a Label Studio integer), else None."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
 
 
 ASSIGNMENT = "quorum.assignment/v1"

@@ -56,7 +56,7 @@ def test_a_failing_metric_dead_letters_the_event_and_leaves_the_task_as_before()
     without = run([vote(2, 1, "pos"), vote(3, 1, "pos"), vote(2, 3, "pos")], FAILING)
     assert outcome.records[("1", "2")].to_json() == without.records[("1", "2")].to_json()
     kinds = [(o.body["schema"], o.body.get("task_id")) for o in outcome.outputs]
-    assert kinds == [(TASK_QUALITY, "2"), (DEAD_LETTER, None), (TASK_QUALITY, "3"),
+    assert kinds == [(TASK_QUALITY, "2"), (DEAD_LETTER, "2"), (TASK_QUALITY, "3"),
                      (TASK_QUALITY, "2"), (TASK_COMPLETED, "2")]
     assert [o.body["event_id"] for o in outcome.outputs] == [
         "1:10:0", "1:11:0", "1:12:0", "1:13:0", "1:13:1"]

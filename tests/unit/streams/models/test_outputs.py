@@ -42,6 +42,9 @@ def test_utf8_original_is_kept_as_text() -> None:
     assert body == {
         "schema": DEAD_LETTER,
         "event_id": "3:41:0",
+        "project_id": None,  # not JSON: no envelope to read
+        "task_id": None,
+        "occurred_at": None,
         "reason": "not valid JSON",
         "topic": "quorum.annotations",
         "partition": 3,
@@ -101,3 +104,20 @@ def test_cut_through_a_utf8_character_stays_text() -> None:
     assert body["original_encoding"] == "utf-8"
     assert body["original_truncated"] is True
     assert body["original"] == "x" + "é" * ((DEAD_LETTER_MAX_ORIGINAL_BYTES - 1) // 2)
+
+
+def test_the_envelope_is_the_originals_where_it_has_one() -> None:
+    body = dead_letter(orjson.dumps({"schema": "quorum.annotation/v1", "project_id": 7,
+                                     "task_id": "t1", "occurred_at": "2026-11-29T10:00:00Z",
+                                     "kind": "created", "revision": "one"}))
+    assert (body["project_id"], body["task_id"], body["occurred_at"]) == (
+        "7", "t1", "2026-11-29T10:00:00Z")
+    for original in (b"not json", b"[1, 2]", orjson.dumps({"project_id": True,
+                                                          "task_id": ["t"],
+                                                          "occurred_at": 5})):
+        body = dead_letter(original)
+        assert (body["project_id"], body["task_id"], body["occurred_at"]) == (None, None, None)
+    # Too large to decode again: the envelope stays null, the reason says the rest.
+    large = orjson.dumps({"project_id": "p", "task_id": "t",
+                          "pad": "x" * DEAD_LETTER_MAX_ORIGINAL_BYTES})
+    assert dead_letter(large)["project_id"] is None
