@@ -447,7 +447,8 @@ def send_export(
     ],
     project: Annotated[str, typer.Option(help="Quorum project id for these tasks")],
 ) -> None:
-    """Stream a Label Studio JSON export: one annotation event per exported annotation.
+    """Stream a Label Studio JSON export: one annotation event per exported annotation
+    and prediction (a prediction has its model version as its author).
 
     Set the project's configuration first (``quorum project set --label-config``), so the
     tasks are scored with its metrics. Sending the same export again changes nothing.

@@ -2,8 +2,10 @@
 
 Each annotation of each task becomes one ``quorum.annotation/v1`` event: ``created``
 (``skipped`` when Label Studio says ``was_cancelled``), its ``result`` unchanged, the
-annotator from ``completed_by``. Predictions are left out: they are not annotations, and
-the stream keeps them apart.
+annotator from ``completed_by``. Each prediction becomes one too, with its
+``model_version`` as the author: it never counts toward the overlap, and a project that
+tracks quality scores its model versions with it. Label Studio numbers predictions apart
+from annotations, so a prediction's id in the stream is ``prediction-<id>``.
 
 The revision is the annotation's ``updated_at`` in microseconds, as for the webhook
 receiver (:mod:`streams.label_studio_webhook`), which builds its events here too: sending
@@ -27,16 +29,57 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FALLBACK_TIME = _EPOCH.isoformat()
 
 
+# Label Studio lets a prediction be imported without a model version; the stream needs
+# one to score it by.
+UNVERSIONED = "unversioned"
+
+
 def annotation_events(export: object, project_id: str) -> Iterator[dict[str, Any]]:
-    """The events of every annotation in ``export`` (a decoded Label Studio JSON export).
+    """The events of every annotation in ``export`` (a decoded Label Studio JSON export),
+    each task's predictions after its annotations.
 
     Raises ``ValueError`` (from :func:`agreement.label_studio.read_export`) when ``export``
-    is not an export; an annotation without an annotator or an id is refused the same way.
+    is not an export; an annotation without an annotator or an id, or a prediction
+    without an id, is refused the same way.
     """
     for task in read_export(export):
         for annotation in task.annotations:
             yield annotation_event(project_id, str(task.id), annotation,
                                    source="label-studio-export")
+        for prediction in task.predictions:
+            yield prediction_event(project_id, str(task.id), prediction,
+                                   source="label-studio-export")
+
+
+def prediction_key(prediction_id: object) -> str:
+    """A Label Studio prediction's annotation id in the stream."""
+    return f"prediction-{prediction_id}"
+
+
+def prediction_event(project_id: str, task_id: str, prediction: Mapping[str, Any], *,
+                     source: str) -> dict[str, Any]:
+    """One Label Studio prediction as a ``quorum.annotation/v1`` body (``model_version``
+    instead of ``completed_by``; :data:`UNVERSIONED` when it has none). Raises
+    ``ValueError`` naming the task when the prediction has no id."""
+    raw_id = prediction.get("id")
+    if raw_id is None or isinstance(raw_id, bool):
+        raise ValueError(
+            f"task {task_id}: a prediction has no 'id'; export again from Label Studio")
+    annotation_id = prediction_key(raw_id)
+    version = prediction.get("model_version")
+    occurred_at, revision = _version(prediction)
+    return {
+        "schema": ANNOTATION_SCHEMA,
+        "event_id": f"{source}:{project_id}:{task_id}:{annotation_id}:{revision}",
+        "project_id": project_id,
+        "task_id": task_id,
+        "occurred_at": occurred_at,
+        "kind": "created",
+        "annotation_id": annotation_id,
+        "revision": revision,
+        "model_version": str(version) if version not in (None, "") else UNVERSIONED,
+        "result": prediction.get("result") or [],
+    }
 
 
 def annotation_event(

@@ -6,7 +6,8 @@ was unreachable stays in Quorum's figures, and an export cannot bring a deletion
 lists what exists). ``quorum label-studio connect`` therefore reads, before it takes the
 export, which annotations Quorum got from Label Studio (the receiver and ``send-export``
 keep each one's task, :meth:`streams.state.keys.Keys.label_studio_annotations`). An
-annotation among them that the export no longer holds was deleted:
+annotation among them that the export no longer holds was deleted (predictions, which
+only exports bring, are remembered and deleted the same way):
 
 - its task is in the export: the annotation was deleted;
 - its task is not: the task was deleted, unless Label Studio still has it in another
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from agreement.label_studio import read_export
+from streams.export_events import prediction_key
 from streams.label_studio_webhook import deletion_event, label_studio_task_event
 
 _Event = TypeVar("_Event", bound=Mapping[str, Any])
@@ -38,7 +40,8 @@ _Event = TypeVar("_Event", bound=Mapping[str, Any])
 
 @dataclass(frozen=True, slots=True)
 class ExportSnapshot:
-    """The task ids and annotation ids a Label Studio export holds."""
+    """The task ids and annotation ids a Label Studio export holds (its predictions'
+    as ``prediction-<id>``)."""
 
     tasks: frozenset[str]
     annotations: frozenset[str]
@@ -50,9 +53,13 @@ def export_snapshot(export: object) -> ExportSnapshot:
     Raises ``ValueError`` as :func:`agreement.label_studio.read_export` does.
     """
     tasks = read_export(export)
+    # Predictions under their stream ids: one deleted in Label Studio is deleted in the
+    # stream as an annotation is.
     return ExportSnapshot(
         tasks=frozenset(str(task.id) for task in tasks),
-        annotations=frozenset(str(a.get("id")) for task in tasks for a in task.annotations),
+        annotations=frozenset([
+            *(str(a.get("id")) for task in tasks for a in task.annotations),
+            *(prediction_key(p.get("id")) for task in tasks for p in task.predictions)]),
     )
 
 

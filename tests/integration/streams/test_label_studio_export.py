@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import pytest
 from typer.testing import CliRunner
 
@@ -219,3 +220,52 @@ async def test_streamed_export_scores_as_score_export(
     )
     assert missing.exit_code == 1
     assert "no task of project 'no-such-project'" in missing.output
+
+
+async def test_an_exports_predictions_score_the_model_of_a_tracked_project(
+    deployment: Deployment, start_worker: Callable[[Settings], WorkerProcess], tmp_path: Any,
+) -> None:
+    """`quorum send-export` streams the predictions too: a project that tracks its
+    quality (as `connect` configures one) gets its model version scored against the
+    annotators, while the predictions count toward no overlap."""
+    settings = deployment.settings
+    worker = start_worker(settings)
+    await worker.wait_owning(settings.partitions)
+    await deployment.configure(ProjectConfig("ls-models", annotations_per_task=2,
+                                             agreement_threshold=0.5, track_quality=True))
+    choice = [{"from_name": "s", "to_name": "t", "type": "choices",
+               "value": {"choices": ["pos"]}}]
+    other = [{**choice[0], "value": {"choices": ["neg"]}}]
+    # Both annotators say pos on task 1 and the model agrees; on task 2 they say pos
+    # and neg, and the model says neg. Prediction ids repeat annotation ids, as in Label
+    # Studio, which numbers them apart.
+    export = [
+        {"id": 1, "data": {}, "annotations": [
+            {"id": 1, "completed_by": 1, "result": choice},
+            {"id": 2, "completed_by": 2, "result": choice}],
+         "predictions": [{"id": 1, "model_version": "m1", "result": choice}]},
+        {"id": 2, "data": {}, "annotations": [
+            {"id": 3, "completed_by": 1, "result": choice},
+            {"id": 4, "completed_by": 2, "result": other}],
+         "predictions": [{"id": 2, "model_version": "m1", "result": other}]},
+    ]
+    path = tmp_path / "export.json"
+    path.write_bytes(orjson.dumps(export))
+    env = {"QUORUM_TOPIC_PREFIX": settings.topic_prefix, "QUORUM_REDIS_URL": settings.redis_url,
+           "QUORUM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
+    sent = await asyncio.to_thread(CliRunner().invoke, app,
+                                   ["send-export", str(path), "--project", "ls-models"], env=env)
+    assert sent.exit_code == 0, sent.output
+    assert "sent 6 annotation events" in sent.output  # 4 annotations, 2 predictions
+    await deployment.wait_applied()
+    outputs = await deployment.read_outputs(("model-quality", "task-completed",
+                                             "review-requests"), at_least=3)
+    models = [e for e in outputs if e["schema"] == "quorum.model-quality/v1"]
+    assert models, outputs
+    # Task 1: 1 against both; task 2: 1 with the annotator who said neg, 0 with the other.
+    assert (models[-1]["model_version"], models[-1]["annotators_agreement"],
+            models[-1]["annotators_tasks"]) == ("m1", 0.75, 2)
+    # Two annotations made each task's overlap of 2: the predictions took no seat.
+    decided = {e["task_id"]: e["schema"] for e in outputs if e["schema"] in (
+        "quorum.task-completed/v1", "quorum.review-requested/v1")}
+    assert decided == {"1": "quorum.task-completed/v1", "2": "quorum.review-requested/v1"}

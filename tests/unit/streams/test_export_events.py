@@ -1,4 +1,5 @@
-"""A Label Studio JSON export becomes one valid annotation event per annotation."""
+"""A Label Studio JSON export becomes one valid annotation event per annotation and per
+prediction."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.export_events import annotation_events
+from streams.export_events import UNVERSIONED, annotation_events
 from streams.models.annotation import AnnotationKind, parse_annotation
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "label-studio"
@@ -31,7 +32,9 @@ def _export() -> list[dict[str, Any]]:
                     "updated_at": "2026-11-02T10:00:00.123456Z",
                 },
             ],
-            "predictions": [{"id": 5, "model_version": "m1", "result": []}],
+            "predictions": [{"id": 5, "model_version": "m1", "result": []},
+                            {"id": 6, "model_version": "", "result": [],
+                             "created_at": "2026-11-03T10:00:00Z"}],
         }
     ]
 
@@ -39,28 +42,40 @@ def _export() -> list[dict[str, Any]]:
 def test_each_annotation_is_one_valid_event() -> None:
     events = list(annotation_events(_export(), "proj"))
     parsed = [parse_annotation(orjson.dumps(e), max_bytes=1 << 20) for e in events]
-    assert [(p.task_id, p.annotation_id, p.completed_by) for p in parsed] == [
-        ("7", "70", "1"),
-        ("7", "71", "2"),
+    assert [(p.task_id, p.annotation_id, p.completed_by, p.model_version)
+            for p in parsed] == [
+        ("7", "70", "1", None),
+        ("7", "71", "2", None),
+        # Label Studio numbers predictions apart: prediction 70 would not be annotation 70.
+        ("7", "prediction-5", None, "m1"),
+        ("7", "prediction-6", None, UNVERSIONED),
     ]
-    assert [p.kind for p in parsed] == [AnnotationKind.CREATED, AnnotationKind.SKIPPED]
+    assert [p.kind for p in parsed] == [AnnotationKind.CREATED, AnnotationKind.SKIPPED,
+                                        AnnotationKind.CREATED, AnnotationKind.CREATED]
     assert parsed[0].occurred_at == "2026-11-01T10:00:00+00:00"
     assert parsed[1].occurred_at == "2026-11-02T10:00:00.123456+00:00"
-    # Predictions are not annotations: none of them is sent.
-    assert all(p.model_version is None for p in parsed)
+    assert parsed[3].revision > parsed[2].revision == 1  # the newer save, a later revision
+
+
+def test_a_prediction_without_an_id_is_refused_naming_its_task() -> None:
+    export = _export()
+    del export[0]["predictions"][0]["id"]
+    with pytest.raises(ValueError, match="task 7: a prediction has no 'id'"):
+        list(annotation_events(export, "proj"))
 
 
 def test_event_ids_are_stable_so_a_second_send_is_a_duplicate() -> None:
     first = [e["event_id"] for e in annotation_events(_export(), "proj")]
     second = [e["event_id"] for e in annotation_events(_export(), "proj")]
     assert first == second
-    assert len(set(first)) == 2
+    assert len(set(first)) == 4
 
 
 def test_fixture_export_converts() -> None:
     export = json.loads((FIXTURES / "export-score-three-annotators.json").read_text("utf-8"))
     events = list(annotation_events(export, "p"))
-    expected = sum(len(task["annotations"]) for task in export)
+    expected = sum(len(task["annotations"]) + len(task.get("predictions") or [])
+                   for task in export)
     assert len(events) == expected
     for event in events:
         parse_annotation(orjson.dumps(event), max_bytes=1 << 20)
@@ -92,7 +107,7 @@ def test_lead_time_is_carried_over_when_usable(exported: object, sent: float | N
 def test_the_revision_is_the_last_save_in_microseconds() -> None:
     # Label Studio has no revision counter; the webhook receiver numbers versions the
     # same way, so an export and the webhooks agree on which version is newer.
-    first, second = annotation_events(_export(), "proj")
+    first, second, *_predictions = annotation_events(_export(), "proj")
     assert first["revision"] == 1_793_527_200_000_000  # 2026-11-01T10:00:00Z
     assert second["revision"] == 1_793_613_600_123_456  # 2026-11-02T10:00:00.123456Z
     assert second["event_id"] == "label-studio-export:proj:7:71:1793613600123456"

@@ -133,3 +133,15 @@ def test_a_connect_reads_the_export_tasks_and_those_of_missing_annotations_once(
     # Tasks 1, 2, 5 of the export; 3 and 4 hold known annotations the export lost.
     assert tasks_to_read(KNOWN, export_snapshot(EXPORT)) == ["1", "2", "3", "4", "5"]
     assert tasks_to_read({}, export_snapshot(EXPORT)) == ["1", "2", "5"]
+
+
+def test_a_prediction_deleted_in_label_studio_is_missing_under_its_stream_id() -> None:
+    """Predictions come only from exports; one that `connect` sent (and so remembered,
+    as ``prediction-<id>``) and that the next export no longer holds was deleted."""
+    with_prediction = [{**_task(1, 11), "predictions": [{"id": 11, "model_version": "m1",
+                                                          "result": []}]}]
+    snapshot = export_snapshot(with_prediction)
+    assert snapshot.annotations == {"11", "prediction-11"}  # the same number, apart
+    known = {"11": "1", "prediction-11": "1"}
+    assert missing_annotations(known, snapshot) == {}
+    assert missing_annotations(known, export_snapshot([_task(1, 11)])) == {"prediction-11": "1"}
