@@ -295,6 +295,11 @@ class ExportTask:
 def _records(task_id: object, task: Mapping[str, Any], key: str) -> tuple[Mapping[str, Any], ...]:
     records = task.get(key)
     records = [] if records is None else records
+    if key == "predictions" and isinstance(records, list):
+        # Label Studio's export endpoint lists predictions by id only (1.23.2: `[1, 2]`),
+        # with nothing to score: those are left out (`quorum label-studio connect` asks
+        # for them whole).
+        records = [r for r in records if not (isinstance(r, int) and not isinstance(r, bool))]
     if not isinstance(records, list) or not all(isinstance(r, Mapping) for r in records):
         raise ValueError(f"task {task_id!r}: {key!r} must be a list of objects")
     return tuple(records)

@@ -26,6 +26,21 @@ class LabelStudioError(QuorumError):
     """Label Studio refused a call or could not be reached; the message says why."""
 
 
+def with_predictions(export: Any, predictions: list[Any]) -> Any:
+    """``export`` with each task's ``predictions`` replaced by its whole predictions (the
+    predictions API's objects, which name their ``task``); an export that is not a list
+    of tasks is left for :func:`agreement.label_studio.read_export` to refuse."""
+    by_task: dict[object, list[Any]] = {}
+    for prediction in predictions:
+        if isinstance(prediction, dict):
+            by_task.setdefault(prediction.get("task"), []).append(prediction)
+    if isinstance(export, list):
+        for task in export:
+            if isinstance(task, dict):
+                task["predictions"] = by_task.get(task.get("id"), [])
+    return export
+
+
 def webhook_url(receiver: str, quorum_project: str) -> str:
     """The receiver's webhook URL for a project: ``<receiver>/label-studio/webhook?project=``."""
     query = urllib.parse.urlencode({"project": quorum_project})
@@ -79,9 +94,16 @@ class LabelStudio:
         return answer
 
     def export(self, project: int) -> Any:
-        """Every task of the project with its annotations (Label Studio's JSON export)."""
-        return self._call("GET", f"/api/projects/{project}/export?exportType=JSON"
-                                 "&download_all_tasks=true")
+        """Every task of the project with its annotations (Label Studio's JSON export)
+        and its predictions whole: the export lists them by id only, so they are read
+        from the predictions API and put in their tasks' place."""
+        export = self._call("GET", f"/api/projects/{project}/export?exportType=JSON"
+                                   "&download_all_tasks=true")
+        predictions = self._call("GET", f"/api/predictions/?project={project}")
+        if not isinstance(predictions, list):
+            raise LabelStudioError(f"Label Studio answered the predictions of project "
+                                   f"{project} with {type(predictions).__name__}, not a list")
+        return with_predictions(export, predictions)
 
     def has_task(self, task_id: str) -> bool:
         """Whether Label Studio still has the task, in any project (404: deleted)."""

@@ -4,7 +4,12 @@ webhooks scored; a backfilled annotation deleted there left the stream)."""
 
 from __future__ import annotations
 
-from streams.label_studio_api import is_personal_access_token, webhook_body, webhook_url
+from streams.label_studio_api import (
+    is_personal_access_token,
+    webhook_body,
+    webhook_url,
+    with_predictions,
+)
 
 
 def test_the_webhook_points_at_the_receiver_with_the_quorum_project() -> None:
@@ -23,3 +28,20 @@ def test_the_webhook_sends_every_action_with_its_payload_and_the_token() -> None
 def test_personal_access_tokens_are_told_from_legacy_ones() -> None:
     assert is_personal_access_token("eyJhbGciOiJIUzI1NiJ9.eyJ0b2tlbiI6MX0.c2lnbmF0dXJl")
     assert not is_personal_access_token("admintoken0123456789abcdef0123456789abcd")
+
+
+def test_the_export_gets_each_tasks_predictions_whole() -> None:
+    # Label Studio 1.23.2's export lists predictions by id; the predictions API has them.
+    export = [{"id": 5, "annotations": [], "predictions": [1]},
+              {"id": 7, "annotations": [], "predictions": []}]
+    whole = {"id": 1, "task": 5, "model_version": "m1", "result": []}
+    merged = with_predictions(export, [whole, "not a prediction"])
+    assert [task["predictions"] for task in merged] == [[whole], []]
+    assert with_predictions({"not": "an export"}, [whole]) == {"not": "an export"}
+
+
+def test_predictions_listed_by_id_are_left_out_of_the_export() -> None:
+    from agreement.label_studio import read_export
+
+    (task,) = read_export([{"id": 5, "annotations": [], "predictions": [1, 2]}])
+    assert task.predictions == ()
