@@ -21,6 +21,13 @@ required online: with no label yet, an annotator is assumed ``accuracy``-good, w
 what lets the first labels move any posterior (EM from scratch would start from the
 majority vote instead). Counts are plain floats updated by addition and subtraction; the
 rounding this accumulates is ~1e-16 per update, far below the 1e-10 probability floor.
+
+K (labels) is small, so the counts are Python lists, not numpy arrays: an E-step is a few
+dozen float operations, and numpy's overhead per call on arrays of 2-5 numbers cost more
+than the arithmetic. The arithmetic is the batch M-step's (:mod:`assignment.confusion`)
+to the last bit: the same operations in the same order (numpy sums fewer than 8 numbers
+left to right, see :func:`_numpy_sum`), with numpy's own ``log``, ``exp`` and dot product,
+which may round differently from :mod:`math` on CPUs with vector versions of them.
 """
 
 from __future__ import annotations
@@ -37,10 +44,8 @@ from .confusion import (
     EPSILON,
     FloatArray,
     ReliabilityModel,
-    class_prior,
     error_matrices,
     expected_accuracy,
-    normalize_log,
 )
 from .dawid_skene import ConsensusLabel
 from .reliability_settings import ConsensusChanged, ReliabilitySettings
@@ -49,25 +54,62 @@ STATE_VERSION = 1
 """Version of :meth:`ReliabilityEstimator.to_state`; bump it when the layout changes."""
 
 
+Vector = list[float]  # K floats
+
+
 @dataclass(slots=True)
 class _Task:
     labels: dict[str, int]  # annotator -> label code
-    posterior: FloatArray  # shape (K,)
+    posterior: Vector
+    label: str  # _best(posterior): a new label, with no mass, never changes it
 
 
 @dataclass(slots=True)
 class _Annotator:
-    counts: FloatArray  # shape (K, K): [given, true]
+    counts: list[Vector]  # K x K: [given][true]
     labels: int
 
 
-def _best(posterior: FloatArray, labels: list[str]) -> tuple[str, float]:
+def _best(posterior: Vector, labels: list[str]) -> tuple[str, float]:
     """Most probable label; exact ties go to the smallest label (``str`` order)."""
-    # Python floats: K is small, and this runs twice per E-step.
-    values = posterior.tolist()
-    top = max(values)
-    label = min(labels[i] for i, value in enumerate(values) if value == top)
+    top = max(posterior)
+    label = min(labels[i] for i, value in enumerate(posterior) if value == top)
     return label, top
+
+
+def _numpy_sum(values: Vector) -> float:
+    """``np.sum`` of the values as a 1-D array, bit for bit: numpy adds fewer than 8
+    numbers left to right from 0 (beyond that, pairwise). Not :func:`sum`, which sums
+    floats with compensation from Python 3.12."""
+    if len(values) >= 8:
+        return float(np.add.reduce(np.array(values)))
+    total = 0.0
+    for value in values:
+        total += value
+    return total
+
+
+def _column_sums(rows: list[Vector]) -> Vector:
+    """``np.sum(rows, axis=0)`` bit for bit: numpy adds the rows one after the other."""
+    sums = rows[0]
+    for row in rows[1:]:
+        sums = [total + value for total, value in zip(sums, row, strict=True)]
+    return list(sums)
+
+
+def _plus(total: Vector, values: Vector, sign: int) -> Vector:
+    """``total + values`` (``sign`` +1) or ``total - values`` (-1), elementwise."""
+    if sign > 0:
+        return [a + b for a, b in zip(total, values, strict=True)]
+    return [a - b for a, b in zip(total, values, strict=True)]
+
+
+def _normalize_log(log_posterior: Vector) -> Vector:
+    """:func:`~assignment.confusion.normalize_log` of one row, bit for bit."""
+    top = max(log_posterior)
+    shifted = np.exp([value - top for value in log_posterior]).tolist()
+    total = _numpy_sum(shifted)
+    return [value / total for value in shifted]
 
 
 class ReliabilityEstimator:
@@ -83,14 +125,18 @@ class ReliabilityEstimator:
         self.settings = settings or ReliabilitySettings()
         self._labels: list[str] = []
         self._codes: dict[str, int] = {}
-        self._class_mass: FloatArray = np.zeros(0)
+        self._class_mass: Vector = []
         self._tasks: dict[str, _Task] = {}
         self._annotators: dict[str, _Annotator] = {}
         # Round-robin order of refreshes. A removed task's id stays until it comes up
         # (then it is dropped), so removal is O(1); _queued keeps one entry per id.
         self._queue: deque[str] = deque()
         self._queued: set[str] = set()
-        self._pseudo: FloatArray = np.zeros((0, 0))  # pseudo-counts for K labels, cached
+        self._pseudo: list[Vector] = []  # pseudo-counts for K labels, cached
+        # The class prior, derived from _class_mass and the task count: cached, as every
+        # reliability read after a fact uses it; None after either changes.
+        self._prior: Vector | None = None
+        self._prior_array: FloatArray | None = None  # the same, for numpy's dot product
 
     # -- events ---------------------------------------------------------------------
 
@@ -162,10 +208,13 @@ class ReliabilityEstimator:
 
         An annotator with no counted label gets ``prior.accuracy``.
         """
-        if annotator not in self._annotators:
+        entry = self._annotators.get(annotator)
+        if entry is None:
             return self.settings.prior.accuracy
-        errors = self._errors(annotator)
-        return float(expected_accuracy(errors[None], self._class_prior())[0])
+        # expected_accuracy reads only the diagonal of the confusion matrix; its dot
+        # product stays numpy's, which rounds as its BLAS does.
+        errors = np.diag(self._error_diagonal(entry))
+        return float(expected_accuracy(errors[None], self._class_prior_array())[0])
 
     def ranked(self, annotators: Iterable[str]) -> list[str]:
         """``annotators`` most reliable first (ties by id), e.g. to offer a low-agreement
@@ -178,10 +227,10 @@ class ReliabilityEstimator:
         if not self._annotators:
             return {}
         names = list(self._annotators)
-        counts = np.stack([self._annotators[a].counts for a in names])
+        counts = np.array([self._annotators[a].counts for a in names])
         given = np.array([float(self._annotators[a].labels) for a in names])
         errors = error_matrices(counts, given, self.settings.model, self.settings.prior)
-        accuracy = expected_accuracy(errors, self._class_prior())
+        accuracy = expected_accuracy(errors, self._class_prior_array())
         return {name: float(value) for name, value in zip(names, accuracy, strict=True)}
 
     def consensus(self, task: str) -> ConsensusLabel | None:
@@ -197,7 +246,7 @@ class ReliabilityEstimator:
         entry = self._tasks.get(task)
         if entry is None:
             return {}
-        return {label: float(p) for label, p in zip(self._labels, entry.posterior, strict=True)}
+        return dict(zip(self._labels, entry.posterior, strict=True))
 
     # -- EM steps ---------------------------------------------------------------------
 
@@ -209,99 +258,140 @@ class ReliabilityEstimator:
         code = len(self._labels)
         self._labels.append(label)
         self._codes[label] = code
-        self._class_mass = np.append(self._class_mass, 0.0)
+        self._class_mass.append(0.0)
+        self._forget_prior()
         for entry in self._tasks.values():
-            entry.posterior = np.append(entry.posterior, 0.0)
+            entry.posterior.append(0.0)
         for annotator in self._annotators.values():
-            annotator.counts = np.pad(annotator.counts, ((0, 1), (0, 1)))
+            for row in annotator.counts:
+                row.append(0.0)
+            annotator.counts.append([0.0] * (code + 1))
         return code
 
-    def _class_prior(self) -> FloatArray:
-        return class_prior(self._class_mass, len(self._tasks), self.settings.prior)
+    def _class_prior(self) -> Vector:
+        """:func:`~assignment.confusion.class_prior` in Python floats, cached."""
+        if self._prior is None:
+            prior, k = self.settings.prior, len(self._labels)
+            total = len(self._tasks) + prior.class_count * k
+            if total <= 0.0:
+                self._prior = [1.0 / k] * k
+            else:
+                self._prior = [(mass + prior.class_count) / total for mass in self._class_mass]
+        return self._prior
 
-    def _errors(self, annotator: str) -> FloatArray:
-        """Shape (K, K): the annotator's confusion matrix, as the batch M-step makes it."""
-        k = len(self._labels)
-        entry = self._annotators.get(annotator)
-        counts = np.zeros((1, k, k)) if entry is None else entry.counts[None]
-        given = np.array([0.0 if entry is None else float(entry.labels)])
-        return error_matrices(counts, given, self.settings.model, self.settings.prior)[0]
+    def _class_prior_array(self) -> FloatArray:
+        if self._prior_array is None:
+            self._prior_array = np.array(self._class_prior())
+        return self._prior_array
 
-    def _log_error_row(self, annotator: str, code: int) -> FloatArray:
-        """``log e[code, :]`` of the annotator: the same numbers as a row of
-        :meth:`_errors` (up to rounding), with a few array operations, not a K x K
-        matrix, since this runs for every label of every E-step."""
+    def _forget_prior(self) -> None:
+        self._prior = self._prior_array = None
+
+    def _error_diagonal(self, entry: _Annotator) -> Vector:
+        """``e[c, c]`` of the annotator's confusion matrix for each label ``c``, as
+        :func:`~assignment.confusion.error_matrices` makes it."""
         prior = self.settings.prior
-        entry = self._annotators.get(annotator)
         k = len(self._labels)
         if self.settings.model is ReliabilityModel.DAWID_SKENE:
             pseudo = self._pseudo_counts()
-            if entry is None:
-                return np.log(pseudo[code] / prior.strength)
-            # Pseudo-counts above 0 keep every cell above the floor, so the column sums
-            # need no clip: the counts' column sums plus the pseudo column's ``strength``.
-            row = np.maximum(entry.counts[code] + pseudo[code], EPSILON)
-            return np.log(row / (entry.counts.sum(axis=0) + prior.strength))
-        correct = 0.0 if entry is None else float(entry.counts.trace())
+            floored = [
+                [max(count + extra, EPSILON) for count, extra in zip(row, extras, strict=True)]
+                for row, extras in zip(entry.counts, pseudo, strict=True)
+            ]
+            columns = _column_sums(floored)
+            return [floored[c][c] / columns[c] for c in range(k)]
+        correct = _numpy_sum([entry.counts[c][c] for c in range(k)])
+        skill = (correct + prior.strength * prior.accuracy) / (entry.labels + prior.strength)
+        return [min(max(skill, EPSILON), 1.0 - EPSILON)] * k
+
+    def _one_coin_log_row(self, annotator: str, code: int) -> Vector:
+        """``log e[code, :]`` of the annotator, one-coin model."""
+        prior = self.settings.prior
+        entry = self._annotators.get(annotator)
+        k = len(self._labels)
+        correct = 0.0 if entry is None else _numpy_sum([entry.counts[c][c] for c in range(k)])
         given = 0 if entry is None else entry.labels
         skill = (correct + prior.strength * prior.accuracy) / (given + prior.strength)
         low, high = EPSILON, 1.0 - EPSILON
         wrong = min(max((1.0 - skill) / (k - 1), low), high) if k > 1 else low
-        row = np.full(k, math.log(wrong))
+        row = [math.log(wrong)] * k
         row[code] = math.log(min(max(skill, low), high))
         return row
 
-    def _pseudo_counts(self) -> FloatArray:
+    def _pseudo_counts(self) -> list[Vector]:
         k = len(self._labels)
-        if self._pseudo.shape[0] != k:
-            self._pseudo = self.settings.prior.confusion_pseudo_counts(k)
+        if len(self._pseudo) != k:
+            self._pseudo = self.settings.prior.confusion_pseudo_counts(k).tolist()
         return self._pseudo
 
-    def _e_step(self, labels: Mapping[str, int]) -> FloatArray:
-        log_posterior = np.log(np.maximum(self._class_prior(), EPSILON))
-        for annotator, code in labels.items():
-            log_posterior += self._log_error_row(annotator, code)
-        return normalize_log(log_posterior)
+    def _e_step(self, labels: Mapping[str, int]) -> Vector:
+        k = len(self._labels)
+        logs = [p if p > EPSILON else EPSILON for p in self._class_prior()]
+        if self.settings.model is ReliabilityModel.DAWID_SKENE:
+            # Each label's row ``e[code, :]`` before the logarithm, then one np.log of
+            # the prior and every row together: one numpy call, not one per row.
+            strength = self.settings.prior.strength
+            pseudo = self._pseudo_counts()
+            for annotator, code in labels.items():
+                entry = self._annotators.get(annotator)
+                if entry is None:
+                    logs += [extra / strength for extra in pseudo[code]]
+                    continue
+                # Pseudo-counts above 0 keep every cell above the floor, so the column
+                # sums need no clip: the counts' column sums plus the pseudo column's
+                # ``strength``.
+                columns = _column_sums(entry.counts)
+                logs += [
+                    (count + extra if count + extra > EPSILON else EPSILON) / (total + strength)
+                    for count, extra, total in zip(entry.counts[code], pseudo[code], columns,
+                                                   strict=True)
+                ]
+            logs = np.log(logs).tolist()
+            rows = [logs[start:start + k] for start in range(k, len(logs), k)]
+        else:
+            logs = np.log(logs).tolist()
+            rows = [self._one_coin_log_row(annotator, code) for annotator, code in labels.items()]
+        log_posterior = logs[:k]
+        for row in rows:  # in label order, as the array sum was
+            log_posterior = [total + value for total, value in zip(log_posterior, row, strict=True)]
+        return _normalize_log(log_posterior)
 
     def _reestimate(self, task: str, labels: dict[str, int]) -> tuple[ConsensusChanged, ...]:
         """E-step of ``task`` with ``labels`` under the current parameters, then swap the
         task's contribution to the counts (Neal and Hinton's incremental step)."""
         old = self._tasks.get(task)
         posterior = self._e_step(labels) if labels else None
+        self._forget_prior()  # the counts and maybe the task count change below
         if old is not None:
             self._count(old.labels, old.posterior, -1)
-            previous: str | None = _best(old.posterior, self._labels)[0]
-        else:
-            previous = None
+        previous = None if old is None else old.label
         if posterior is None:
             self._tasks.pop(task, None)
             if not self._tasks:
-                self._class_mass = np.zeros(len(self._labels))  # no rounding left over
+                self._class_mass = [0.0] * len(self._labels)  # no rounding left over
             return () if previous is None else (ConsensusChanged(task, None, None, previous),)
         self._count(labels, posterior, +1)
+        label, top = _best(posterior, self._labels)
         if old is None:
-            self._tasks[task] = _Task(labels, posterior)
+            self._tasks[task] = _Task(labels, posterior, label)
             if task not in self._queued:
                 self._queued.add(task)
                 self._queue.append(task)
         else:
-            old.labels, old.posterior = labels, posterior
-        label, top = _best(posterior, self._labels)
+            old.labels, old.posterior, old.label = labels, posterior, label
         if label == previous:
             return ()
         return (ConsensusChanged(task, label, top, previous),)
 
-    def _count(self, labels: Mapping[str, int], posterior: FloatArray, sign: int) -> None:
+    def _count(self, labels: Mapping[str, int], posterior: Vector, sign: int) -> None:
         """Add (``sign`` +1) or take out (-1) a task's contribution to the counts."""
         k = len(self._labels)
-        update = np.add if sign > 0 else np.subtract
-        update(self._class_mass, posterior, out=self._class_mass)
+        self._class_mass = _plus(self._class_mass, posterior, sign)
         for annotator, code in labels.items():
             entry = self._annotators.get(annotator)
             if entry is None:
-                entry = self._annotators[annotator] = _Annotator(np.zeros((k, k)), 0)
-            row = entry.counts[code]
-            update(row, posterior, out=row)
+                entry = self._annotators[annotator] = _Annotator([[0.0] * k for _ in range(k)], 0)
+            entry.counts[code] = _plus(entry.counts[code], posterior, sign)
             entry.labels += sign
             if entry.labels == 0:
                 # Their last label left: forget the rounding residue with them.
@@ -328,15 +418,15 @@ class ReliabilityEstimator:
             "version": STATE_VERSION,
             "settings": self.settings.to_dict(),
             "labels": list(labels),
-            "class_mass": self._class_mass.tolist(),
+            "class_mass": list(self._class_mass),
             "annotators": {
-                name: {"labels": entry.labels, "counts": entry.counts.tolist()}
+                name: {"labels": entry.labels, "counts": [list(row) for row in entry.counts]}
                 for name, entry in self._annotators.items()
             },
             "tasks": {
                 name: {
                     "labels": {a: labels[code] for a, code in entry.labels.items()},
-                    "posterior": entry.posterior.tolist(),
+                    "posterior": list(entry.posterior),
                 }
                 for name, entry in self._tasks.items()
             },
@@ -367,11 +457,11 @@ class ReliabilityEstimator:
         if len(estimator._codes) != k:
             raise ValueError("reliability state lists a label twice; rebuild it")
 
-        def vector(values: Any, shape: tuple[int, ...], what: str) -> FloatArray:
+        def vector(values: Any, shape: tuple[int, ...], what: str) -> Any:
             array = np.array(values, dtype=np.float64)
             if array.shape != shape or not np.all(np.isfinite(array)):
                 raise ValueError(f"reliability state: {what} is not {shape} finite numbers")
-            return array
+            return array.tolist()
 
         estimator._class_mass = vector(state["class_mass"], (k,), "class_mass")
         for name, body in state["annotators"].items():
@@ -385,7 +475,7 @@ class ReliabilityEstimator:
             if not codes:
                 raise ValueError(f"reliability state: task {name!r} has no label")
             posterior = vector(body["posterior"], (k,), f"posterior of {name!r}")
-            estimator._tasks[name] = _Task(codes, posterior)
+            estimator._tasks[name] = _Task(codes, posterior, _best(posterior, labels)[0])
         queue = [str(task) for task in state["queue"]]
         estimator._queue = deque(queue)
         estimator._queued = set(queue)

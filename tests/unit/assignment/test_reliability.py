@@ -7,6 +7,7 @@ import json
 import math
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,9 +16,17 @@ from crowdkit.aggregation import MajorityVote
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assignment.confusion import ReliabilityModel, ReliabilityPrior
+from assignment.confusion import (
+    EPSILON,
+    ReliabilityModel,
+    ReliabilityPrior,
+    class_prior,
+    error_matrices,
+    expected_accuracy,
+    normalize_log,
+)
 from assignment.dawid_skene import ConsensusLabel, DawidSkene
-from assignment.reliability import ReliabilityEstimator
+from assignment.reliability import ReliabilityEstimator, _column_sums, _numpy_sum
 from assignment.reliability_settings import ConsensusChanged, ReliabilitySettings
 
 from .crowd import POOR, Crowd, accuracy_of, simulate
@@ -404,3 +413,110 @@ def test_bad_states_are_refused(change: object, message: str) -> None:
     change(state)  # type: ignore[operator]
     with pytest.raises(ValueError, match=message):
         ReliabilityEstimator.from_state(state)
+
+
+# -- the numbers of the numpy formulas, bit for bit ------------------------------------------
+# The estimator computes in Python floats, caches the class prior and batches its numpy
+# calls; these references are the numpy array formulas of the M-step (assignment.confusion)
+# and E-step, applied to its state: every number must be equal, not close.
+
+
+def reference_reliability(state: dict[str, Any], settings: ReliabilitySettings,
+                          annotator: str) -> float:
+    body = state["annotators"][annotator]
+    errors = error_matrices(np.array([body["counts"]]), np.array([float(body["labels"])]),
+                            settings.model, settings.prior)[0]
+    pi = class_prior(np.array(state["class_mass"]), len(state["tasks"]), settings.prior)
+    return float(expected_accuracy(errors[None], pi)[0])
+
+
+def reference_posterior(state: dict[str, Any], settings: ReliabilitySettings,
+                        labels: dict[str, str]) -> list[float]:
+    """The E-step of a task with ``labels`` under the state's parameters."""
+    names, prior = state["labels"], settings.prior
+    k = len(names)
+    pi = class_prior(np.array(state["class_mass"]), len(state["tasks"]), prior)
+    log_posterior = np.log(np.maximum(pi, EPSILON))
+    pseudo = prior.confusion_pseudo_counts(k)
+    for annotator, label in labels.items():
+        code = names.index(label)
+        body = state["annotators"].get(annotator)
+        counts = np.zeros((k, k)) if body is None else np.array(body["counts"])
+        if settings.model is ReliabilityModel.DAWID_SKENE:
+            if body is None:
+                row = np.log(pseudo[code] / prior.strength)
+            else:
+                row = np.log(np.maximum(counts[code] + pseudo[code], EPSILON)
+                             / (counts.sum(axis=0) + prior.strength))
+        else:
+            given = 0 if body is None else body["labels"]
+            skill = ((float(counts.trace()) + prior.strength * prior.accuracy)
+                     / (given + prior.strength))
+            low, high = EPSILON, 1.0 - EPSILON
+            wrong = min(max((1.0 - skill) / (k - 1), low), high) if k > 1 else low
+            row = np.full(k, math.log(wrong))
+            row[code] = math.log(min(max(skill, low), high))
+        log_posterior += row
+    return normalize_log(log_posterior).tolist()
+
+
+five_label_operations = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "add", "add", "add", "remove", "remove_task", "refresh"]),
+        st.sampled_from(["t1", "t2", "t3", "t4", "t5"]),
+        st.sampled_from(["a", "b", "c", "d"]),
+        st.sampled_from(["x", "y", "z", "w", "v"]),  # K up to 5: BLAS's longer dot products
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(five_label_operations, st.sampled_from(list(ReliabilityModel)))
+def test_reliability_and_e_step_are_the_numpy_formulas_bit_for_bit(
+    steps: list[tuple[str, str, str, str]], model: ReliabilityModel
+) -> None:
+    settings_ = ReliabilitySettings(model=model)
+    estimator = ReliabilityEstimator(settings_)
+    for step in steps:
+        apply(estimator, step)
+        # Read after every step: the class prior cached by these reads must be dropped by
+        # the next step's change of the counts, the task count or the labels.
+        state = estimator.to_state()
+        for annotator in state["annotators"]:
+            assert estimator.reliability(annotator) == reference_reliability(
+                state, settings_, annotator)
+    state = estimator.to_state()
+    queued = [task for task in state["queue"] if task in state["tasks"]]
+    if queued:  # the next refresh re-runs the E-step of the first queued task
+        task = queued[0]
+        expected = reference_posterior(state, settings_, state["tasks"][task]["labels"])
+        estimator.refresh(1)
+        assert list(estimator.posterior(task).values()) == expected
+
+
+def test_a_cached_class_prior_is_dropped_when_a_label_changes() -> None:
+    estimator = ReliabilityEstimator()
+    estimator.add_label("t1", "a", "x")
+    estimator.add_label("t1", "b", "x")
+    before = estimator.reliability("a")  # caches the class prior
+    for change in (lambda: estimator.add_label("t2", "b", "y"),  # a new label: K grows
+                   lambda: estimator.add_label("t1", "b", "y"),
+                   lambda: estimator.remove_label("t2", "b"),
+                   lambda: estimator.remove_task("t1")):
+        change()
+        fresh = ReliabilityEstimator.from_state(estimator.to_state())  # nothing cached
+        for annotator in ("a", "b"):
+            assert estimator.reliability(annotator) == fresh.reliability(annotator)
+    assert estimator.reliability("a") != before
+
+
+@pytest.mark.parametrize("length", range(1, 21))
+def test_python_sums_are_numpys(length: int) -> None:
+    """Below 8 numbers numpy sums left to right, from 8 pairwise; either way the
+    estimator's sums must give its bits."""
+    rng = np.random.default_rng(length)
+    values = rng.random(length) * 10.0 ** rng.integers(-6, 6, length)
+    assert _numpy_sum(values.tolist()) == float(values.sum())
+    matrix = rng.random((length, length)) * 10.0 ** rng.integers(-6, 6, (length, length))
+    assert _column_sums(matrix.tolist()) == matrix.sum(axis=0).tolist()

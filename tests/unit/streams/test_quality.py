@@ -405,6 +405,26 @@ def test_consensus_and_reliability_follow_the_estimator() -> None:
     assert q.quality("nobody").reliability is None
 
 
+def test_reliability_after_a_changed_label_is_a_fresh_estimators() -> None:
+    # The estimator caches what it derives from its counts (the class prior): a read
+    # before a fact must not leak into the numbers after it.
+    q = quality()
+    submit(q, "t1", "a1", "ann", label="x")
+    submit(q, "t1", "a2", "bob", pairs={"a1": 1.0}, label="x")
+    submit(q, "t2", "a3", "ann", label="y")
+    assert q.quality("bob").reliability is not None  # fills the cache
+    steps = [lambda: submit(q, "t1", "a2", "bob", 2.0, pairs={"a1": 0.0}, label="y"),
+             lambda: submit(q, "t2", "a4", "bob", 3.0, pairs={"a3": 0.0}, label="z"),
+             lambda: q.skipped("t1", "a1", "ann", 4.0),
+             lambda: q.deleted("t2", "a3", None, 5.0)]
+    for step in steps:
+        events = qualities(step())
+        fresh = ProjectQuality.from_state(orjson.loads(orjson.dumps(q.to_state())))
+        for annotator, event in events.items():
+            assert event.reliability == fresh.quality(annotator).reliability, annotator
+            assert q.quality(annotator) == fresh.quality(annotator)
+
+
 def test_a_persons_latest_labelled_annotation_is_their_label() -> None:
     q = quality()
     estimator = ReliabilityEstimator()
