@@ -66,6 +66,7 @@ from assignment.prediction_scores import PredictionScore
 from assignment.review_events import ReviewRequested, TaskReviewed
 from assignment.review_settings import ReviewSettings
 from assignment.seats import DistributionEvent
+from streams.fact_positions import FactPositions
 from streams.model_quality import ModelEvent, ProjectModels
 from streams.quality import ProjectQuality, QualityEvent, QualitySettings
 from streams.review_desk import ReviewDesk
@@ -91,12 +92,13 @@ class ProjectWorkflow:
     only tracks its quality), facts leave the distribution alone and no push round runs.
 
     Facts reach the workflow topic at least once (the annotations agent republishes its
-    outbox after a crash), in order per annotations partition: a fact at or below the
-    newest one applied from its partition is a duplicate.
+    outbox after a crash), in order per annotations partition within one run of the
+    annotations agent: :class:`streams.fact_positions.FactPositions` tells copies from new
+    facts, including those a rebuild's replay emits where the earlier run emitted none.
     """
 
     distribution: Distribution
-    facts_seen: dict[int, tuple[int, int]] = field(default_factory=dict)
+    facts_seen: dict[int, FactPositions] = field(default_factory=dict)
     quality: ProjectQuality = field(default_factory=ProjectQuality)
     models: ProjectModels = field(default_factory=ProjectModels)
     reviews: ReviewDesk = field(default_factory=ReviewDesk)
@@ -106,7 +108,7 @@ class ProjectWorkflow:
         return orjson.dumps({
             "version": STATE_VERSION,
             "distribution": self.distribution.to_state(),
-            "facts_seen": {str(p): list(seen) for p, seen in self.facts_seen.items()},
+            "facts_seen": {str(p): seen.to_state() for p, seen in self.facts_seen.items()},
             "quality": self.quality.to_state(),
             "models": self.models.to_state(),
             "reviews": self.reviews.to_state(),
@@ -122,7 +124,7 @@ class ProjectWorkflow:
                              f"{STATE_VERSION}; rebuild the state with `quorum rebuild`")
         return cls(
             Distribution.from_state(state["distribution"]),
-            {int(p): (seen[0], seen[1]) for p, seen in state["facts_seen"].items()},
+            {int(p): FactPositions.from_state(seen) for p, seen in state["facts_seen"].items()},
             ProjectQuality.from_state(state["quality"]),
             ProjectModels.from_state(state["models"]),
             ReviewDesk.from_state(state["reviews"], ReviewSettings(**state["review_settings"])),
@@ -296,9 +298,10 @@ class WorkflowPartition:
         self._changes[op[1]] = self._changes.get(op[1], 0) + 1
         partition, offset, rank = source
         seen = workflow.facts_seen.get(partition)
-        if seen is not None and (offset, rank) <= seen:
-            return []  # a republished fact
-        workflow.facts_seen[partition] = (offset, rank)
+        if seen is None:
+            seen = workflow.facts_seen[partition] = FactPositions()
+        if not seen.take((offset, rank)):
+            return []  # a republished fact, or one replayed after a rebuild
         distribution = workflow.distribution
         # A project that only tracks its quality: its facts change no seat.
         seats = workflow.distributed

@@ -20,6 +20,7 @@ from streams.settings import Settings
 from streams.worker_process import WorkerProcess
 
 from .pipeline import Deployment, annotation
+from .test_honeypots import _wait_workflow_applied
 
 pytestmark = pytest.mark.integration
 
@@ -151,3 +152,51 @@ async def test_the_reports_match_the_streamed_labels(
                             env={"COLUMNS": "200"})
     assert printed.exit_code == 0, printed.output
     assert "v1" in printed.output and "0.750 (4)" in printed.output
+
+
+async def test_quality_tracked_later_counts_the_history_after_a_rebuild(
+    deployment: Deployment,
+    start_owning_worker: Callable[[Settings], Awaitable[WorkerProcess]],
+) -> None:
+    """A project streamed for a while before its quality was tracked: the annotator
+    figures count from then on; `quorum rebuild` brings the earlier annotations in, and
+    the report is then the one of a project tracked from the start (above)."""
+    settings = deployment.settings
+    worker = await start_owning_worker(settings)
+    await deployment.configure(ProjectConfig(PROJECT, annotations_per_task=3))
+    sent = events()
+    half = len(sent) // 2  # t0 and t1, with their predictions
+    await deployment.send(sent[:half])
+    await deployment.wait_applied()
+    await deployment.configure(ProjectConfig(PROJECT, annotations_per_task=3,
+                                             track_quality=True))
+    await deployment.send(sent[half:])
+    await deployment.wait_applied()
+
+    url = f"{worker.web_url}/projects/{PROJECT}/annotators"
+    later = {"u1": 2, "u2": 2, "u3": 1}  # what t2 and t3 hold
+    async with aiohttp.ClientSession() as session:
+        before = await settled(session, url, lambda body: sum(
+            row["submitted"] for row in body["annotators"]) == sum(later.values()))
+    assert {row["annotator"]: row["submitted"] for row in before["annotators"]} == later
+
+    worker.stop()
+    env = {"QUORUM_TOPIC_PREFIX": settings.topic_prefix, "QUORUM_REDIS_URL": settings.redis_url,
+           "QUORUM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
+    rebuilt = await asyncio.to_thread(CliRunner().invoke, app, ["rebuild", "--yes"], env=env)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    worker = await start_owning_worker(settings)
+    await deployment.wait_applied()
+    await _wait_workflow_applied(deployment)  # every fact, old and replayed: none counted twice
+    async with aiohttp.ClientSession() as session:
+        report = await settled(session, f"{worker.web_url}/projects/{PROJECT}/annotators",
+                               lambda body: True)
+        models = await settled(session, f"{worker.web_url}/projects/{PROJECT}/models",
+                               lambda body: True)
+    rows = {row["annotator"]: row for row in report["annotators"]}
+    assert {a: row["submitted"] for a, row in rows.items()} == SUBMITTED
+    assert {a: row["agreement"] for a, row in rows.items()} == \
+        {a: pytest.approx(mean) for a, mean in AGREEMENT.items()}
+    (v1,) = models["versions"]
+    assert (v1["annotators_agreement"], v1["annotators_tasks"]) == (
+        pytest.approx(MODEL["annotators"]), 4)

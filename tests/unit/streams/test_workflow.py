@@ -128,10 +128,12 @@ def test_a_republished_fact_changes_nothing() -> None:
     partition.apply(["policy", "p", POLICY.to_state()])
     partition.apply(["annotator", "p", "joined", "a", 1.0])
     partition.apply(["task", "p", "imported", "t", 1.0])
+    partition.apply(["fact", "p", "completed", "t", None, 2.0, [3, 8, 0]])
     submitted = ["fact", "p", "submitted", "t", "a", 2.0, [3, 10, 1]]
     partition.apply(submitted)
     before = _states(partition)
     assert partition.apply(["fact", "p", "skipped", "t", "a", 3.0, [3, 10, 1]]) == []
+    # Between two facts applied in order: a copy (the run emitted nothing else there).
     assert partition.apply(["fact", "p", "skipped", "t", "a", 3.0, [3, 9, 0]]) == []
     assert _states(partition) == before
     # A later fact of the same partition, or any fact of another, is applied.
