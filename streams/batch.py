@@ -94,6 +94,9 @@ class ParsedBatch:
     refused: list[tuple[int, bytes, str]] = field(default_factory=list)  # offset, raw, reason
     first_offset: int = -1
     last_offset: int = -1
+    # The fetched records, by reference (nothing copied): the original bytes of an event
+    # that fails later, for its dead letter (a project's own metric raising on it).
+    records: Sequence[Fetched] = ()
 
     @property
     def size(self) -> int:
@@ -114,6 +117,13 @@ class ParsedBatch:
         projects += [r.project_id for _, _, r in self.reviews]
         return list(dict.fromkeys(projects))
 
+    def original(self, offset: int) -> bytes | None:
+        """The fetched bytes of the message at ``offset`` (a rare path: a scan)."""
+        for record in self.records:
+            if record.offset == offset:
+                return record.value
+        return None
+
     def in_offset_order(self) -> list[tuple[int, AnnotationEvent | ReviewEvent]]:
         """Annotations and reviews together, by offset: the order they apply in."""
         if not self.reviews:
@@ -132,7 +142,7 @@ def parse_batch(
     Every message is parsed as an annotation first; only one that fails is looked at
     again, as a review, so the annotation path pays nothing for reviews.
     """
-    batch = ParsedBatch(partition=partition, topic=topic)
+    batch = ParsedBatch(partition=partition, topic=topic, records=records)
     # Locals and a running maximum: this loop runs once per message.
     events = batch.events
     refused = batch.refused
@@ -282,8 +292,8 @@ def apply_batch(
             else:
                 del records[ref]  # nothing ever applied: store no empty task
             reason = f"{exc}; the event was not applied: resend it once the metric is fixed"
-            outputs.append(_dead_letter(batch, offset, raws.get(offset) or _encoded(event),
-                                        reason))
+            original = raws.get(offset) or batch.original(offset) or _encoded(event)
+            outputs.append(_dead_letter(batch, offset, original, reason))
             causes.append(offset)
             dead_letters += 1
 
@@ -296,8 +306,8 @@ def apply_batch(
 
 
 def _encoded(event: AnnotationEvent | ReviewEvent) -> bytes:
-    """An annotation event as a producer would send it, for its dead letter (the parsed
-    batch keeps only reviews' bytes)."""
+    """An annotation event as a producer would send it, for its dead letter when the
+    batch was built without its fetched records (by hand, in a test)."""
     body = {f.name: getattr(event, f.name) for f in fields(event)}
     return orjson.dumps({"schema": ANNOTATION_SCHEMA, **body})
 
