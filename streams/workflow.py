@@ -86,7 +86,8 @@ _FACT_KINDS = frozenset({"submitted", "skipped", "deleted", "reviewed", "model-s
 
 @dataclass(slots=True)
 class ProjectWorkflow:
-    """One project's distribution, and the newest fact applied per annotations partition.
+    """One project's distribution, quality, models and review desk, and the facts applied
+    per annotations partition.
 
     ``distributed``: Quorum hands out the project's tasks. When it does not (the project
     only tracks its quality), facts leave the distribution alone and no push round runs.

@@ -3,8 +3,6 @@ and the batch go on as if it had not come."""
 
 from __future__ import annotations
 
-import orjson
-
 from agreement import ScoringConfig
 from streams.batch import BatchOutcome, InputRecord, TaskRef, apply_batch, parse_batch
 from streams.models.outputs import DEAD_LETTER, TASK_COMPLETED, TASK_QUALITY
