@@ -26,7 +26,7 @@ LABEL_CONFIG = ('<View><Text name="text" value="$text"/><Choices name="sentiment
                 'toName="text"><Choice value="pos"/><Choice value="neg"/></Choices></View>')
 
 
-async def _stored(deployment: Deployment) -> tuple[bytes | None, ProjectConfig | None]:
+async def _stored(deployment: Deployment) -> tuple[bytes | str | None, ProjectConfig | None]:
     raw = await deployment.redis.hget(deployment.keys.project_configs(), PROJECT)
     return raw, None if raw is None else project_config_from_dict(orjson.loads(raw))
 
