@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from streams.backoff import infra_backoff
 from streams.errors import QuorumError
 from streams.settings import Settings
 from streams.topics import all_topics
@@ -113,7 +114,7 @@ async def start_with_backoff(
     ``settings.retry_max_delay_s``) while Kafka cannot be reached: a worker started before
     its broker waits for it instead of exiting. ``retrying(what, error)`` is told of each
     failed attempt. False if ``stopping`` was set before the consumer started."""
-    delay = 0.1
+    backoff = infra_backoff(settings)
     while True:
         try:
             await consumer.start()
@@ -122,8 +123,7 @@ async def start_with_backoff(
             if stopping.is_set():
                 return False
             retrying(f"connecting to Kafka at {settings.kafka_bootstrap}", exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, settings.retry_max_delay_s)
+            await backoff.wait()
 
 
 async def delete_topics(settings: Settings) -> None:

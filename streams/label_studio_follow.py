@@ -14,7 +14,6 @@ a second time change nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any, Generic, TypeVar
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
+from streams.backoff import Backoff
 from streams.errors import QuorumError
 from streams.models.invalid import InvalidEvent, decode_object
 from streams.settings import Settings
@@ -30,6 +30,8 @@ from streams.settings import Settings
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# Label Studio away or refusing: a second, doubled up to a minute.
+_FIRST_DELAY_S = 1.0
 _MAX_DELAY_S = 60.0
 
 
@@ -103,7 +105,7 @@ async def carry_all(items: Iterable[T], carry: Callable[[T], str], *,
     (:class:`QuorumError`: Label Studio refused or is away); False if ``stopping`` was
     set before all of them were carried out."""
     for item in items:
-        delay = 1.0
+        backoff = Backoff(_FIRST_DELAY_S, _MAX_DELAY_S)
         while True:
             if stopping.is_set():
                 return False
@@ -111,10 +113,8 @@ async def carry_all(items: Iterable[T], carry: Callable[[T], str], *,
                 outcome = await asyncio.to_thread(carry, item)
                 break
             except QuorumError as exc:
-                on_retry(exc, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), timeout=delay)
-                delay = min(delay * 2, _MAX_DELAY_S)
+                on_retry(exc, backoff.delay)
+                await backoff.wait(stopping)
         on_outcome(item, outcome)
     return True
 

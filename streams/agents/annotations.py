@@ -35,6 +35,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streams import topics
+from streams.backoff import infra_backoff
 from streams.batch import (
     BatchOutcome,
     EncodedOutputs,
@@ -434,15 +435,14 @@ class AnnotationsAgent:
         for tp in assigned:
             if tp.topic != self.topic:
                 continue
-            delay = 0.1
+            backoff = infra_backoff(self.settings)
             while True:
                 try:
                     self._owned[tp.partition] = await self.store.claim(tp.partition)
                     break
                 except INFRA_ERRORS as exc:
                     self._retrying(f"partition {tp.partition}: claiming failed", exc)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self.settings.retry_max_delay_s)
+                    await backoff.wait()
             await self._recover(tp)
         log.info("owning partitions %s of %s", self.owned_partitions, self.topic)
 
@@ -468,7 +468,7 @@ class AnnotationsAgent:
         await self._settle()  # Redis must hold every write made before the offset is read
         self.cache.forget(tp.partition)
         self._recovered.add(tp.partition)  # its batch fetched meanwhile is read again
-        delay = 0.1
+        backoff = infra_backoff(self.settings)
         # Whatever is in flight is published again from the outbox below.
         self.publications.forget(tp.partition)
         while tp.partition in self._owned:
@@ -492,8 +492,7 @@ class AnnotationsAgent:
                 return
             except INFRA_ERRORS as exc:
                 self._retrying(f"partition {tp.partition}: recovery failed", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.settings.retry_max_delay_s)
+                await backoff.wait()
 
     async def _maybe_commit(self, *, force: bool = False) -> None:
         """Commit the positions once a second, in the background: the cycle does not wait

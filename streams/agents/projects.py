@@ -12,7 +12,6 @@ tasks get the defaults.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,6 +21,7 @@ import orjson
 from aiokafka.errors import KafkaError
 
 from streams.agents.annotations import INFRA_ERRORS
+from streams.backoff import infra_backoff
 from streams.models.invalid import InvalidEvent
 from streams.models.outputs import dead_letter_body
 from streams.models.project import parse_project_config
@@ -29,10 +29,6 @@ from streams.settings import Settings
 from streams.state.store import StateStore
 
 log = logging.getLogger(__name__)
-
-# The first wait after a failed attempt; it doubles up to ``settings.retry_max_delay_s``,
-# as in the batch agents' retries.
-FIRST_RETRY_DELAY_S = 0.1
 
 # Sends a refused message's dead-letter body and returns once Kafka has it.
 DeadLetter = Callable[[dict[str, Any]], Awaitable[None]]
@@ -72,7 +68,7 @@ async def apply_until_done(
     letter sent twice carries the same event id. Cancellation (the worker stopping) ends
     the wait at once; the message is then not acked and is read again at the next start.
     """
-    delay = FIRST_RETRY_DELAY_S
+    backoff = infra_backoff(settings)
     while True:
         try:
             refused = await apply_project_event(
@@ -85,9 +81,8 @@ async def apply_until_done(
         except INFRA_ERRORS as exc:
             log.warning("%s:%d:%d: applying the project configuration failed: %s: %s; %s",
                         topic, partition, offset, type(exc).__name__, exc,
-                        _retry_hint(settings, exc, delay))
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, settings.retry_max_delay_s)
+                        _retry_hint(settings, exc, backoff.delay))
+            await backoff.wait()
 
 
 def _retry_hint(settings: Settings, exc: BaseException, delay: float) -> str:

@@ -43,6 +43,7 @@ from assignment import (
 from assignment.review_events import ReviewRequested, TaskReviewed
 from streams import topics, workflow_reports
 from streams.agents.annotations import INFRA_ERRORS
+from streams.backoff import infra_backoff
 from streams.batch import OutputEvent, decode_outputs, encode_outputs
 from streams.garbage import FullCollections, tune_garbage_collector
 from streams.kafka import start_with_backoff
@@ -438,15 +439,14 @@ class WorkflowAgent:
             for tp in assigned:
                 if tp.topic != self.topic:
                     continue
-                delay = 0.1
+                backoff = infra_backoff(self.settings)
                 while True:
                     try:
                         token = await self.store.claim(tp.partition)
                         break
                     except INFRA_ERRORS as exc:
                         self._retrying(f"workflow partition {tp.partition}: claiming failed", exc)
-                        await asyncio.sleep(delay)
-                        delay = min(delay * 2, self.settings.retry_max_delay_s)
+                        await backoff.wait()
                 self._owned[tp.partition] = _Owned(token, WorkflowPartition(), None, 0, 0)
                 await self._recover(tp.partition)
             log.info("owning workflow partitions %s of %s", self.owned_partitions, self.topic)
@@ -461,7 +461,7 @@ class WorkflowAgent:
 
     async def _recover(self, partition: int) -> None:
         """Rebuild the partition from Redis, publish its outbox, seek after its offset."""
-        delay = 0.1
+        backoff = infra_backoff(self.settings)
         # Whatever is in flight is published again from the outbox below.
         self.publications.forget(partition)
         while partition in self._owned:
@@ -493,8 +493,7 @@ class WorkflowAgent:
                 return
             except INFRA_ERRORS as exc:
                 self._retrying(f"workflow partition {partition}: rebuilding failed", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.settings.retry_max_delay_s)
+                await backoff.wait()
 
     async def _maybe_snapshot(self, partition: int) -> None:
         owned = self._owned[partition]
