@@ -13,7 +13,7 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+from streams.models.invalid import InvalidEvent, decode_object, optional_str_id
 
 TASK_QUALITY = "quorum.task-quality/v1"
 REASSIGN_REQUESTED = "quorum.reassign-requested/v1"
@@ -90,25 +90,22 @@ def _envelope_of(original: bytes) -> tuple[str | None, str | None, str | None]:
     """The refused message's project, task and time, where it has them; read only from
     a message small enough to decode again cheaply (a refusal is rare, a 10 MB one
     rarer: its envelope stays null)."""
-    if len(original) > DEAD_LETTER_MAX_ORIGINAL_BYTES:
-        return None, None, None
     try:
-        body = orjson.loads(original)
-    except orjson.JSONDecodeError:
+        body = decode_object(original, max_bytes=DEAD_LETTER_MAX_ORIGINAL_BYTES)
+    except InvalidEvent:
         return None, None, None
-    if not isinstance(body, dict):
-        return None, None, None
-    return _id(body.get("project_id")), _id(body.get("task_id")), (
-        body["occurred_at"] if isinstance(body.get("occurred_at"), str) else None)
+    occurred_at = body.get("occurred_at")
+    return (_optional_id(body, "project_id"), _optional_id(body, "task_id"),
+            occurred_at if isinstance(occurred_at, str) else None)
 
 
-def _id(value: Any) -> str | None:
-    """An id as the events carry it (text, or a Label Studio integer), else None."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
+def _optional_id(body: dict[str, Any], field: str) -> str | None:
+    """The field as the events' ids are read (text, or a Label Studio integer); None
+    where it is absent or not an id."""
+    try:
+        return optional_str_id(body, field)
+    except InvalidEvent:
+        return None
 
 
 ASSIGNMENT = "quorum.assignment/v1"
