@@ -51,8 +51,9 @@ def annotation_events(export: object, project_id: str) -> Iterator[dict[str, Any
                                    source="label-studio-export")
 
 
-def prediction_key(prediction_id: object) -> str:
-    """A Label Studio prediction's annotation id in the stream."""
+def prediction_annotation_id(prediction_id: object) -> str:
+    """A Label Studio prediction's annotation id in the stream (``prediction-<id>``; not
+    :func:`streams.state.task.prediction_key`, the key a stored prediction scores under)."""
     return f"prediction-{prediction_id}"
 
 
@@ -65,7 +66,7 @@ def prediction_event(project_id: str, task_id: str, prediction: Mapping[str, Any
     if raw_id is None or isinstance(raw_id, bool):
         raise ValueError(
             f"task {task_id}: a prediction has no 'id'; export again from Label Studio")
-    annotation_id = prediction_key(raw_id)
+    annotation_id = prediction_annotation_id(raw_id)
     version = prediction.get("model_version")
     occurred_at, revision = _version(prediction)
     return {

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from agreement.label_studio import read_export
-from streams.export_events import prediction_key
+from streams.export_events import prediction_annotation_id
 from streams.label_studio_webhook import deletion_event, label_studio_task_event
 
 _Event = TypeVar("_Event", bound=Mapping[str, Any])
@@ -59,7 +59,7 @@ def export_snapshot(export: object) -> ExportSnapshot:
         tasks=frozenset(str(task.id) for task in tasks),
         annotations=frozenset([
             *(str(a.get("id")) for task in tasks for a in task.annotations),
-            *(prediction_key(p.get("id")) for task in tasks for p in task.predictions)]),
+            *(prediction_annotation_id(p.get("id")) for task in tasks for p in task.predictions)]),
     )
 
 
