@@ -1,8 +1,12 @@
 """The baselines, each run in its own child process by :mod:`bench.pipeline`.
 
-``python -m bench.children bare --in T --out T2 --events N``
+``python -m bench.children bare --in T --out T2 --events N [--burn-us U] [--ready F]``
     Baseline A: a bare aiokafka ``getmany`` loop, one produced event per input (the input
-    bytes and key, to the same partition of the output topic), no processing.
+    bytes and key, to the same partition of the output topic), no processing. With
+    ``--burn-us``, a fixed amount of Python work per event (U microseconds of CPU when
+    calibrated at start): a consumer that costs what a worker costs per event and nothing
+    per cycle beyond the client's (`bench.synthetic`). ``--ready`` is created once the
+    consumer reads.
 ``python -m bench.children faust --mode send|count --app-id ID --in T --out T2 --events N``
     Baseline B: a faust-streaming agent, event by event (``async for value in stream``).
 
@@ -20,6 +24,25 @@ import os
 import time
 
 RESULT: list[str] = []
+
+
+def _work(n: int) -> int:
+    """``n`` steps of plain Python arithmetic: work a stalled machine stretches as it
+    stretches a worker's (a loop on the clock would end early instead)."""
+    x = 0
+    for i in range(n):
+        x ^= i
+    return x
+
+
+def _steps_per_us() -> float:
+    """Steps of :func:`_work` per microsecond of this process's CPU: the best of five."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        _work(200_000)
+        best = min(best, time.process_time() - started)
+    return 200_000 / (best * 1e6)
 
 
 def _emit(**fields: object) -> None:
@@ -47,12 +70,15 @@ async def _bare(args: argparse.Namespace) -> None:
     )
     # The Quorum output producer itself, with its settings.
     producer = make_producer(Settings(kafka_bootstrap=args.bootstrap))
+    steps = round(args.burn_us * _steps_per_us()) if args.burn_us else 0
     await producer.start()
     await consumer.start()
     try:
         tps = [TopicPartition(args.input, p) for p in range(args.partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
+        if args.ready:
+            open(args.ready, "w").close()
         seen = 0
         first = None
         deadline = time.monotonic() + args.timeout
@@ -62,6 +88,8 @@ async def _bare(args: argparse.Namespace) -> None:
                 continue
             if first is None:
                 first = time.time()
+            if steps:
+                _work(steps * sum(len(ms) for ms in fetched.values()))
             futures = []
             for tp, messages in fetched.items():
                 for m in messages:
@@ -71,7 +99,8 @@ async def _bare(args: argparse.Namespace) -> None:
                     )
             await asyncio.gather(*futures)  # at-least-once: the batch is out before the next
             seen += sum(len(ms) for ms in fetched.values())
-        _emit(variant="bare", events=seen, first=first, done=time.time(), pid=os.getpid())
+        _emit(variant="bare", events=seen, first=first, done=time.time(), pid=os.getpid(),
+              burn_steps_per_event=steps)
     finally:
         await consumer.stop()
         await producer.stop()
@@ -128,6 +157,9 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--result", required=True, help="file to write the JSON result to")
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--burn-us", type=float, default=0.0,
+                        help="bare: Python work per event, in microseconds of CPU")
+    parser.add_argument("--ready", help="bare: a file to create once the consumer reads")
     args = parser.parse_args()
     RESULT.append(args.result)
     if args.kind == "bare":

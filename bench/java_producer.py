@@ -23,7 +23,7 @@ SOURCE = REPO_ROOT / "bench" / "java" / "PacedProducer.java"
 CLASSES = REPO_ROOT / "bench" / "results" / "java"  # git-ignored, like every result
 KAFKA_LIB = REPO_ROOT / "infra" / "kafka" / "target" / "lib"
 # A small heap and the serial collector: the generator must not take cores of its own.
-JVM_FLAGS = ("-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+JVM_FLAGS = ("-Xmx2g", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 
 
 def compile_producer() -> None:

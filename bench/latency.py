@@ -29,9 +29,14 @@ import contextlib
 import functools
 import gc
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -39,7 +44,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from bench.events import Event, generate
 from bench.java_producer import JavaProducer
 from bench.pacing import paced_batches
-from bench.pipeline import CpuMeter, _proc_cpu, log_append_time
+from bench.pipeline import CpuMeter, _proc_cpu, create_topics, log_append_time
 from streams import topics
 from streams.kafka import delete_topics, ensure_topics, plain_producer
 from streams.operations import delete_state
@@ -51,16 +56,32 @@ RESULTS = REPO_ROOT / "bench" / "results"
 
 
 async def measure(rate: float, seconds: float, *, reader: str = "after",
-                  producer: str = "java", workers: int = 1) -> dict[str, Any]:
+                  producer: str = "java", workers: int = 1,
+                  burn_us: float | None = None) -> dict[str, Any]:
     """Latencies (ms) of ``rate`` events/s for ``seconds`` through ``workers`` fresh
-    workers (one consumer group: they share the partitions)."""
+    workers (one consumer group: they share the partitions); with ``burn_us``, through
+    the bare consume-and-produce loop instead, working that long per event (Java
+    producer only)."""
+    if burn_us is not None and (producer != "java" or workers != 1):
+        raise ValueError("the bare loop is measured with the Java producer and alone")
     name = f"lat{uuid.uuid4().hex[:8]}"
     settings = Settings().model_copy(
         update={"topic_prefix": name, "consumer_group": f"{name}-g"}
     )
     in_topic, out_topic = settings.topic(topics.ANNOTATIONS), settings.topic(topics.TASK_QUALITY)
+    mark = b'"source_event_id":"'
     await ensure_topics(settings)
-    worker = WorkerProcess(settings, RESULTS / f"{name}-worker.log")
+    warm = max(300, int(rate * _WARM_UP_S)) // 3 * 3
+    count = int(rate * seconds) // 3 * 3
+    worker: WorkerProcess | BareConsumer
+    if burn_us is None:
+        worker = WorkerProcess(settings, RESULTS / f"{name}-worker.log")
+    else:
+        # The bare loop copies each input, whose own event id is the mark.
+        out_topic, mark = settings.topic("bench-bare-out"), b'"event_id":"'
+        await create_topics(settings.kafka_bootstrap, [out_topic])
+        worker = BareConsumer(settings, out_topic, warm + count, burn_us,
+                              RESULTS / f"{name}-bare.log")
     others: list[WorkerProcess] = []
     due_wall: dict[str, float] = {}  # event id -> when it was due (ms since the epoch)
     in_append: dict[str, float] = {}  # event id -> the broker's append time of the input
@@ -71,14 +92,15 @@ async def measure(rate: float, seconds: float, *, reader: str = "after",
     try:
         for topic in (in_topic, out_topic):
             await log_append_time(settings.kafka_bootstrap, topic)
-        await worker.wait_owning(settings.partitions)
+        if isinstance(worker, WorkerProcess):
+            await worker.wait_owning(settings.partitions)
+        else:
+            await worker.wait_ready()
         for i in range(1, workers):
             others.append(WorkerProcess(settings, RESULTS / f"{name}-worker{i}.log"))
             await _wait_logged(others[-1], "owning partitions [")
         if others:
             await asyncio.sleep(3)  # the first worker gives partitions up: let it settle
-        warm = max(300, int(rate * _WARM_UP_S)) // 3 * 3
-        count = int(rate * seconds) // 3 * 3
         generated = list(generate(warm + count, run=name))
         events = generated[warm:]
         cpu = CpuMeter(settings.redis_url, worker.process.pid)
@@ -111,8 +133,7 @@ async def measure(rate: float, seconds: float, *, reader: str = "after",
             extra = await _send_python(settings, rate, warm, generated, cpu, reader, due_wall,
                                        in_append, received, out_append)
         if producer == "java" or reader == "after":
-            await _read_all(settings, out_topic, warm + count, b'"source_event_id":"',
-                            received, out_append)
+            await _read_all(settings, out_topic, warm + count, mark, received, out_append)
     finally:
         if java is not None:
             await java.stop()
@@ -145,6 +166,45 @@ async def measure(rate: float, seconds: float, *, reader: str = "after",
         result.update({f"received_p{q}": _quantile(seen, q) for q in (50, 99)})
     result.pop("due_perf", None)
     return result
+
+
+class BareConsumer:
+    """`bench.children bare` in a child process, reading the run's input from its start:
+    the bare loop, with ``burn_us`` of Python work per event, for ``events`` events."""
+
+    def __init__(self, settings: Settings, out_topic: str, events: int, burn_us: float,
+                 log_path: Path) -> None:
+        self.log_path = log_path
+        self.ready = log_path.with_suffix(".ready")
+        self.ready.unlink(missing_ok=True)
+        self._log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.children", "bare",
+             "--bootstrap", settings.kafka_bootstrap,
+             "--in", settings.topic(topics.ANNOTATIONS), "--out", out_topic,
+             "--events", str(events), "--partitions", str(settings.partitions),
+             "--burn-us", repr(burn_us), "--ready", str(self.ready),
+             "--result", str(log_path.with_suffix(".result.json")), "--timeout", "600"],
+            cwd=REPO_ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    async def wait_ready(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not self.ready.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the bare loop did not start; see {self.log_path}")
+            await asyncio.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+        self.ready.unlink(missing_ok=True)
 
 
 async def _send_python(settings: Settings, rate: float, warm: int, generated: list[Event],

@@ -337,15 +337,19 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-async def run_bare(settings: Settings, n: int, timeout: float, logdir: Path) -> dict[str, Any]:
-    out = settings.topic("bench-bare-out")
+async def run_bare(settings: Settings, n: int, timeout: float, logdir: Path,
+                   burn_us: float = 0.0) -> dict[str, Any]:
+    """Baseline A on the backlog; with ``burn_us``, Python work per event (`bench.synthetic`)."""
+    name = "bare" if not burn_us else "bare-burn"
+    out = settings.topic(f"bench-{name}-out")
     await create_topics(settings.kafka_bootstrap, [out])
     watcher = EndOffsets(settings.kafka_bootstrap, out)
     await watcher.start()
-    child = await spawn("bare", [PYTHON, "-m", "bench.children", "bare",
-                                 "--bootstrap", settings.kafka_bootstrap,
-                                 "--in", settings.topic(topics.ANNOTATIONS), "--out", out,
-                                 "--events", str(n), "--timeout", str(timeout)],
+    child = await spawn(name, [PYTHON, "-m", "bench.children", "bare",
+                               "--bootstrap", settings.kafka_bootstrap,
+                               "--in", settings.topic(topics.ANNOTATIONS), "--out", out,
+                               "--events", str(n), "--timeout", str(timeout),
+                               "--burn-us", repr(burn_us)],
                         child_env(), logdir)
     try:
         result = await watcher.watch(n, timeout, child)
