@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import signal
 import sys
@@ -42,11 +43,13 @@ tasks_app = typer.Typer(
     no_args_is_help=True,
 )
 annotators_app = typer.Typer(
-    help="Annotators of distributing projects: join, leave, pause, resume; their performance.",
+    help="Annotators: join, leave, pause, resume (projects Quorum distributes); their "
+         "performance (projects it distributes or tracks the quality of).",
     no_args_is_help=True,
 )
 models_app = typer.Typer(
-    help="Model versions of distributing projects: their agreement over time.",
+    help="Model versions of projects Quorum distributes or tracks the quality of: their "
+         "agreement over time.",
     no_args_is_help=True,
 )
 app.add_typer(infra_app, name="infra")
@@ -1374,6 +1377,24 @@ def _progress() -> Progress:
         console=console,
     )
 
+
+def _one_line_summaries(group: typer.Typer) -> None:
+    """Give every command of ``group`` (and its sub-groups) its docstring's first
+    paragraph as one line, for the command lists of ``--help``.
+
+    Typer's rich help lists a command by that paragraph with its line breaks kept, so a
+    summary wrapped over two source lines showed as ragged lines mid-sentence.
+    """
+    for info in group.registered_commands:
+        doc = info.callback.__doc__ if info.callback is not None else None
+        if info.short_help is None and doc:
+            info.short_help = " ".join(inspect.cleandoc(doc).split("\n\n")[0].split())
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _one_line_summaries(sub.typer_instance)
+
+
+_one_line_summaries(app)
 
 if __name__ == "__main__":
     app()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import typer
 from typer.testing import CliRunner, Result
 
 from agreement import ScoringConfig, score_export
@@ -21,6 +23,27 @@ def test_help_lists_the_commands() -> None:
     for command in ("infra", "worker", "project", "send", "follow", "tasks", "demo", "rebuild",
                     "score", "send-export", "stats"):
         assert command in result.output
+
+
+def _commands(group: Any, path: str = "quorum") -> Iterator[tuple[str, Any]]:
+    """Every command under ``group``, by its command line (typer's own click types)."""
+    for name, command in group.commands.items():
+        yield f"{path} {name}", command
+        if hasattr(command, "commands"):
+            yield from _commands(command, f"{path} {name}")
+
+
+def test_every_command_is_listed_by_a_one_line_summary() -> None:
+    """The command lists of --help show each summary as written: a docstring's first
+    paragraph wrapped over source lines came out as ragged lines mid-sentence."""
+    listed = list(_commands(typer.main.get_command(app)))
+    assert len(listed) > 30
+    for path, command in listed:
+        summary = command.short_help or command.help or ""
+        assert summary and "\n" not in summary, f"{path}: {summary!r}"
+    worker = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert ("Run a worker until interrupted: the projects agent and the batch agents (the "
+            "annotations hot path") in worker.output
 
 
 def test_project_set_refuses_a_threshold_above_one_before_sending() -> None:
