@@ -80,6 +80,12 @@ STATE_VERSION = 1
 _ANNOTATOR_KINDS = ("joined", "left", "paused", "resumed")
 # The ops after which a push-mode project gets a push round, with where their `now` is.
 _PUSH_AFTER = {"task": 4, "annotator": 4, "fact": 5, "next": 3, "expire": 2}
+
+
+def op_time(op: Op) -> float:
+    """The ``now`` of a ``task``, ``annotator``, ``fact``, ``next`` or ``expire`` op
+    (not always its last element: a ``next`` op ends with ``low_agreement_last``)."""
+    return float(op[_PUSH_AFTER[op[0]]])
 _FACT_KINDS = frozenset({"submitted", "skipped", "deleted", "reviewed", "model-scores",
                          "reassign", "completed", "review", "ground-truth", "collecting"})
 
@@ -476,4 +482,5 @@ __all__ = [
     "WorkflowPartition",
     "decode_entry",
     "encode_entry",
+    "op_time",
 ]

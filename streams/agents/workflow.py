@@ -61,7 +61,14 @@ from streams.publications import Publications
 from streams.settings import Settings
 from streams.state.store import ApplyStatus, StateStore
 from streams.state.workflow_store import WorkflowStore
-from streams.workflow import Op, Outcome, ProjectWorkflow, WorkflowPartition, encode_entry
+from streams.workflow import (
+    Op,
+    Outcome,
+    ProjectWorkflow,
+    WorkflowPartition,
+    encode_entry,
+    op_time,
+)
 
 log = logging.getLogger(__name__)
 
@@ -364,7 +371,7 @@ class WorkflowAgent:
                        project: str) -> bool:
         """Journal one request's op and publish what it caused; False if the write failed."""
         number = owned.requests + 1
-        occurred = datetime.fromtimestamp(op[-1], UTC).isoformat()
+        occurred = datetime.fromtimestamp(op_time(op), UTC).isoformat()
         outputs = list(self._outputs(outcomes, project, f"w{partition}:r{number}", occurred))
         entry = encode_outputs(outputs)
         acked = self.publications.acknowledged(partition)

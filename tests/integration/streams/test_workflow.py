@@ -10,6 +10,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -127,6 +128,7 @@ async def test_distribution_end_to_end_with_a_crash(
 ) -> None:
     settings = deployment.settings.model_copy(update={"workflow_snapshot_every": 50})
     deployment.settings = settings
+    started = datetime.now(UTC)
     rng = random.Random(4)
     truth = {f"t{i}": rng.choice(LABELS) for i in range(TASKS)}
     worker = start_worker(settings)
@@ -150,6 +152,9 @@ async def test_distribution_end_to_end_with_a_crash(
     assigned = [e for e in unique.values()
                 if e["schema"] == "quorum.assignment/v1" and e["kind"] == "assigned"]
     # Never the same annotator twice on one task, never more than the budget.
+    # Stamped when the label stream reserved them (a request's op ends with a flag).
+    now = datetime.now(UTC)
+    assert all(started <= datetime.fromisoformat(e["occurred_at"]) <= now for e in assigned)
     pairs = [(e["task_id"], e["annotator"]) for e in assigned]
     assert len(pairs) == len(set(pairs)), "an annotator was assigned a task twice"
     per_task = defaultdict(set)

@@ -12,7 +12,14 @@ import pytest
 
 from assignment import Assignment, ConsensusPolicy, DistributionPolicy, Queue, ReservationReleased
 from assignment.distribution_policy import AssignmentMode
-from streams.workflow import Op, ProjectWorkflow, WorkflowPartition, decode_entry, encode_entry
+from streams.workflow import (
+    Op,
+    ProjectWorkflow,
+    WorkflowPartition,
+    decode_entry,
+    encode_entry,
+    op_time,
+)
 
 POLICY = DistributionPolicy(consensus=ConsensusPolicy(overlap=2, threshold=0.7,
                                                       max_additional=1),
@@ -121,6 +128,14 @@ def test_snapshot_plus_journal_rebuilds_the_live_state(seed: int,
     replayed = WorkflowPartition()
     replay_answers = [replayed.apply(op) for op in ops]
     assert replay_answers == answers  # deterministic: the same ops give the same outputs
+
+
+def test_an_ops_time_is_its_now_wherever_the_op_keeps_it() -> None:
+    assert op_time(["next", "p", "alice", 1795870000.5, True]) == 1795870000.5
+    assert op_time(["expire", "p", 1795870001.0]) == 1795870001.0
+    assert op_time(["task", "p", "imported", "t1", 1795870002.0]) == 1795870002.0
+    assert op_time(["fact", "p", "submitted", "t1", "alice", 1795870003.0, [0, 1, 0],
+                    None]) == 1795870003.0
 
 
 def test_a_republished_fact_changes_nothing() -> None:
