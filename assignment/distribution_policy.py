@@ -123,7 +123,7 @@ class DistributionPolicy:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                                   or limit < 1):
             raise ValueError("max_tasks_per_annotator must be a whole number of tasks >= 1, "
-                             f"or None for no limit; got {limit!r}")
+                             f"or null for no limit (none in `quorum project set`); got {limit!r}")
         if self.max_share_per_annotator is not None:
             _check_number("max_share_per_annotator", self.max_share_per_annotator, 0.0, 1.0,
                           open_low=True)

@@ -276,8 +276,9 @@ async def report_answer(view: Any, agents: list[WorkflowAgent], project: str,
             return view.json({"error": f"project {project!r} has no workflow state: none of "
                                        "its tasks, annotators or annotation facts reached the "
                                        "workflow topic (annotator and model figures need "
-                                       f"`quorum project set {project} --distribute`); check "
-                                       "the project id"}, status=404)
+                                       f"`quorum project set {project} --track-quality`, or "
+                                       "--distribute where Quorum hands out the tasks); "
+                                       "check the project id"}, status=404)
         return view.json(body)
 
     return await workflow_answer(view, agents, project,

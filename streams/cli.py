@@ -263,7 +263,12 @@ def project_set(
         given |= _label_studio_settings(label_config, label_studio_project)
         # Over the defaults first, so that a bad option is refused before Kafka is asked.
         fresh = updated_config(None, project_id, given)
-    except (OSError, orjson.JSONDecodeError, InvalidEvent) as exc:
+    except OSError as exc:
+        raise _fail(QuorumError(
+            f"cannot read {exc.filename}: {exc.strerror or exc}; pass the path of a Label "
+            "Studio labeling config (XML) to --label-config, or of a project as its API "
+            "returns it (JSON) to --label-studio-project")) from None
+    except (orjson.JSONDecodeError, InvalidEvent) as exc:
         raise _fail(exc) from None
     settings = _settings()
     stored = _stored_project_config(settings, project_id)
@@ -399,6 +404,37 @@ def _metrics_text(config: Any) -> str:
     )
 
 
+@project_app.command("remove")
+def project_remove(
+    project_id: str,
+    yes: Annotated[bool, typer.Option("--yes", help="really remove the configuration")] = False,
+) -> None:
+    """Remove a project's configuration (its tombstone on the compacted projects topic):
+    the defaults apply to its next events. Task states and outputs stay."""
+    from aiokafka.errors import KafkaError
+
+    from streams.operations import remove_project_config
+
+    settings = _settings()
+    stored = _stored_project_config(settings, project_id)
+    if stored is None:
+        raise _fail(QuorumError(
+            f"project {project_id} has no configuration to remove (check the id and "
+            "QUORUM_TOPIC_PREFIX; `quorum project list` shows the projects)"))
+    if not yes:
+        raise _fail(QuorumError(
+            f"this removes project {project_id}'s configuration ({_config_text(stored)}): "
+            "its next events are scored with the defaults; run again with --yes"))
+    try:
+        asyncio.run(remove_project_config(settings, project_id))
+    except (KafkaError, OSError) as exc:
+        raise _fail(QuorumError(
+            f"cannot reach Kafka at {settings.kafka_bootstrap} ({type(exc).__name__}: {exc}); "
+            "start it with `quorum infra up`")) from None
+    console.print(f"project {project_id}: configuration removed; the defaults apply to its "
+                  "next events")
+
+
 @project_app.command("list")
 def project_list() -> None:
     """Projects with their configuration; those scored with defaults are marked."""
@@ -428,19 +464,30 @@ def send(
 ) -> None:
     """Send events from a JSONL file, one event per line, keyed as the topic wants: by
     project and task on annotations, by project on workflow and projects."""
-    from streams.operations import send_lines
+    from streams.operations import describe_lines, send_lines, unkeyed_lines
 
     if topic not in topics.INPUTS:
         raise _fail(QuorumError(f"{topic!r} is not an input topic: send to one of "
                                 f"{', '.join(topics.INPUTS)}"))
     settings = _settings()
     lines = path.read_bytes().splitlines()
+    unkeyed = unkeyed_lines(topic, lines)
+    if topic == topics.PROJECTS and unkeyed:
+        raise _fail(QuorumError(
+            f"{path}: nothing sent: every line must be a project configuration, a JSON "
+            f"object with its project_id ({describe_lines(unkeyed)}); to remove a "
+            "project's configuration, run `quorum project remove PROJECT`"))
     with _progress() as progress:
         bar = progress.add_task(f"sending to {settings.topic(topic)}", total=len(lines))
         sent = asyncio.run(
             send_lines(settings, topic, lines, on_sent=lambda n: progress.advance(bar, n))
         )
     console.print(f"sent {sent} events to {settings.topic(topic)}")
+    if unkeyed:
+        console.print(
+            f"[yellow]{len(unkeyed)} of them are not events the worker can take[/yellow] "
+            f"({describe_lines(unkeyed)}): it puts them in the dead-letter topic with the "
+            "reason (`quorum follow dead-letter`)", highlight=False)
 
 
 @app.command("send-export")
@@ -516,11 +563,15 @@ def follow(
     ] = None,
     from_beginning: Annotated[bool, typer.Option(help="start at the oldest event")] = False,
 ) -> None:
-    """Print output events as they arrive, one JSON per line."""
+    """Print output events as they arrive, one JSON per line.
+
+    Topics by their short names (task-completed) or their full ones
+    (quorum.task-completed, with QUORUM_TOPIC_PREFIX's prefix).
+    """
     from streams.kafka import read_topics
 
     settings = _settings()
-    wanted = names or list(topics.OUTPUTS)
+    wanted = [_output_topic(settings, name) for name in names or topics.OUTPUTS]
 
     async def _follow() -> None:
         async for _topic, _key, value in read_topics(
@@ -532,6 +583,18 @@ def follow(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_follow())
+
+
+def _output_topic(settings: Settings, name: str) -> str:
+    """The short name of output topic ``name``, given short or full; exit if it is none."""
+    prefix = settings.topic("")
+    short = name[len(prefix):] if name.startswith(prefix) else name
+    if short not in topics.OUTPUTS:
+        raise _fail(QuorumError(
+            f"{name!r} is not an output topic; follow any of {', '.join(topics.OUTPUTS)} "
+            f"(short names; the topics are {prefix}<name> with QUORUM_TOPIC_PREFIX "
+            f"{settings.topic_prefix!r})"))
+    return short
 
 
 @app.command("lag")
@@ -585,9 +648,10 @@ def lag_command(
 
 @tasks_app.command("below")
 def tasks_below(
-    agreement: Annotated[float, typer.Argument(help="list tasks whose agreement is below this")],
+    agreement: Annotated[float, typer.Argument(
+        min=0.0, max=1.0, help="list tasks whose agreement is below this, in [0, 1]")],
     project: Annotated[str | None, typer.Option(help="only this project")] = None,
-    limit: Annotated[int, typer.Option(help="at most this many, lowest first")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many, lowest first")] = 50,
 ) -> None:
     """Tasks below an agreement, lowest first, across all partitions."""
     from streams.operations import tasks_below as query
@@ -598,6 +662,9 @@ def tasks_below(
         table.add_row(row.project_id, row.task_id, f"{row.agreement:.3f}")
     out.print(table)
     console.print(f"{len(rows)} tasks below {agreement}")
+    if not rows and project is not None:
+        console.print(f"(`quorum stats {project}` says whether the stream holds tasks of "
+                      "that project)")
 
 
 @tasks_app.command("import")
@@ -1302,7 +1369,8 @@ def stats(
     if not tasks:
         raise _fail(QuorumError(
             f"no task of project {project!r} in the state under prefix {settings.key_prefix!r}; "
-            "check the project id and QUORUM_TOPIC_PREFIX (`quorum project list`)"
+            "check the project id, and QUORUM_REDIS_PREFIX (or QUORUM_TOPIC_PREFIX, which "
+            "it defaults to; `quorum project list`)"
         ))
     # A project without configuration is scored with the defaults, as the worker does.
     scoring = rows[project].config.scoring if project in rows else ScoringConfig()

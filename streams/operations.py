@@ -59,6 +59,56 @@ def input_key(short_topic: str, event: dict[str, object]) -> bytes | None:
     return str(project).encode()
 
 
+def unkeyed_lines(short_topic: str, lines: Sequence[bytes]) -> list[tuple[int, str]]:
+    """The non-blank lines that get no message key on ``short_topic`` (1-based line
+    numbers, each with why): not JSON, not a JSON object, or without what the topic's
+    key is made of. The worker dead-letters them on the annotations and workflow topics;
+    the compacted projects topic takes no message without a key."""
+    refused: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            body = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            refused.append((number, f"not JSON ({exc})"))
+            continue
+        if not isinstance(body, dict):
+            refused.append((number, f"{_json_kind(body)}, not a JSON object"))
+        elif short_topic != topics.ANNOTATIONS and input_key(short_topic, body) is None:
+            refused.append((number, "no project_id (a string or an integer)"))
+    return refused
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else "a list"
+
+
+def describe_lines(refused: Sequence[tuple[int, str]], most: int = 3) -> str:
+    """``line 2: not JSON (...); line 5: ...`` for the first ``most``, and how many more."""
+    shown = "; ".join(f"line {number}: {why}" for number, why in refused[:most])
+    more = len(refused) - most
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+async def remove_project_config(settings: Settings, project_id: str) -> None:
+    """Send the project's tombstone (a null value) to the compacted projects topic: the
+    projects agent deletes its configuration, and the defaults apply again."""
+    producer = plain_producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(settings.topic(topics.PROJECTS), value=None,
+                                     key=project_id.encode())
+    finally:
+        await producer.stop()
+
+
 async def publish_project_config(
     settings: Settings, config: ProjectConfig, *, wait_s: float
 ) -> bool:
@@ -172,10 +222,18 @@ async def send_lines(
     chunk: int = 5000,
 ) -> int:
     """Produce JSON lines to an input topic, each keyed as the topic wants
-    (:func:`input_key`); a line that is not JSON is sent as is (keyless)."""
+    (:func:`input_key`); a line that is not JSON is sent as is (keyless), for the worker
+    to dead-letter with the reason. On the compacted projects topic, which takes no
+    keyless message, such lines refuse the whole file (:class:`QuorumError`, nothing sent).
+    """
     if short_topic not in topics.INPUTS:
         raise QuorumError(f"{short_topic!r} is not an input topic: send to one of "
                           f"{', '.join(topics.INPUTS)}")
+    if short_topic == topics.PROJECTS and (refused := unkeyed_lines(short_topic, lines)):
+        raise QuorumError(
+            f"nothing sent: the projects topic keeps one configuration per project id, so "
+            f"every line must be a JSON object with a project_id ({describe_lines(refused)}); "
+            "to remove a project's configuration, run `quorum project remove PROJECT`")
     producer = plain_producer(settings)
     await producer.start()
     topic = settings.topic(short_topic)

@@ -145,3 +145,51 @@ async def test_the_topic_is_read_as_the_projects_agent_applies_it(listed: Deploy
     assert "it had no configuration" in fresh.output
     assert await latest_project_config(settings, PROJECT) == ProjectConfig(
         PROJECT, agreement_threshold=0.8)
+
+
+def _cli(settings: Settings, *args: str) -> Result:
+    env = {"QUORUM_TOPIC_PREFIX": settings.topic_prefix, "QUORUM_REDIS_URL": settings.redis_url,
+           "QUORUM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+async def test_project_remove_sends_the_tombstone_the_worker_applies(
+    listed: Deployment, start_worker: Callable[..., WorkerProcess],
+) -> None:
+    deployment = listed
+    settings = deployment.settings
+    worker = start_worker(settings)
+    await worker.wait_owning(settings.partitions)
+    await deployment.configure(CONFIGURED)
+
+    asked = await asyncio.to_thread(_cli, settings, "project", "remove", PROJECT)
+    assert asked.exit_code == 1
+    assert "run again with --yes" in " ".join(asked.output.split())
+    assert await latest_project_config(settings, PROJECT) == CONFIGURED
+
+    removed = await asyncio.to_thread(_cli, settings, "project", "remove", PROJECT, "--yes")
+    assert removed.exit_code == 0, removed.output
+    assert await latest_project_config(settings, PROJECT) is None
+    for _ in range(100):  # the projects agent deletes what Redis held
+        if await deployment.redis.hget(deployment.keys.project_configs(), PROJECT) is None:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the worker kept the removed configuration")
+
+    again = await asyncio.to_thread(_cli, settings, "project", "remove", PROJECT, "--yes")
+    assert again.exit_code == 1
+    assert "has no configuration to remove" in " ".join(again.output.split())
+
+
+async def test_send_refuses_projects_lines_without_a_project_id_and_sends_nothing(
+    listed: Deployment, tmp_path
+) -> None:
+    settings = listed.settings
+    lines = tmp_path / "projects.jsonl"
+    lines.write_text(orjson.dumps(ProjectConfig("p2").to_dict()).decode() + "\nnull\n")
+    refused = await asyncio.to_thread(_cli, settings, "send", str(lines), "--topic", "projects")
+    assert refused.exit_code == 1
+    text = " ".join(refused.output.split())
+    assert "nothing sent" in text and "line 2: null" in text and "project remove" in text
+    assert await latest_project_config(settings, "p2") is None

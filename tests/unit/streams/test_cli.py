@@ -13,6 +13,7 @@ from typer.testing import CliRunner, Result
 
 from agreement import ScoringConfig, score_export
 from streams.cli import app
+from streams.settings import Settings
 
 runner = CliRunner()
 
@@ -218,3 +219,19 @@ def test_score_says_when_there_is_no_annotation(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "2 tasks and no annotation to score" in " ".join(result.output.split())
     assert body == {}
+
+
+def test_follow_refuses_a_name_that_is_no_output_topic_and_lists_them() -> None:
+    result = runner.invoke(app, ["follow", "reviews"], env={"QUORUM_TOPIC_PREFIX": "quorum"})
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert "'reviews' is not an output topic" in text
+    assert "task-completed" in text and "review-requests" in text
+
+
+def test_follow_takes_short_and_full_topic_names() -> None:
+    from streams.cli import _output_topic
+
+    settings = Settings(topic_prefix="ops")
+    assert _output_topic(settings, "task-completed") == "task-completed"
+    assert _output_topic(settings, "ops.task-completed") == "task-completed"
