@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import orjson
 import typer
 from redis.exceptions import RedisError
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -441,10 +442,13 @@ def project_list() -> None:
     from streams.operations import list_projects
 
     rows = asyncio.run(list_projects(_settings()))
-    table = Table(
-        "project", "overlap", "threshold", "max additional", "methodology", "metrics",
-        "configured",
-    )
+    table = Table("project", "overlap", "threshold", "max extra", "method", "metrics",
+                  "config", box=box.SIMPLE_HEAD)
+    for column in table.columns:
+        # Ids and metric names are long single words: folded, not cut to "my-proje…".
+        column.overflow = "fold"
+        if column.header == "threshold":
+            column.min_width = len(str(column.header))
     for row in rows:
         table.add_row(
             row.project_id, str(row.config.annotations_per_task),
