@@ -1204,16 +1204,26 @@ def _send_workflow(project: str, bodies: list[dict[str, Any]]) -> int:
     """Produce workflow events keyed by the project, flush, and return how many were sent."""
     from aiokafka.errors import KafkaError
 
-    from streams.operations import send_workflow
+    from streams.operations import latest_project_config, send_workflow
 
     settings = _settings()
     try:
-        return asyncio.run(send_workflow(settings, project, bodies))
+        sent = asyncio.run(send_workflow(settings, project, bodies))
     except (KafkaError, OSError) as exc:
         raise _fail(QuorumError(
             f"cannot send to Kafka at {settings.kafka_bootstrap} ({type(exc).__name__}: {exc}); "
             "start it with `quorum infra up`"
         )) from None
+    # Sent either way (the project may be set to distribute later); said, because until
+    # then the label stream offers its annotators nothing, with no other sign why.
+    with contextlib.suppress(QuorumError, KafkaError, OSError):
+        config = asyncio.run(latest_project_config(settings, project))
+        if config is None or not config.distribute:
+            console.print(
+                f"[yellow]project {project} does not distribute its tasks[/yellow]: the "
+                "worker keeps these events, but the label stream hands out none of its tasks "
+                f"until `quorum project set {project} --distribute`", highlight=False)
+    return sent
 
 
 @app.command()

@@ -193,3 +193,21 @@ async def test_send_refuses_projects_lines_without_a_project_id_and_sends_nothin
     text = " ".join(refused.output.split())
     assert "nothing sent" in text and "line 2: null" in text and "project remove" in text
     assert await latest_project_config(settings, "p2") is None
+
+
+async def test_workflow_events_of_a_project_that_does_not_distribute_say_so(
+    listed: Deployment,
+) -> None:
+    settings = listed.settings
+    await _send_raw(settings, PROJECT, orjson.dumps(CONFIGURED.to_dict()))
+    joined = await asyncio.to_thread(_cli, settings, "annotators", "join", PROJECT, "zed")
+    assert joined.exit_code == 0, joined.output
+    text = " ".join(joined.output.split())
+    assert "sent 1 'joined' events" in text
+    assert f"project {PROJECT} does not distribute its tasks" in text
+
+    await _send_raw(settings, PROJECT, orjson.dumps(replace(CONFIGURED, distribute=True)
+                                                    .to_dict()))
+    again = await asyncio.to_thread(_cli, settings, "tasks", "import", PROJECT, "t1")
+    assert again.exit_code == 0, again.output
+    assert "does not distribute" not in again.output
