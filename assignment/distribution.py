@@ -365,6 +365,20 @@ class Distribution:
         person.idle = False
         return self._reserve(record, person, now, queue)
 
+    def no_task_reason(self, annotator: str) -> str:
+        """Why :meth:`next_task` has nothing for ``annotator`` now: ``not_a_member``
+        (never joined, or left), ``paused``, ``at_limit`` (the project's per-annotator
+        limit) or ``nothing_left`` (no open task they may take: all done, held by others,
+        or labeled by them already). O(1)."""
+        person = self._annotators.get(annotator)
+        if person is None or not person.member:
+            return "not_a_member"
+        if person.paused:
+            return "paused"
+        if annotator not in self._eligible:
+            return "at_limit"
+        return "nothing_left"
+
     def push(self, now: float, low_agreement_last: Callable[[str], bool] | None = None
              ) -> list[Assignment]:
         """In push mode, reserve tasks ahead for the annotators who hold fewer than

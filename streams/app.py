@@ -287,12 +287,13 @@ async def report_answer(view: Any, agents: list[WorkflowAgent], project: str,
 
 async def label_stream_answer(view: Any, agents: list[WorkflowAgent], project: str,
                               annotator: str) -> Any:
-    """The label stream: 200 with the task (or ``task_id: null``), else as
-    :func:`workflow_answer`."""
+    """The label stream: 200 with the task (or ``task_id: null`` and the ``reason``),
+    else as :func:`workflow_answer`."""
 
-    def answer(assignment: Assignment | None) -> Any:
-        if assignment is None:
-            return view.json({"project_id": project, "annotator": annotator, "task_id": None})
+    def answer(assignment: Assignment | str) -> Any:
+        if isinstance(assignment, str):
+            return view.json({"project_id": project, "annotator": annotator, "task_id": None,
+                              "reason": assignment})
         return view.json({
             "project_id": project,
             "annotator": annotator,

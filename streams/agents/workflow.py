@@ -310,8 +310,10 @@ class WorkflowAgent:
 
     # The label stream ------------------------------------------------------------------
 
-    async def next_task(self, project: str, annotator: str) -> Assignment | None:
-        """Reserve the next task for ``annotator`` in ``project``; ``None`` if none.
+    async def next_task(self, project: str, annotator: str) -> Assignment | str:
+        """Reserve the next task for ``annotator`` in ``project``; if there is none, why:
+        ``no_tasks_imported``, ``not_distributed`` (the project only tracks its quality),
+        or :meth:`assignment.Distribution.no_task_reason`'s answer.
 
         Raises :class:`NotOwner` when another worker owns the project's partition.
         The reservation is journaled in Redis before it is returned.
@@ -321,8 +323,11 @@ class WorkflowAgent:
             owned = self._owned.get(partition)
             if owned is None:
                 raise NotOwner(project)
-            if project not in owned.state.projects:
-                return None  # no task was ever imported: nothing to offer
+            workflow = owned.state.projects.get(project)
+            if workflow is None:
+                return "no_tasks_imported"  # nothing of the project reached the workflow
+            if not workflow.distributed:
+                return "not_distributed"
             op: Op = ["next", project, annotator, time.time(),
                       owned.state.low_agreement_last(project, annotator)]
             outcomes = owned.state.apply(op)
@@ -334,7 +339,8 @@ class WorkflowAgent:
             if changed and not await self._request(partition, owned, op, changed, project):
                 raise NotOwner(project)
             self.stats.requests += 1
-            return answer
+            return answer if answer is not None \
+                else workflow.distribution.no_task_reason(annotator)
 
     async def next_review(self, project: str, reviewer: str) -> str | None:
         """The task ``reviewer`` should review next (lowest agreement first); reads only.

@@ -46,7 +46,8 @@ async def test_a_deletion_without_its_author_reopens_a_completed_task(
                                for who in ("u1", "u2")])
         await _settle(deployment)
         # Completed at its overlap: nothing for a third annotator.
-        assert (await next_task(session, worker, PROJECT, "u3"))["task_id"] is None
+        assert (await next_task(session, worker, PROJECT, "u3")) == {
+            "project_id": PROJECT, "annotator": "u3", "task_id": None, "reason": "nothing_left"}
 
         deleted = annotation("t0", "t0-u2", "u2", None, kind="deleted", revision=2,
                              project=PROJECT)

@@ -110,7 +110,7 @@ async def test_honeypots_and_pausing(
     assert [e["annotator"] for e in paused] == ["bad"]
     assert paused[0]["ground_truth_tasks"] == 3
     assert sum(q == "ground_truth" for _, q in served["bad"]) == 3
-    assert final_bad["task_id"] is None
+    assert final_bad["task_id"] is None and final_bad["reason"] == "paused"
     assert not [e for e in outputs if e["schema"] == "quorum.annotator-paused/v1"
                 and e["annotator"] == "good"]
 

@@ -19,7 +19,7 @@ from streams.models.project import ProjectConfig
 from streams.settings import Settings
 from streams.worker_process import WorkerProcess
 
-from .pipeline import Deployment, annotation
+from .pipeline import Deployment, annotation, next_task
 from .test_honeypots import _wait_workflow_applied
 
 pytestmark = pytest.mark.integration
@@ -108,6 +108,8 @@ async def test_the_reports_match_the_streamed_labels(
         report = await settled(session, f"{base}/{PROJECT}/annotators", _annotators_done)
         models = await settled(session, f"{base}/{PROJECT}/models", _models_done)
         unknown = await get(session, f"{base}/nope/annotators")
+        stream = await next_task(session, worker, PROJECT, "u1")
+        nowhere = await next_task(session, worker, "nope", "u1")
 
     assert report["matrix"]["annotators"] == ["u1", "u2", "u3"]
     assert [(p["a"], p["b"], p["agreement"], p["tasks"]) for p in report["matrix"]["pairs"]] \
@@ -128,6 +130,10 @@ async def test_the_reports_match_the_streamed_labels(
 
     status, body = unknown
     assert status == 404 and "'nope'" in body["error"]
+    # The label stream says why it has nothing: u1 never joined the distributed project.
+    assert (stream["task_id"], stream["reason"]) == (
+        None, "not_a_member" if distribute else "not_distributed")
+    assert (nowhere["task_id"], nowhere["reason"]) == (None, "no_tasks_imported")
 
     # The quality events are on their topics; a project Quorum does not distribute gets no
     # assignment, release or shortfall (its tasks never entered the distribution).

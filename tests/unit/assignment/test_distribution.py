@@ -287,6 +287,9 @@ def test_an_annotator_at_the_limit_is_not_available() -> None:
     assert got is not None and got.task == "t1"
     # a is at the limit: t2 can now get only b.
     assert d.take_events() == [TaskUnfillable("t2", 2, 1)]
+    held = d.next_task("a", 1.5)  # the task a holds, still
+    assert held is not None and held.task == "t1" and held.queue is Queue.RESERVED
+    assert d.no_task_reason("a") == "at_limit"
     assert d.annotation_submitted("t1", "a", 2.0) == []
 
 
@@ -463,14 +466,14 @@ def test_paused_and_departed_annotators_get_nothing() -> None:
     setup(d, "abc", ["t1", "t2"])
     pull(d, "a")
     assert d.annotator_paused("a", 2.0) == [ReservationReleased("t1", "a", ReleaseReason.PAUSED)]
-    assert pull(d, "a") is None
+    assert pull(d, "a") is None and d.no_task_reason("a") == "paused"
     assert [label(d, annotator, 3.0) for annotator in "bc"] == ["t1", "t1"]  # a's seat
     d.annotator_resumed("a", 4.0)
     got = pull(d, "a", 4.0)
     assert got is not None and got.task == "t2"
     assert d.annotator_left("a", 5.0) == [ReservationReleased("t2", "a", ReleaseReason.LEFT)]
-    assert pull(d, "a") is None
-    assert pull(d, "nobody") is None
+    assert pull(d, "a") is None and d.no_task_reason("a") == "not_a_member"
+    assert pull(d, "nobody") is None and d.no_task_reason("nobody") == "not_a_member"
 
 
 def test_closing_ends_reservations_and_one_more_reopens() -> None:

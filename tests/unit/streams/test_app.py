@@ -72,8 +72,8 @@ async def test_the_label_stream_answers_the_reserved_task() -> None:
     assert await label_stream_answer(View(), [stream_agent(assigned)], "p1", "alice") == (200, {
         "project_id": "p1", "annotator": "alice", "task_id": "t7", "queue": "sequence",
         "expires_at": 1795870000.0})
-    assert await label_stream_answer(View(), [stream_agent(None)], "p1", "alice") == (
-        200, {"project_id": "p1", "annotator": "alice", "task_id": None})
+    assert await label_stream_answer(View(), [stream_agent("paused")], "p1", "alice") == (
+        200, {"project_id": "p1", "annotator": "alice", "task_id": None, "reason": "paused"})
 
 
 async def test_the_label_stream_answers_409_and_503_like_the_reports() -> None:
