@@ -468,30 +468,30 @@ def send(
 ) -> None:
     """Send events from a JSONL file, one event per line, keyed as the topic wants: by
     project and task on annotations, by project on workflow and projects."""
-    from streams.operations import describe_lines, send_lines, unkeyed_lines
+    from streams.operations import describe_lines, key_lines, send_lines
 
     if topic not in topics.INPUTS:
         raise _fail(QuorumError(f"{topic!r} is not an input topic: send to one of "
                                 f"{', '.join(topics.INPUTS)}"))
     settings = _settings()
-    lines = path.read_bytes().splitlines()
-    unkeyed = unkeyed_lines(topic, lines)
-    if topic == topics.PROJECTS and unkeyed:
+    keyed = key_lines(topic, path.read_bytes().splitlines())
+    if topic == topics.PROJECTS and keyed.refused:
         raise _fail(QuorumError(
             f"{path}: nothing sent: every line must be a project configuration, a JSON "
-            f"object with its project_id ({describe_lines(unkeyed)}); to remove a "
+            f"object with its project_id ({describe_lines(keyed.refused)}); to remove a "
             "project's configuration, run `quorum project remove PROJECT`"))
     with _progress() as progress:
-        bar = progress.add_task(f"sending to {settings.topic(topic)}", total=len(lines))
+        bar = progress.add_task(f"sending to {settings.topic(topic)}",
+                                total=len(keyed.messages))
         sent = asyncio.run(
-            send_lines(settings, topic, lines, on_sent=lambda n: progress.advance(bar, n))
+            send_lines(settings, topic, keyed, on_sent=lambda n: progress.advance(bar, n))
         )
     console.print(f"sent {sent} events to {settings.topic(topic)}")
-    if unkeyed:
+    if keyed.refused:
         console.print(
-            f"[yellow]{len(unkeyed)} of them are not events the worker can take[/yellow] "
-            f"({describe_lines(unkeyed)}): it puts them in the dead-letter topic with the "
-            "reason (`quorum follow dead-letter`)", highlight=False)
+            f"[yellow]{len(keyed.refused)} of them are not events the worker can take"
+            f"[/yellow] ({describe_lines(keyed.refused)}): it puts them in the dead-letter "
+            "topic with the reason (`quorum follow dead-letter`)", highlight=False)
 
 
 @app.command("send-export")
@@ -543,14 +543,14 @@ def _stream_annotations(settings: Settings, project: str, events: list[dict[str,
 def _send_annotation_events(settings: Settings, events: list[dict[str, Any]],
                             what: str) -> int:
     """Send annotation events with a progress bar (none for no events); how many."""
-    from streams.operations import send_lines
+    from streams.operations import key_lines, send_lines
 
     if not events:
         return 0
+    keyed = key_lines(topics.ANNOTATIONS, [orjson.dumps(e) for e in events])
     with _progress() as progress:
         bar = progress.add_task(what, total=len(events))
-        return asyncio.run(send_lines(settings, topics.ANNOTATIONS,
-                                      [orjson.dumps(e) for e in events],
+        return asyncio.run(send_lines(settings, topics.ANNOTATIONS, keyed,
                                       on_sent=lambda n: progress.advance(bar, n)))
 
 

@@ -59,25 +59,38 @@ def input_key(short_topic: str, event: dict[str, object]) -> bytes | None:
     return str(project).encode()
 
 
-def unkeyed_lines(short_topic: str, lines: Sequence[bytes]) -> list[tuple[int, str]]:
-    """The non-blank lines that get no message key on ``short_topic`` (1-based line
-    numbers, each with why): not JSON, not a JSON object, or without what the topic's
-    key is made of. The worker dead-letters them on the annotations and workflow topics;
-    the compacted projects topic takes no message without a key."""
+@dataclass(frozen=True, slots=True)
+class KeyedLines:
+    """A JSONL input's non-blank lines, each with its message key (:func:`key_lines`)."""
+
+    messages: list[tuple[bytes, bytes | None]]
+    # The lines that get no key: 1-based line number, and why.
+    refused: list[tuple[int, str]]
+
+
+def key_lines(short_topic: str, lines: Sequence[bytes]) -> KeyedLines:
+    """Each non-blank line with its key on ``short_topic`` (:func:`input_key`), parsed
+    once. A line that is not JSON, not a JSON object, or (off the annotations topic)
+    without a project id gets none and is listed in ``refused`` with why: the worker
+    dead-letters it on the annotations and workflow topics, and the compacted projects
+    topic takes no message without a key."""
+    messages: list[tuple[bytes, bytes | None]] = []
     refused: list[tuple[int, str]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        key: bytes | None = None
         try:
             body = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             refused.append((number, f"not JSON ({exc})"))
-            continue
-        if not isinstance(body, dict):
-            refused.append((number, f"{_json_kind(body)}, not a JSON object"))
-        elif short_topic != topics.ANNOTATIONS and input_key(short_topic, body) is None:
-            refused.append((number, "no project_id (a string or an integer)"))
-    return refused
+        else:
+            if not isinstance(body, dict):
+                refused.append((number, f"{_json_kind(body)}, not a JSON object"))
+            elif (key := input_key(short_topic, body)) is None:
+                refused.append((number, "no project_id (a string or an integer)"))
+        messages.append((line, key))
+    return KeyedLines(messages, refused)
 
 
 def _json_kind(value: object) -> str:
@@ -97,31 +110,28 @@ def describe_lines(refused: Sequence[tuple[int, str]], most: int = 3) -> str:
     return shown + (f"; and {more} more" if more > 0 else "")
 
 
-async def remove_project_config(settings: Settings, project_id: str) -> None:
-    """Send the project's tombstone (a null value) to the compacted projects topic: the
-    projects agent deletes its configuration, and the defaults apply again."""
+async def _send_project(settings: Settings, project_id: str, value: bytes | None) -> None:
+    """One message to the compacted projects topic, keyed by the project, acknowledged."""
     producer = plain_producer(settings)
     await producer.start()
     try:
-        await producer.send_and_wait(settings.topic(topics.PROJECTS), value=None,
+        await producer.send_and_wait(settings.topic(topics.PROJECTS), value=value,
                                      key=project_id.encode())
     finally:
         await producer.stop()
+
+
+async def remove_project_config(settings: Settings, project_id: str) -> None:
+    """Send the project's tombstone (a null value) to the compacted projects topic: the
+    projects agent deletes its configuration, and the defaults apply again."""
+    await _send_project(settings, project_id, None)
 
 
 async def publish_project_config(
     settings: Settings, config: ProjectConfig, *, wait_s: float
 ) -> bool:
     """Send a configuration to the compacted topic; with ``wait_s``, wait until it is applied."""
-    producer = plain_producer(settings)
-    await producer.start()
-    try:
-        value = orjson.dumps(config.to_dict())
-        await producer.send_and_wait(
-            settings.topic(topics.PROJECTS), value=value, key=config.project_id.encode()
-        )
-    finally:
-        await producer.stop()
+    await _send_project(settings, config.project_id, orjson.dumps(config.to_dict()))
     if wait_s <= 0:
         return False
     redis = Redis.from_url(settings.redis_url)
@@ -216,47 +226,38 @@ async def list_projects(settings: Settings) -> list[ProjectRow]:
 async def send_lines(
     settings: Settings,
     short_topic: str,
-    lines: Sequence[bytes],
+    keyed: KeyedLines,
     *,
     on_sent: Callable[[int], object] | None = None,
     chunk: int = 5000,
 ) -> int:
-    """Produce JSON lines to an input topic, each keyed as the topic wants
-    (:func:`input_key`); a line that is not JSON is sent as is (keyless), for the worker
-    to dead-letter with the reason. On the compacted projects topic, which takes no
-    keyless message, such lines refuse the whole file (:class:`QuorumError`, nothing sent).
-    """
+    """Produce keyed JSON lines (:func:`key_lines`) to an input topic; how many. A line
+    without a key is sent as is, for the worker to dead-letter with the reason; on the
+    compacted projects topic, which takes no keyless message, such lines refuse the whole
+    input (:class:`QuorumError`, nothing sent)."""
     if short_topic not in topics.INPUTS:
         raise QuorumError(f"{short_topic!r} is not an input topic: send to one of "
                           f"{', '.join(topics.INPUTS)}")
-    if short_topic == topics.PROJECTS and (refused := unkeyed_lines(short_topic, lines)):
+    if short_topic == topics.PROJECTS and keyed.refused:
         raise QuorumError(
             f"nothing sent: the projects topic keeps one configuration per project id, so "
-            f"every line must be a JSON object with a project_id ({describe_lines(refused)}); "
-            "to remove a project's configuration, run `quorum project remove PROJECT`")
+            f"every line must be a JSON object with a project_id "
+            f"({describe_lines(keyed.refused)}); to remove a project's configuration, run "
+            "`quorum project remove PROJECT`")
     producer = plain_producer(settings)
     await producer.start()
     topic = settings.topic(short_topic)
-    sent = 0
+    messages = keyed.messages
     try:
-        for start in range(0, len(lines), chunk):
-            futures = []
-            for line in lines[start:start + chunk]:
-                if not line.strip():
-                    continue
-                try:
-                    body = orjson.loads(line)
-                    key = input_key(short_topic, body) if isinstance(body, dict) else None
-                except orjson.JSONDecodeError:
-                    key = None  # the worker will dead-letter it with the reason
-                futures.append(await producer.send(topic, value=line, key=key))
+        for start in range(0, len(messages), chunk):
+            futures = [await producer.send(topic, value=line, key=key)
+                       for line, key in messages[start:start + chunk]]
             await asyncio.gather(*futures)
-            sent += len(futures)
             if on_sent is not None:
-                on_sent(len(lines[start:start + chunk]))
+                on_sent(len(futures))
     finally:
         await producer.stop()
-    return sent
+    return len(messages)
 
 
 async def task_records(redis: Redis, keys: Keys, partitions: Sequence[int], project_id: str,

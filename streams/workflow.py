@@ -78,16 +78,18 @@ Outcome = (Assignment | DistributionEvent | QualityEvent | ModelEvent | ReviewRe
 STATE_VERSION = 1
 
 _ANNOTATOR_KINDS = ("joined", "left", "paused", "resumed")
-# The ops after which a push-mode project gets a push round, with where their `now` is.
-_PUSH_AFTER = {"task": 4, "annotator": 4, "fact": 5, "next": 3, "expire": 2}
+# The event ops, with where their `now` is: each carries one, and a push-mode project
+# gets a push round after each.
+_NOW_AT = {"task": 4, "annotator": 4, "fact": 5, "next": 3, "expire": 2}
+
+_FACT_KINDS = frozenset({"submitted", "skipped", "deleted", "reviewed", "model-scores",
+                         "reassign", "completed", "review", "ground-truth", "collecting"})
 
 
 def op_time(op: Op) -> float:
     """The ``now`` of a ``task``, ``annotator``, ``fact``, ``next`` or ``expire`` op
     (not always its last element: a ``next`` op ends with ``low_agreement_last``)."""
-    return float(op[_PUSH_AFTER[op[0]]])
-_FACT_KINDS = frozenset({"submitted", "skipped", "deleted", "reviewed", "model-scores",
-                         "reassign", "completed", "review", "ground-truth", "collecting"})
+    return float(op[_NOW_AT[op[0]]])
 
 
 @dataclass(slots=True)
@@ -226,7 +228,7 @@ class WorkflowPartition:
         """Apply one op; what it caused: assignments, releases, shortfalls, annotator
         quality, pauses, consensus labels. In push mode, then the op's push round."""
         outcomes = self._apply(op)
-        at = _PUSH_AFTER.get(op[0])
+        at = _NOW_AT.get(op[0])
         if at is None:
             return outcomes
         project = op[1]

@@ -61,10 +61,15 @@ async def listed(deployment: Deployment) -> Deployment:
     raise AssertionError("Kafka did not list the projects topic within 10 s")
 
 
-def _project_set(settings: Settings, *args: str) -> Result:
+def _cli(settings: Settings, *args: str) -> Result:
+    """`quorum ARGS` against the deployment."""
     env = {"QUORUM_TOPIC_PREFIX": settings.topic_prefix, "QUORUM_REDIS_URL": settings.redis_url,
            "QUORUM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
-    result = CliRunner().invoke(app, ["project", "set", PROJECT, *args], env=env)
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def _project_set(settings: Settings, *args: str) -> Result:
+    result = _cli(settings, "project", "set", PROJECT, *args)
     assert result.exit_code == 0, result.output
     return result
 
@@ -145,12 +150,6 @@ async def test_the_topic_is_read_as_the_projects_agent_applies_it(listed: Deploy
     assert "it had no configuration" in fresh.output
     assert await latest_project_config(settings, PROJECT) == ProjectConfig(
         PROJECT, agreement_threshold=0.8)
-
-
-def _cli(settings: Settings, *args: str) -> Result:
-    env = {"QUORUM_TOPIC_PREFIX": settings.topic_prefix, "QUORUM_REDIS_URL": settings.redis_url,
-           "QUORUM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
-    return CliRunner().invoke(app, list(args), env=env)
 
 
 async def test_project_remove_sends_the_tombstone_the_worker_applies(

@@ -22,7 +22,7 @@ from streams.kafka import plain_producer
 from streams.models.outputs import ASSIGNMENT
 from streams.models.project import ProjectConfig
 from streams.models.workflow import annotator_event, task_event
-from streams.operations import send_lines
+from streams.operations import key_lines, send_lines
 from streams.roles import WorkerAgents
 from streams.settings import Settings
 from streams.worker_process import WorkerProcess
@@ -264,7 +264,8 @@ async def test_quorum_send_keys_workflow_events_by_project(
     tasks = [f"s{i}" for i in range(8)]
     lines = [orjson.dumps(task_event(PROJECT, t, "imported")) for t in tasks]
     lines.append(orjson.dumps(annotator_event(PROJECT, "u0", "joined")))
-    assert await send_lines(settings, topics.WORKFLOW, lines) == len(lines)
+    assert await send_lines(settings, topics.WORKFLOW,
+                            key_lines(topics.WORKFLOW, lines)) == len(lines)
     served: set[str] = set()
     async with aiohttp.ClientSession() as session:
         deadline = time.monotonic() + 60
