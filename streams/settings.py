@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     # Task records the annotations agent keeps decoded between batches (all partitions),
     # least recently used out first: a few KB each. 0 reads every task from Redis.
     task_cache_size: int = Field(default=20_000, ge=0)
+    # Task records a partition may hold for its owner to index which tasks Redis has (8
+    # bytes each): a batch whose uncached tasks are all new then reads nothing from Redis.
+    # A partition holding more reads its uncached tasks every batch; 0 indexes none.
+    task_index_size: int = Field(default=2_000_000, ge=0)
     # Bigger annotation events go to the dead-letter topic: no labeling result is this large.
     max_event_bytes: int = Field(default=1024 * 1024, ge=1024)
     # The label-stream API (faust web) of `quorum worker`.

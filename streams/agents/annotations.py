@@ -11,7 +11,10 @@ partition's batch, one pipeline of atomic scripts (one per partition: state, off
 outbox, fenced by the owner token), then one produce flush. The cycles overlap: a
 fetch's write runs in Redis while the next fetch is read and parsed, and its outputs are
 published as soon as it is applied; the task records the worker wrote are kept decoded
-(:class:`streams.state.task_cache.TaskCache`). See :meth:`AnnotationsAgent._process`.
+(:class:`streams.state.task_cache.TaskCache`), and the read is skipped when the fetch
+needs nothing Redis has that the worker does not know (its cache, which tasks Redis
+holds: :class:`streams.state.task_index.TaskIndex`, and the configurations the last write
+read back). See :meth:`AnnotationsAgent._process`.
 Redis, not Kafka's committed offset, says where a partition resumes: on assignment the
 consumer seeks to the offset after the last one applied, so a crash, a rebalance or a
 Redis that lost its last second of writes replays exactly what is missing.
@@ -51,9 +54,18 @@ from streams.kafka import start_with_backoff
 from streams.models.project import ProjectConfig
 from streams.publications import Publications
 from streams.settings import Settings
-from streams.state.store import ApplyStatus, BatchWrite, LoadedBatch, StateStore, TaskRef
+from streams.state.keys import Keys
+from streams.state.store import (
+    Applied,
+    ApplyStatus,
+    BatchWrite,
+    LoadedBatch,
+    StateStore,
+    TaskRef,
+)
 from streams.state.task import TaskRecord
 from streams.state.task_cache import TaskCache
+from streams.state.task_index import TaskIndex
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +102,8 @@ class _Write:
 
     writes: list[BatchWrite]
     pending: _Pending
-    statuses: asyncio.Future[list[ApplyStatus]]
+    projects: list[str]  # whose configurations the write reads back
+    applied: asyncio.Future[Applied]
 
 
 @dataclass(slots=True)
@@ -104,6 +117,8 @@ class AgentStats:
     dead_letters: int = 0
     outputs: int = 0
     retries: int = 0
+    reads: int = 0  # fetches whose state was read from Redis
+    reads_skipped: int = 0  # fetches whose state the worker knew (see AnnotationsAgent._known)
 
 
 class AnnotationsAgent:
@@ -131,6 +146,10 @@ class AnnotationsAgent:
         self._write: _Write | None = None  # the last fetch's write, until settled
         self._recovered: set[int] = set()  # partitions sought back since the last fetch
         self.cache = TaskCache(settings.task_cache_size)
+        self._indexes: dict[int, TaskIndex] = {}  # partition -> the tasks Redis holds
+        # The configurations (or their absence) of the projects the last round trip read:
+        # a fetch of only these projects needs no read for them.
+        self._configs: dict[str, ProjectConfig | None] = {}
         self._last_commit = 0.0
         self._committing: asyncio.Future[None] | None = None  # a commit in the background
 
@@ -166,6 +185,10 @@ class AnnotationsAgent:
                 await self._maybe_commit(force=True)
             await consumer.stop()
             self.consumer = None
+            stats = self.stats
+            log.info("annotations agent stopped: %d events applied in %d batches; the state of "
+                     "%d fetches read from Redis, of %d known already", stats.applied,
+                     stats.batches, stats.reads, stats.reads_skipped)
 
     async def _fetch_and_dispatch(self, consumer: AIOKafkaConsumer) -> None:
         """Fetch what is there, over all partitions, and take it through the core.
@@ -184,6 +207,10 @@ class AnnotationsAgent:
             if fetched:
                 await self._process(fetched)
             else:
+                if self._write is None:
+                    # Nothing came for a whole fetch timeout: the configurations the last
+                    # round trip read may be old by now, and the next fetch reads them.
+                    self._configs = {}
                 await self._settle()
 
     async def _process(self, fetched: dict[TopicPartition, list]) -> None:
@@ -193,7 +220,9 @@ class AnnotationsAgent:
         1. Parse this fetch.
         2. Settle the previous fetch's write: publish its outputs, or recover.
         3. Read this fetch's state (offsets, configurations, the task records the cache
-           does not hold): Redis holds every write made before.
+           does not hold): Redis holds every write made before. Skipped when the worker
+           knows it all (:meth:`_known`): in a live stream a fetch's uncached tasks are
+           nearly all new, and the read was a round trip on every cycle's critical path.
         4. Compute this fetch's batches and send their write, which runs until (2) of
            the next cycle.
 
@@ -222,12 +251,23 @@ class AnnotationsAgent:
             return
         projects = list(dict.fromkeys(p for b in batches.values() for p in b.project_ids))
         cached: dict[int, dict[TaskRef, TaskRecord]] = {}
-        try:
-            loaded, configs = await self._load(batches, projects, cached)
-        except INFRA_ERRORS as exc:
-            self._retrying("reading the state of a batch failed", exc)
-            await self._recover_all(batches)
-            return
+        wanted: dict[int, list[TaskRef]] = {}
+        for tp, batch in batches.items():
+            cached[tp.partition], wanted[tp.partition] = self.cache.take(
+                tp.partition, batch.task_refs
+            )
+        known = self._known(wanted, projects)
+        if known is not None:
+            loaded, configs = known
+            self.stats.reads_skipped += 1
+        else:
+            self.stats.reads += 1
+            try:
+                loaded, configs = await self._load(batches, wanted, projects, cached)
+            except INFRA_ERRORS as exc:
+                self._retrying("reading the state of a batch failed", exc)
+                await self._recover_all(batches)
+                return
 
         writes: list[BatchWrite] = []
         pending: _Pending = {}
@@ -249,6 +289,11 @@ class AnnotationsAgent:
                 self.cache.forget(p)  # its records may be half changed
                 raise
             self.cache.keep(p, outcome.records, str(batch.last_offset))
+            index = self._indexes.get(p)
+            if index is not None:
+                # The cached ones are in Redis already; the others are once this is written.
+                records = outcome.records
+                index.add(Keys.task_field(*ref) for ref in wanted[p] if ref in records)
             encoded = encode_outputs(outcome.outputs) if outcome.outputs else None
             writes.append(BatchWrite(
                 partition=p,
@@ -261,30 +306,59 @@ class AnnotationsAgent:
             ))
             pending[tp] = (batch, outcome, encoded)
         if writes:
-            self._write = _Write(writes, pending, asyncio.ensure_future(self.store.apply(writes)))
+            written = list(dict.fromkeys(
+                p for batch, _, _ in pending.values() for p in batch.project_ids
+            ))
+            self._write = _Write(
+                writes, pending, written, asyncio.ensure_future(self.store.apply(writes, written))
+            )
             # Let the write task put its commands on the wire now: the next getmany may
             # return without yielding, and Redis should run the write meanwhile.
             await asyncio.sleep(0)
 
+    def _known(
+        self, wanted: dict[int, list[TaskRef]], projects: list[str]
+    ) -> tuple[dict[int, LoadedBatch], dict[str, ProjectConfig]] | None:
+        """A fetch's state without a read, if the worker knows all of it; else None.
+
+        It does when every partition's applied offset is the one its cached records
+        belong to (written by this worker, confirmed by the write's compare-and-set), the
+        partition's index says Redis holds none of the tasks the cache lacks, and the
+        last round trip read every project's configuration. Should Redis have moved under
+        the worker after all (lost writes, a rebuild), the write's compare-and-set or
+        fencing refuses the batch and the partition is recovered from Redis.
+        """
+        configs = self._configs
+        if any(project_id not in configs for project_id in projects):
+            return None
+        loaded: dict[int, LoadedBatch] = {}
+        for partition, refs in wanted.items():
+            offset_raw = self.cache.offset(partition)
+            index = self._indexes.get(partition)
+            if not offset_raw or index is None:
+                return None
+            if any(index.may_hold(Keys.task_field(*ref)) for ref in refs):
+                return None
+            loaded[partition] = LoadedBatch(offset_raw, dict.fromkeys(refs))
+        return loaded, {p: c for p in projects if (c := configs[p]) is not None}
+
     async def _load(
         self,
         batches: dict[TopicPartition, ParsedBatch],
+        wanted: dict[int, list[TaskRef]],
         projects: list[str],
         cached: dict[int, dict[TaskRef, TaskRecord]],
     ) -> tuple[dict[int, LoadedBatch], dict[str, ProjectConfig]]:
-        """Read the partitions' applied offsets, the configurations and the task records
-        the cache does not hold (``cached`` gets the ones it does), in one round trip.
+        """Read the partitions' applied offsets, the configurations and the ``wanted``
+        task records (those the cache does not hold; ``cached`` has the others), in one
+        round trip.
 
         A partition whose applied offset is not the one its cached records belong to
         is forgotten and read whole, in a second round trip (rare: Redis lost writes or
         was rebuilt under the worker).
         """
-        wanted: dict[int, list[TaskRef]] = {}
-        for tp, batch in batches.items():
-            cached[tp.partition], wanted[tp.partition] = self.cache.take(
-                tp.partition, batch.task_refs
-            )
         loaded, configs = await self.store.load(wanted, projects)
+        self._configs = {p: configs.get(p) for p in projects}
         stale: dict[int, list[TaskRef]] = {}
         for tp, batch in batches.items():
             p = tp.partition
@@ -305,11 +379,14 @@ class AnnotationsAgent:
             return
         writes, pending = write.writes, write.pending
         try:
-            statuses = await write.statuses
+            applied = await write.applied
         except INFRA_ERRORS as exc:
+            self._configs = {}
             self._retrying("writing a batch failed", exc)
             await self._recover_all(pending)
             return
+        statuses = applied.statuses
+        self._configs = {p: applied.configs.get(p) for p in write.projects}
 
         sends: list[tuple[TopicPartition, EncodedOutputs]] = []
         for (tp, (batch, outcome, encoded)), status in zip(
@@ -319,6 +396,7 @@ class AnnotationsAgent:
                 log.warning("partition %d was claimed by another worker; dropping it", tp.partition)
                 self._owned.pop(tp.partition, None)
                 self.cache.forget(tp.partition)
+                self._indexes.pop(tp.partition, None)
                 continue
             if status is ApplyStatus.CONFLICT:
                 log.warning("partition %d: applied offset moved under a batch; resyncing",
@@ -456,17 +534,20 @@ class AnnotationsAgent:
         for tp in revoked:
             self._owned.pop(tp.partition, None)
             self.cache.forget(tp.partition)
+            self._indexes.pop(tp.partition, None)
             self.publications.forget(tp.partition)
             self._positions.pop(tp, None)
 
     async def _recover(self, tp: TopicPartition) -> None:
-        """Publish what the outbox holds, then resume right after the last applied offset.
+        """Publish what the outbox holds, then resume right after the last applied offset,
+        knowing which tasks Redis holds (the partition's index, scanned again).
 
         Retried with backoff until Redis and Kafka answer: the partition waits, nothing
         is acknowledged and dropped meanwhile.
         """
         await self._settle()  # Redis must hold every write made before the offset is read
         self.cache.forget(tp.partition)
+        self._indexes.pop(tp.partition, None)
         self._recovered.add(tp.partition)  # its batch fetched meanwhile is read again
         backoff = infra_backoff(self.settings)
         # Whatever is in flight is published again from the outbox below.
@@ -483,12 +564,15 @@ class AnnotationsAgent:
                     log.warning("partition %d was claimed by another worker", tp.partition)
                     self._owned.pop(tp.partition, None)
                     return
+                index = await self.store.task_index(tp.partition, self.settings.task_index_size)
                 applied = await self.store.applied_offset(tp.partition)
                 assert self.consumer is not None
                 if applied is None:
                     await self.consumer.seek_to_beginning(tp)
                 else:
                     self.consumer.seek(tp, applied + 1)
+                if index is not None:
+                    self._indexes[tp.partition] = index
                 return
             except INFRA_ERRORS as exc:
                 self._retrying(f"partition {tp.partition}: recovery failed", exc)

@@ -1,15 +1,19 @@
-"""Redis I/O for the annotations agent: two round trips per fetch, whatever its size.
+"""Redis I/O for the annotations agent: at most two round trips per fetch, whatever its
+size.
 
 1. :meth:`StateStore.load`: one pipelined read of every fetched partition's applied
-   offset and touched task records, and of the touched projects' configurations.
+   offset and touched task records, and of the touched projects' configurations. Skipped
+   when the agent knows all of it already (its cache, its :class:`TaskIndex`, and the
+   configurations the last write read).
 2. :meth:`StateStore.apply`: per partition one script call that writes task records,
    the agreement index, projects seen, the outbox and the new offset atomically, fenced
-   by the partition owner's token; all partitions' calls in one pipeline.
+   by the partition owner's token; all partitions' calls in one pipeline, with a read of
+   the written projects' configurations after them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from importlib import resources
@@ -23,6 +27,7 @@ from streams.models.invalid import InvalidEvent
 from streams.models.project import ProjectConfig, project_config_from_dict
 from streams.state.keys import Keys
 from streams.state.task import TaskRecord
+from streams.state.task_index import TaskIndex
 
 TaskRef = tuple[str, str]
 
@@ -53,6 +58,15 @@ class LoadedBatch:
 
 
 @dataclass(slots=True)
+class Applied:
+    """What a fetch's write answered: a status per partition, and the configurations of
+    the projects it wrote to as Redis held them right after it (absent: none)."""
+
+    statuses: list[ApplyStatus]
+    configs: dict[str, ProjectConfig]
+
+
+@dataclass(slots=True)
 class BatchWrite:
     """One partition's batch, ready for the atomic script."""
 
@@ -76,10 +90,29 @@ class StateStore:
         self._batch_scripts = (self._load, self._apply)
         self._configs: dict[bytes, ProjectConfig] = {}
         self._trim = redis.register_script(_script("trim_outbox.lua"))
+        self._task_fields = redis.register_script(_script("task_fields.lua"))
 
     async def claim(self, partition: int) -> str:
         """Take ownership of a partition: a new fencing token that outdates the old owner's."""
         return str(await self.redis.incr(self.keys.owner(partition)))
+
+    async def task_index(self, partition: int, limit: int) -> TaskIndex | None:
+        """Which tasks the partition holds, or None if it holds more than ``limit``.
+
+        Scanned a few thousand fields at a time (never the records), so Redis serves
+        other clients in between; the owner's token must be claimed first, so that no
+        one else adds to the partition meanwhile.
+        """
+        key = self.keys.tasks(partition)
+        if limit <= 0 or await self.redis.hlen(key) > limit:
+            return None
+        fields: list[str] = []
+        cursor: bytes | int = 0
+        while True:
+            cursor, chunk = await self._task_fields(keys=[key], args=[cursor, _SCAN_COUNT])
+            fields.extend(field.decode() for field in chunk)
+            if int(cursor) == 0:
+                return TaskIndex(fields)
 
     async def applied_offset(self, partition: int) -> int | None:
         """The last input offset whose effects are in Redis."""
@@ -142,18 +175,29 @@ class StateStore:
             config = self._configs[raw] = _stored_config(raw)
         return config
 
-    def apply(self, writes: list[BatchWrite]) -> Awaitable[list[ApplyStatus]]:
+    def apply(self, writes: list[BatchWrite], project_ids: Sequence[str] = ()
+              ) -> Awaitable[Applied]:
         """Write each partition's batch atomically (one script call each, see
-        ``apply_batch.lua``), all in one round trip; a status per write.
+        ``apply_batch.lua``), then read ``project_ids``' configurations, all in one round
+        trip.
 
         The records are encoded here, before this returns: what the write stores does not
         depend on what happens to the record objects while it runs.
         """
-        return self._run_writes(self._write_commands(writes))
+        commands = self._write_commands(writes)
+        if project_ids:
+            commands.append(("HMGET", self.keys.project_configs(), *project_ids))
+        return self._run_writes(commands, len(writes), project_ids)
 
-    async def _run_writes(self, commands: list[tuple[Any, ...]]) -> list[ApplyStatus]:
+    async def _run_writes(self, commands: list[tuple[Any, ...]], count: int,
+                          project_ids: Sequence[str]) -> Applied:
         replies = await self._pipeline(commands)
-        return [ApplyStatus(int(status)) for status in replies]
+        configs: dict[str, ProjectConfig] = {}
+        if project_ids:
+            for project_id, raw in zip(project_ids, replies[count], strict=True):
+                if raw is not None:
+                    configs[project_id] = self._config(raw)
+        return Applied([ApplyStatus(int(status)) for status in replies[:count]], configs)
 
     def _write_commands(self, writes: list[BatchWrite]) -> list[tuple[Any, ...]]:
         keys = self.keys
@@ -260,6 +304,10 @@ class StateStore:
     async def delete_project_config(self, project_id: str) -> None:
         """Forget a project's configuration: its tasks get the defaults again."""
         await self.redis.hdel(self.keys.project_configs(), project_id)
+
+
+# Fields per step of a partition's scan: a few ms of Redis' time each.
+_SCAN_COUNT = 5000
 
 
 def _stored_config(raw: bytes) -> ProjectConfig:

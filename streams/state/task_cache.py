@@ -3,10 +3,11 @@
 A partition has one writer at a time (fenced by its owner token), so what the owner last
 wrote is what Redis holds, as long as nothing else changed the partition meanwhile. Each
 partition's records are kept with the applied offset they belong to; the agent compares
-that offset with the one it reads from Redis on every batch (the read it makes anyway),
-and a partition whose offset moved under it (a Redis that lost its last second of
-writes, ``quorum rebuild``, another owner in between) is forgotten and read again. The
-atomic write's compare-and-set on the same offset is the second guard.
+that offset with the one it reads from Redis whenever a batch reads its state, and a
+partition whose offset moved under it (a Redis that lost its last second of writes,
+``quorum rebuild``, another owner in between) is forgotten and read again. The atomic
+write's compare-and-set on the same offset is the second guard, and the only one for a
+batch that reads nothing (:class:`streams.state.task_index.TaskIndex`).
 
 Measured at 10,000 live events/s (bench/README.md, session 5): decoding the stored
 documents was the largest single cost of a batch after scoring, about a tenth of the
@@ -45,6 +46,10 @@ class TaskCache:
 
     def __len__(self) -> int:
         return self._size
+
+    def offset(self, partition: int) -> str | None:
+        """The applied offset the partition's records belong to; None if none are kept."""
+        return self._offsets.get(partition)
 
     def holds(self, partition: int, offset_raw: str) -> bool:
         """Whether the partition's records belong to ``offset_raw``, the applied offset

@@ -122,6 +122,18 @@ def test_keep_of_no_records_sets_the_offset() -> None:
 # Offsets ------------------------------------------------------------------------------
 
 
+def test_offset_is_the_last_keeps_until_forgotten() -> None:
+    cache = TaskCache(1)
+    assert cache.offset(0) is None
+    cache.keep(0, records("a"), "7")
+    cache.keep(0, records("b", "c"), "9")  # evicts, the offset stays
+    assert cache.offset(0) == "9"
+    assert cache.offset(1) is None
+    cache.forget(0)
+    assert cache.offset(0) is None
+    assert TaskCache(0).offset(0) is None  # a cache that keeps nothing knows no offset
+
+
 def test_holds_only_the_offset_of_the_last_keep() -> None:
     cache = TaskCache(10)
     cache.keep(0, records("a"), "100")

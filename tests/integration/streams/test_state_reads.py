@@ -1,0 +1,103 @@
+"""The annotations agent reads from Redis only what it does not know: a live stream's new
+tasks are not read, and everything else still is (tasks written before the worker
+started, a configuration changed meanwhile)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from streams.models.project import ProjectConfig
+
+from .pipeline import Deployment, annotation
+from .test_recovery import CONFIG, _assert_like_clean_run, labeling_operation
+
+pytestmark = pytest.mark.integration
+
+
+def _fetches(worker: Any) -> tuple[int, int]:
+    """(read from Redis, known already) from the stopped worker's last line about it."""
+    found = re.findall(r"the state of (\d+) fetches read from Redis, of (\d+) known already",
+                       worker.log())
+    assert found, f"the worker did not say how it read its state:\n{worker.log()[-3000:]}"
+    read, known = found[-1]
+    return int(read), int(known)
+
+
+async def _stream(deployment: Deployment, events: list[dict[str, Any]]) -> None:
+    """Send the events at once and wait until they are applied: a worker with a small
+    ``batch_max_records`` takes them in many fetches, back to back, as in a busy stream."""
+    await deployment.send(events)
+    await deployment.wait_applied(timeout_s=60)
+
+
+async def test_a_live_stream_reads_no_new_task_and_ends_like_a_clean_run(
+    deployment: Deployment, start_worker: Callable[..., Any]
+) -> None:
+    settings = deployment.settings.model_copy(update={"batch_max_records": 20})
+    worker = start_worker(settings)
+    await worker.wait_owning(settings.partitions)
+    await deployment.configure(CONFIG)
+    await _stream(deployment, labeling_operation(150, seed=3))
+    worker.stop()
+
+    read, known = _fetches(worker)
+    assert read >= 1, "the first fetch of a partition reads its applied offset"
+    assert known > read, "fetches of new and cached tasks only should not read Redis"
+    await _assert_like_clean_run(deployment)
+
+
+async def test_tasks_stored_before_the_worker_started_are_read_not_taken_as_new(
+    deployment: Deployment, start_worker: Callable[..., Any]
+) -> None:
+    """A second worker finds the first one's tasks in Redis. Had it taken them as new, the
+    records would hold only the second part's annotations, unlike a clean run."""
+    events = labeling_operation(120, seed=5)
+    firsts = [e for e in events if e["annotation_id"].endswith("-0")]
+    rest = [e for e in events if not e["annotation_id"].endswith("-0")]
+    settings = deployment.settings.model_copy(update={"batch_max_records": 20})
+
+    first = start_worker(settings)
+    await first.wait_owning(settings.partitions)
+    await deployment.configure(CONFIG)
+    await _stream(deployment, firsts)
+    first.stop()
+
+    second = start_worker(settings)
+    await second.wait_owning(settings.partitions)
+    await _stream(deployment, rest)
+    second.stop()
+
+    await _assert_like_clean_run(deployment)
+    read, _ = _fetches(second)
+    assert read > settings.partitions, "tasks the worker never saw must be read from Redis"
+
+
+async def test_a_configuration_changed_between_two_parts_applies_to_the_second(
+    deployment: Deployment, start_worker: Callable[..., Any]
+) -> None:
+    """The worker knows the configurations its last write read back; after an idle fetch it
+    reads them again, so the change is not missed for want of a read."""
+    worker = start_worker(deployment.settings)
+    await worker.wait_owning(deployment.settings.partitions)
+    await deployment.configure(CONFIG)  # 3 annotations per task
+    # Two agreeing annotations per task; 40 tasks reach every partition, so that the
+    # worker knows each one's offset when the second part comes.
+    agreeing = [annotation(f"t{t}", f"a{t}-{j}", f"u{j}", "pos")
+                for t in range(80) for j in (0, 1)]
+    await _stream(deployment, agreeing[:80])
+
+    two = ProjectConfig("p1", annotations_per_task=2,
+                        agreement_threshold=CONFIG.agreement_threshold,
+                        max_additional_annotators=CONFIG.max_additional_annotators)
+    await deployment.configure(two)
+    await _stream(deployment, agreeing[80:])
+    worker.stop()
+
+    completed = {e["task_id"] for e in await deployment.read_outputs(at_least=40, timeout_s=30)
+                 if e.get("schema") == "quorum.task-completed/v1"}
+    # Tasks t0-t39 got both annotations under 3 per task: not complete; t40-t79 under 2.
+    assert completed == {f"t{t}" for t in range(40, 80)}

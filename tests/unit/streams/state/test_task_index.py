@@ -1,0 +1,59 @@
+"""TaskIndex: which task fields a partition holds in Redis, as its owner knows."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.state.keys import Keys
+from streams.state.task_index import TaskIndex
+
+fields = st.text(min_size=1, max_size=12)
+
+
+def test_an_empty_partition_holds_nothing() -> None:
+    index = TaskIndex([])
+    assert len(index) == 0
+    assert not index.may_hold(Keys.task_field("p1", "t1"))
+
+
+def test_scanned_and_added_fields_are_held() -> None:
+    index = TaskIndex([Keys.task_field("p1", "t1"), Keys.task_field("p1", "t2")])
+    index.add([Keys.task_field("p2", "t1")])
+    assert index.may_hold(Keys.task_field("p1", "t1"))
+    assert index.may_hold(Keys.task_field("p1", "t2"))
+    assert index.may_hold(Keys.task_field("p2", "t1"))
+    assert not index.may_hold(Keys.task_field("p2", "t2"))
+    assert not index.may_hold(Keys.task_field("p1", "t3"))
+    assert len(index) == 3
+
+
+def test_a_field_scanned_twice_counts_once() -> None:
+    # HSCAN may return a field more than once (a hash rehashed during the scan).
+    index = TaskIndex(["p:a", "p:a", "p:b"])
+    assert len(index) == 2
+    assert index.may_hold("p:a")
+
+
+def test_the_ends_of_the_sorted_hashes_are_searched() -> None:
+    known = [f"p:{i}" for i in range(100)]
+    index = TaskIndex(known)
+    by_hash = sorted(known, key=hash)
+    assert index.may_hold(by_hash[0])
+    assert index.may_hold(by_hash[-1])
+
+
+@given(scanned=st.sets(fields), added=st.sets(fields), asked=st.lists(fields))
+def test_never_says_a_held_field_is_absent(
+    scanned: set[str], added: set[str], asked: list[str]
+) -> None:
+    """The one answer that must be right: a field Redis holds is never "not held". A
+    field it does not hold is "not held" too, unless two fields share a 64-bit hash."""
+    index = TaskIndex(scanned)
+    index.add(added)
+    held = scanned | added
+    for field in [*held, *asked]:
+        if field in held:
+            assert index.may_hold(field)
+        elif all(hash(field) != hash(other) for other in held):
+            assert not index.may_hold(field)
