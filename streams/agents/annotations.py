@@ -147,6 +147,7 @@ class AnnotationsAgent:
         self._recovered: set[int] = set()  # partitions sought back since the last fetch
         self.cache = TaskCache(settings.task_cache_size)
         self._indexes: dict[int, TaskIndex] = {}  # partition -> the tasks Redis holds
+        self._unindexed: set[int] = set()  # partitions too big to index, said once
         # The configurations (or their absence) of the projects the last round trip read:
         # a fetch of only these projects needs no read for them.
         self._configs: dict[str, ProjectConfig | None] = {}
@@ -294,6 +295,9 @@ class AnnotationsAgent:
                 # The cached ones are in Redis already; the others are once this is written.
                 records = outcome.records
                 index.add(Keys.task_field(*ref) for ref in wanted[p] if ref in records)
+                if len(index) > self.settings.task_index_size:
+                    del self._indexes[p]
+                    self._too_big_to_index(p)
             encoded = encode_outputs(outcome.outputs) if outcome.outputs else None
             writes.append(BatchWrite(
                 partition=p,
@@ -573,10 +577,19 @@ class AnnotationsAgent:
                     self.consumer.seek(tp, applied + 1)
                 if index is not None:
                     self._indexes[tp.partition] = index
+                elif self.settings.task_index_size:
+                    self._too_big_to_index(tp.partition)
                 return
             except INFRA_ERRORS as exc:
                 self._retrying(f"partition {tp.partition}: recovery failed", exc)
                 await backoff.wait()
+
+    def _too_big_to_index(self, partition: int) -> None:
+        if partition not in self._unindexed:
+            self._unindexed.add(partition)
+            log.info("partition %d holds more than %d tasks (QUORUM_TASK_INDEX_SIZE): every "
+                     "batch reads the tasks the cache does not hold", partition,
+                     self.settings.task_index_size)
 
     async def _maybe_commit(self, *, force: bool = False) -> None:
         """Commit the positions once a second, in the background: the cycle does not wait

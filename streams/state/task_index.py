@@ -8,9 +8,9 @@ takes the partition (every field, scanned) and adds what it writes; nothing else
 partition's records while its owner holds the fencing token.
 
 A false "may hold" costs a read and nothing else; a false "does not hold" would score a
-task as new over the annotations Redis has. Hence: fields are kept as 64-bit hashes (8
-bytes each; a collision only ever answers "may hold"), and the index is rebuilt whenever
-the owner resumes a partition from Redis' state (:meth:`AnnotationsAgent._recover`).
+task as new over the annotations Redis has. Hence: fields are kept as 64-bit hashes (a
+collision only ever answers "may hold"), and the index is rebuilt whenever the owner
+resumes a partition from Redis' state (:meth:`AnnotationsAgent._recover`).
 """
 
 from __future__ import annotations
@@ -19,30 +19,48 @@ from collections.abc import Iterable
 
 import numpy as np
 
+# Fields added since the last merge into the sorted array. A set costs about 60 bytes a
+# field, the array 8; merging costs a copy of the array (a few ms for a million tasks).
+_MERGE_AT = 8192
+
 
 class TaskIndex:
     """The task fields (``Keys.task_field``) one partition's hash holds in Redis."""
 
-    __slots__ = ("_added", "_scanned")
+    __slots__ = ("_added", "_sorted")
 
     def __init__(self, fields: Iterable[str]) -> None:
         # Sorted, for a binary search: a partition of a million tasks is 8 MB, not the
         # 60 MB or more that a set of them would take.
-        self._scanned = np.unique(np.fromiter((hash(f) for f in fields), dtype=np.int64))
+        self._sorted = np.unique(np.fromiter((hash(f) for f in fields), dtype=np.int64))
         self._added: set[int] = set()
 
     def __len__(self) -> int:
-        return len(self._scanned) + len(self._added)
+        return len(self._sorted) + len(self._added)
 
     def add(self, fields: Iterable[str]) -> None:
         """Fields the owner is writing."""
-        self._added.update(hash(f) for f in fields)
+        added = self._added
+        for field in fields:
+            h = hash(field)
+            if h not in added and not self._in_sorted(h):
+                added.add(h)
+        if len(added) >= _MERGE_AT:
+            self._merge()
 
     def may_hold(self, field: str) -> bool:
         """False only if Redis does not hold the field."""
         h = hash(field)
-        if h in self._added:
-            return True
-        scanned = self._scanned
-        i = int(np.searchsorted(scanned, h))
-        return i < len(scanned) and int(scanned[i]) == h
+        return h in self._added or self._in_sorted(h)
+
+    def _in_sorted(self, h: int) -> bool:
+        known = self._sorted
+        i = int(np.searchsorted(known, h))
+        return i < len(known) and int(known[i]) == h
+
+    def _merge(self) -> None:
+        """Move the added hashes into the sorted array (none of them is in it already)."""
+        added = np.fromiter(self._added, dtype=np.int64, count=len(self._added))
+        added.sort()
+        self._sorted = np.insert(self._sorted, np.searchsorted(self._sorted, added), added)
+        self._added.clear()

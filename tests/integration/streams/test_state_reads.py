@@ -50,6 +50,32 @@ async def test_a_live_stream_reads_no_new_task_and_ends_like_a_clean_run(
     await _assert_like_clean_run(deployment)
 
 
+@pytest.mark.parametrize("index_size", [0, 20])
+async def test_without_an_index_every_fetch_reads_and_ends_like_a_clean_run(
+    deployment: Deployment, start_worker: Callable[..., Any], index_size: int
+) -> None:
+    """No index (0), or partitions that outgrow it mid-stream (20 tasks): the worker reads
+    what its cache does not hold, as it did before it had one."""
+    settings = deployment.settings.model_copy(
+        update={"batch_max_records": 20, "task_index_size": index_size})
+    worker = start_worker(settings)
+    await worker.wait_owning(settings.partitions)
+    await deployment.configure(CONFIG)
+    await _stream(deployment, labeling_operation(150, seed=3))
+    worker.stop()
+
+    await _assert_like_clean_run(deployment)
+    read, known = _fetches(worker)
+    if index_size == 0:
+        assert known == 0
+        assert "QUORUM_TASK_INDEX_SIZE" not in worker.log()
+    else:
+        # 150 tasks over 4 partitions: each outgrows 20 tasks, says so once, and its
+        # fetches read from then on.
+        assert read > settings.partitions
+        assert worker.log().count("tasks (QUORUM_TASK_INDEX_SIZE)") == settings.partitions
+
+
 async def test_tasks_stored_before_the_worker_started_are_read_not_taken_as_new(
     deployment: Deployment, start_worker: Callable[..., Any]
 ) -> None:

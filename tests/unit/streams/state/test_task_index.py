@@ -43,6 +43,26 @@ def test_the_ends_of_the_sorted_hashes_are_searched() -> None:
     assert index.may_hold(by_hash[-1])
 
 
+def test_a_field_added_again_counts_once() -> None:
+    index = TaskIndex(["p:a"])
+    index.add(["p:a", "p:b", "p:b"])
+    assert len(index) == 2
+
+
+def test_added_fields_merged_into_the_sorted_ones_stay_held() -> None:
+    """Past a few thousand added fields they move into the sorted array: still held,
+    counted once, and the array still sorted for the search."""
+    scanned = [f"p:s{i}" for i in range(5000)]
+    index = TaskIndex(scanned)
+    added = [f"p:a{i}" for i in range(20_000)]
+    for first in range(0, len(added), 700):
+        index.add(added[first:first + 700] + scanned[:10])
+    assert len(index) == 25_000
+    assert all(index.may_hold(field) for field in scanned + added)
+    assert not index.may_hold("p:a20000")
+    assert not index.may_hold("p:s5000")
+
+
 @given(scanned=st.sets(fields), added=st.sets(fields), asked=st.lists(fields))
 def test_never_says_a_held_field_is_absent(
     scanned: set[str], added: set[str], asked: list[str]
