@@ -341,7 +341,7 @@ class AnnotationsAgent:
             index = self._indexes.get(partition)
             if not offset_raw or index is None:
                 return None
-            if any(index.may_hold(Keys.task_field(*ref)) for ref in refs):
+            if index.holds_any(Keys.task_field(*ref) for ref in refs):
                 return None
             loaded[partition] = LoadedBatch(offset_raw, dict.fromkeys(refs))
         return loaded, {p: c for p in projects if (c := configs[p]) is not None}

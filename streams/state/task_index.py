@@ -36,31 +36,42 @@ class TaskIndex:
         self._added: set[int] = set()
 
     def __len__(self) -> int:
+        """Fields held, a field written again since the last merge counting twice: an
+        upper bound, for the size limit."""
         return len(self._sorted) + len(self._added)
 
     def add(self, fields: Iterable[str]) -> None:
-        """Fields the owner is writing."""
+        """Fields the owner is writing (some of them may be held already)."""
         added = self._added
-        for field in fields:
-            h = hash(field)
-            if h not in added and not self._in_sorted(h):
-                added.add(h)
+        added.update(hash(field) for field in fields)
         if len(added) >= _MERGE_AT:
             self._merge()
 
     def may_hold(self, field: str) -> bool:
         """False only if Redis does not hold the field."""
-        h = hash(field)
-        return h in self._added or self._in_sorted(h)
+        return self.holds_any([field])
 
-    def _in_sorted(self, h: int) -> bool:
+    def holds_any(self, fields: Iterable[str]) -> bool:
+        """False only if Redis holds none of the fields: one search for all of them (a
+        search per field cost about 2 us, as much as a fetch's whole read saved)."""
+        hashes = [hash(field) for field in fields]
+        if not hashes:
+            return False
+        if not self._added.isdisjoint(hashes):
+            return True
+        return bool(self._in_sorted(np.array(hashes, dtype=np.int64)).any())
+
+    def _in_sorted(self, probe: np.ndarray) -> np.ndarray:
+        """Which of the hashes ``probe`` the sorted array holds."""
         known = self._sorted
-        i = int(np.searchsorted(known, h))
-        return i < len(known) and int(known[i]) == h
+        if not len(known):
+            return np.zeros(len(probe), dtype=bool)
+        at = np.minimum(np.searchsorted(known, probe), len(known) - 1)
+        return known[at] == probe
 
     def _merge(self) -> None:
-        """Move the added hashes into the sorted array (none of them is in it already)."""
+        """Move the added hashes into the sorted array, each once."""
         added = np.fromiter(self._added, dtype=np.int64, count=len(self._added))
-        added.sort()
+        added = np.sort(added[~self._in_sorted(added)])
         self._sorted = np.insert(self._sorted, np.searchsorted(self._sorted, added), added)
         self._added.clear()
