@@ -196,8 +196,9 @@ class AnnotationsAgent:
 
         Every fetch drains what aiokafka has buffered: a partition left with buffered
         records holds back the next fetch of the others (aiokafka's prefetch backoff),
-        which showed up as latency. Two Redis round trips and one produce flush per
-        fetch, however many partitions it holds (see :meth:`_process`).
+        which showed up as latency. At most two Redis round trips (one when the
+        worker knows the state) and one produce flush per fetch, however many
+        partitions it holds (see :meth:`_process`).
         """
         # With a write in flight, take only what is buffered: its outputs wait for it.
         fetched = await consumer.getmany(
