@@ -650,7 +650,8 @@ def lag_command(
                                 "(`quorum worker`; each one takes a share of the partitions)"))
 
 
-@tasks_app.command("below")
+# A negative agreement ("-0.2") would otherwise be taken for an unknown option.
+@tasks_app.command("below", context_settings={"ignore_unknown_options": True})
 def tasks_below(
     agreement: Annotated[float, typer.Argument(
         min=0.0, max=1.0, help="list tasks whose agreement is below this, in [0, 1]")],

@@ -53,6 +53,16 @@ def test_project_set_refuses_a_threshold_above_one_before_sending() -> None:
     assert "threshold must be between 0 and 1" in result.output
 
 
+@pytest.mark.parametrize("agreement", ["-0.2", "-1", "1.5"])
+def test_tasks_below_refuses_an_agreement_outside_zero_to_one(agreement: str) -> None:
+    """Before connecting to anything; a negative one too, which click took for an
+    unknown option ("No such option: -1")."""
+    result = runner.invoke(app, ["tasks", "below", agreement])
+    assert result.exit_code == 2
+    assert "Invalid value for 'agreement'" in result.output
+    assert "No such option" not in result.output
+
+
 def test_rebuild_asks_for_confirmation() -> None:
     result = runner.invoke(app, ["rebuild"])
     assert result.exit_code == 1
