@@ -569,7 +569,12 @@ class AnnotationsAgent:
                     log.warning("partition %d was claimed by another worker", tp.partition)
                     self._owned.pop(tp.partition, None)
                     return
+                began = time.monotonic()
                 index = await self.store.task_index(tp.partition, self.settings.task_index_size)
+                if index is not None and time.monotonic() - began > 1.0:
+                    # About 260,000 tasks a second here: a big partition's takeover shows.
+                    log.info("partition %d: %d tasks indexed in %.1f s", tp.partition,
+                             len(index), time.monotonic() - began)
                 applied = await self.store.applied_offset(tp.partition)
                 assert self.consumer is not None
                 if applied is None:

@@ -307,7 +307,7 @@ class StateStore:
 
 
 # Fields per step of a partition's scan: a few ms of Redis' time each.
-_SCAN_COUNT = 5000
+_SCAN_COUNT = 2000
 
 
 def _stored_config(raw: bytes) -> ProjectConfig:
