@@ -106,13 +106,13 @@ class StateStore:
         key = self.keys.tasks(partition)
         if limit <= 0 or await self.redis.hlen(key) > limit:
             return None
-        fields: list[str] = []
+        refs: list[TaskRef] = []
         cursor: bytes | int = 0
         while True:
             cursor, chunk = await self._task_fields(keys=[key], args=[cursor, _SCAN_COUNT])
-            fields.extend(field.decode() for field in chunk)
+            refs.extend(Keys.task_ref(field.decode()) for field in chunk)
             if int(cursor) == 0:
-                return TaskIndex(fields)
+                return TaskIndex(refs)
 
     async def applied_offset(self, partition: int) -> int | None:
         """The last input offset whose effects are in Redis."""
@@ -152,28 +152,28 @@ class StateStore:
                 offset_raw=offset_raw.decode() if isinstance(offset_raw, bytes) else offset_raw,
                 tasks=dict(zip(task_refs, blobs, strict=True)),
             )
-        configs: dict[str, ProjectConfig] = {}
-        if project_ids:
-            for project_id, raw in zip(project_ids, replies[-1], strict=True):
-                if raw is not None:
-                    configs[project_id] = self._config(raw)
+        configs = self._configs_of(project_ids, replies[-1]) if project_ids else {}
         return loaded, configs
 
     async def project_configs(self, project_ids: list[str]) -> dict[str, ProjectConfig]:
         """The configurations of those projects that have one."""
         if not project_ids:
             return {}
-        raws = await self.redis.hmget(self.keys.project_configs(), project_ids)
-        # The client is made with decode_responses=False: values are bytes.
-        return {p: self._config(raw) for p, raw in zip(project_ids, raws, strict=True)
-                if isinstance(raw, bytes)}
+        return self._configs_of(
+            project_ids, await self.redis.hmget(self.keys.project_configs(), project_ids))
 
-    def _config(self, raw: bytes) -> ProjectConfig:
-        """A stored configuration, parsed once per distinct value."""
-        config = self._configs.get(raw)
-        if config is None:
-            config = self._configs[raw] = _stored_config(raw)
-        return config
+    def _configs_of(self, project_ids: Sequence[str], raws: list[Any]) -> dict[str, ProjectConfig]:
+        """An HMGET of the configurations, parsed (once per distinct value): the projects
+        that have one. The client is made with decode_responses=False: values are bytes."""
+        parsed = self._configs
+        configs: dict[str, ProjectConfig] = {}
+        for project_id, raw in zip(project_ids, raws, strict=True):
+            if isinstance(raw, bytes):
+                config = parsed.get(raw)
+                if config is None:
+                    config = parsed[raw] = _stored_config(raw)
+                configs[project_id] = config
+        return configs
 
     def apply(self, writes: list[BatchWrite], project_ids: Sequence[str] = ()
               ) -> Awaitable[Applied]:
@@ -192,11 +192,7 @@ class StateStore:
     async def _run_writes(self, commands: list[tuple[Any, ...]], count: int,
                           project_ids: Sequence[str]) -> Applied:
         replies = await self._pipeline(commands)
-        configs: dict[str, ProjectConfig] = {}
-        if project_ids:
-            for project_id, raw in zip(project_ids, replies[count], strict=True):
-                if raw is not None:
-                    configs[project_id] = self._config(raw)
+        configs = self._configs_of(project_ids, replies[count]) if project_ids else {}
         return Applied([ApplyStatus(int(status)) for status in replies[:count]], configs)
 
     def _write_commands(self, writes: list[BatchWrite]) -> list[tuple[Any, ...]]:
