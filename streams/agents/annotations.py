@@ -54,7 +54,6 @@ from streams.kafka import start_with_backoff
 from streams.models.project import ProjectConfig
 from streams.publications import Publications
 from streams.settings import Settings
-from streams.state.keys import Keys
 from streams.state.store import (
     Applied,
     ApplyStatus,
@@ -295,7 +294,7 @@ class AnnotationsAgent:
             if index is not None:
                 # The cached ones are in Redis already; the others are once this is written.
                 records = outcome.records
-                index.add(Keys.task_field(*ref) for ref in wanted[p] if ref in records)
+                index.add(ref for ref in wanted[p] if ref in records)
                 if len(index) > self.settings.task_index_size:
                     del self._indexes[p]
                     self._too_big_to_index(p)
@@ -342,7 +341,7 @@ class AnnotationsAgent:
             index = self._indexes.get(partition)
             if not offset_raw or index is None:
                 return None
-            if index.holds_any(Keys.task_field(*ref) for ref in refs):
+            if index.holds_any(refs):
                 return None
             loaded[partition] = LoadedBatch(offset_raw, dict.fromkeys(refs))
         return loaded, {p: c for p in projects if (c := configs[p]) is not None}

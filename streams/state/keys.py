@@ -38,6 +38,16 @@ class Keys:
         project = project_id.replace("%", "%25").replace(":", "%3A")
         return f"{project}:{task_id}"
 
+    @staticmethod
+    def task_ref(field: str) -> tuple[str, str]:
+        """``(project id, task id)`` of a field made by :meth:`task_field`.
+
+        The escaped project id holds no ':', so the first one ends it; every '%' in it
+        starts an escape ("%25" or "%3A"), so undoing "%3A" before "%25" is exact.
+        """
+        project, _, task_id = field.partition(":")
+        return project.replace("%3A", ":").replace("%25", "%"), task_id
+
     def offset(self, partition: int) -> str:
         """String: the last input offset whose effects are applied. Written with the state."""
         return f"{self._tagged(partition)}:offset"

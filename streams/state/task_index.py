@@ -8,9 +8,11 @@ takes the partition (every field, scanned) and adds what it writes; nothing else
 partition's records while its owner holds the fencing token.
 
 A false "may hold" costs a read and nothing else; a false "does not hold" would score a
-task as new over the annotations Redis has. Hence: fields are kept as 64-bit hashes (a
-collision only ever answers "may hold"), and the index is rebuilt whenever the owner
-resumes a partition from Redis' state (:meth:`AnnotationsAgent._recover`).
+task as new over the annotations Redis has. Hence: tasks are kept as the 64-bit hashes of
+their refs (a collision only ever answers "may hold"; a ref's hash comes from its ids'
+cached string hashes, so the hot path builds no field name for it), and the index is
+rebuilt whenever the owner resumes a partition from Redis' state
+(:meth:`AnnotationsAgent._recover`).
 """
 
 from __future__ import annotations
@@ -19,42 +21,44 @@ from collections.abc import Iterable
 
 import numpy as np
 
-# Fields added since the last merge into the sorted array. A set costs about 60 bytes a
-# field, the array 8; merging costs a copy of the array (a few ms for a million tasks).
+TaskRef = tuple[str, str]
+
+# Tasks added since the last merge into the sorted array. A set costs about 60 bytes a
+# task, the array 8; merging costs a copy of the array (a few ms for a million tasks).
 _MERGE_AT = 8192
 
 
 class TaskIndex:
-    """The task fields (``Keys.task_field``) one partition's hash holds in Redis."""
+    """The tasks ``(project id, task id)`` whose records one partition holds in Redis."""
 
     __slots__ = ("_added", "_sorted")
 
-    def __init__(self, fields: Iterable[str]) -> None:
+    def __init__(self, refs: Iterable[TaskRef]) -> None:
         # Sorted, for a binary search: a partition of a million tasks is 8 MB, not the
         # 60 MB or more that a set of them would take.
-        self._sorted = np.unique(np.fromiter((hash(f) for f in fields), dtype=np.int64))
+        self._sorted = np.unique(np.fromiter((hash(r) for r in refs), dtype=np.int64))
         self._added: set[int] = set()
 
     def __len__(self) -> int:
-        """Fields held, a field written again since the last merge counting twice: an
+        """Tasks held, a task written again since the last merge counting twice: an
         upper bound, for the size limit."""
         return len(self._sorted) + len(self._added)
 
-    def add(self, fields: Iterable[str]) -> None:
-        """Fields the owner is writing (some of them may be held already)."""
+    def add(self, refs: Iterable[TaskRef]) -> None:
+        """Tasks the owner is writing (some of them may be held already)."""
         added = self._added
-        added.update(hash(field) for field in fields)
+        added.update(hash(ref) for ref in refs)
         if len(added) >= _MERGE_AT:
             self._merge()
 
-    def may_hold(self, field: str) -> bool:
-        """False only if Redis does not hold the field."""
-        return self.holds_any([field])
+    def may_hold(self, ref: TaskRef) -> bool:
+        """False only if Redis does not hold the task."""
+        return self.holds_any([ref])
 
-    def holds_any(self, fields: Iterable[str]) -> bool:
-        """False only if Redis holds none of the fields: one search for all of them (a
-        search per field cost about 2 us, as much as a fetch's whole read saved)."""
-        hashes = [hash(field) for field in fields]
+    def holds_any(self, refs: Iterable[TaskRef]) -> bool:
+        """False only if Redis holds none of the tasks: one search for all of them (a
+        search per task cost about 2 us, as much as a fetch's whole read saved)."""
+        hashes = [hash(ref) for ref in refs]
         if not hashes:
             return False
         if not self._added.isdisjoint(hashes):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import fnmatch
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from streams.state.keys import Keys
 
@@ -77,6 +79,14 @@ def test_distinct_tasks_never_share_a_field(
     first: tuple[str, str], second: tuple[str, str]
 ) -> None:
     assert KEYS.task_field(*first) != KEYS.task_field(*second)
+
+
+@given(project_id=st.text(), task_id=st.text())
+@example(project_id="%3A", task_id="t")  # an escape's text in an id
+@example(project_id="a:b%", task_id="c:d")
+@example(project_id="%25", task_id="")
+def test_a_field_gives_its_task_back(project_id: str, task_id: str) -> None:
+    assert KEYS.task_ref(KEYS.task_field(project_id, task_id)) == (project_id, task_id)
 
 
 def test_partition_pattern_matches_every_partition() -> None:

@@ -1,93 +1,93 @@
-"""TaskIndex: which task fields a partition holds in Redis, as its owner knows."""
+"""TaskIndex: which tasks a partition holds in Redis, as its owner knows."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.state.keys import Keys
 from streams.state.task_index import _MERGE_AT, TaskIndex
 
-fields = st.text(min_size=1, max_size=12)
+ids = st.text(max_size=8)
+refs = st.tuples(ids, ids)
 
 
 def test_an_empty_partition_holds_nothing() -> None:
     index = TaskIndex([])
     assert len(index) == 0
-    assert not index.may_hold(Keys.task_field("p1", "t1"))
+    assert not index.may_hold(("p1", "t1"))
 
 
-def test_scanned_and_added_fields_are_held() -> None:
-    index = TaskIndex([Keys.task_field("p1", "t1"), Keys.task_field("p1", "t2")])
-    index.add([Keys.task_field("p2", "t1")])
-    assert index.may_hold(Keys.task_field("p1", "t1"))
-    assert index.may_hold(Keys.task_field("p1", "t2"))
-    assert index.may_hold(Keys.task_field("p2", "t1"))
-    assert not index.may_hold(Keys.task_field("p2", "t2"))
-    assert not index.may_hold(Keys.task_field("p1", "t3"))
+def test_scanned_and_added_tasks_are_held() -> None:
+    index = TaskIndex([("p1", "t1"), ("p1", "t2")])
+    index.add([("p2", "t1")])
+    assert index.may_hold(("p1", "t1"))
+    assert index.may_hold(("p1", "t2"))
+    assert index.may_hold(("p2", "t1"))
+    assert not index.may_hold(("p2", "t2"))
+    assert not index.may_hold(("p1", "t3"))
     assert len(index) == 3
 
 
-def test_a_field_scanned_twice_counts_once() -> None:
+def test_a_task_scanned_twice_counts_once() -> None:
     # HSCAN may return a field more than once (a hash rehashed during the scan).
-    index = TaskIndex(["p:a", "p:a", "p:b"])
+    index = TaskIndex([("p", "a"), ("p", "a"), ("p", "b")])
     assert len(index) == 2
-    assert index.may_hold("p:a")
+    assert index.may_hold(("p", "a"))
 
 
 def test_the_ends_of_the_sorted_hashes_are_searched() -> None:
-    known = [f"p:{i}" for i in range(100)]
+    known = [("p", str(i)) for i in range(100)]
     index = TaskIndex(known)
     by_hash = sorted(known, key=hash)
     assert index.may_hold(by_hash[0])
     assert index.may_hold(by_hash[-1])
 
 
-def test_len_is_an_upper_bound_until_the_added_fields_are_merged() -> None:
-    """A field written again counts twice until the next merge: the size limit errs on
+def test_len_is_an_upper_bound_until_the_added_tasks_are_merged() -> None:
+    """A task written again counts twice until the next merge: the size limit errs on
     the side of dropping the index."""
-    index = TaskIndex(["p:a"])
-    index.add(["p:a", "p:b", "p:b"])
+    index = TaskIndex([("p", "a")])
+    index.add([("p", "a"), ("p", "b"), ("p", "b")])
     assert len(index) == 3
-    index.add(f"p:c{i}" for i in range(_MERGE_AT))  # the merge
+    index.add(("p", f"c{i}") for i in range(_MERGE_AT))  # the merge
     assert len(index) == 2 + _MERGE_AT
 
 
-def test_added_fields_merged_into_the_sorted_ones_stay_held() -> None:
-    """Past a few thousand added fields they move into the sorted array: still held,
+def test_added_tasks_merged_into_the_sorted_ones_stay_held() -> None:
+    """Past a few thousand added tasks they move into the sorted array: still held,
     counted once, and the array still sorted for the search."""
-    scanned = [f"p:s{i}" for i in range(5000)]
+    scanned = [("p", f"s{i}") for i in range(5000)]
     index = TaskIndex(scanned)
-    added = [f"p:a{i}" for i in range(20_000)]
+    added = [("p", f"a{i}") for i in range(20_000)]
     for first in range(0, len(added), 700):
         index.add(added[first:first + 700] + scanned[:10])
     assert 25_000 <= len(index) <= 25_010  # the scanned ones added since the last merge
-    assert all(index.may_hold(field) for field in scanned + added)
-    assert not index.may_hold("p:a20000")
-    assert not index.may_hold("p:s5000")
+    assert all(index.may_hold(ref) for ref in scanned + added)
+    assert not index.may_hold(("p", "a20000"))
+    assert not index.may_hold(("p", "s5000"))
 
 
-@given(scanned=st.sets(fields), added=st.sets(fields), asked=st.lists(fields))
-def test_never_says_a_held_field_is_absent(
-    scanned: set[str], added: set[str], asked: list[str]
+@given(scanned=st.sets(refs), added=st.sets(refs), asked=st.lists(refs))
+def test_never_says_a_held_task_is_absent(
+    scanned: set[tuple[str, str]], added: set[tuple[str, str]], asked: list[tuple[str, str]]
 ) -> None:
-    """The one answer that must be right: a field Redis holds is never "not held". A
-    field it does not hold is "not held" too, unless two fields share a 64-bit hash."""
+    """The one answer that must be right: a task Redis holds is never "not held". A
+    task it does not hold is "not held" too, unless two refs share a 64-bit hash."""
     index = TaskIndex(scanned)
     index.add(added)
     held = scanned | added
-    for field in [*held, *asked]:
-        if field in held:
-            assert index.may_hold(field)
-        elif all(hash(field) != hash(other) for other in held):
-            assert not index.may_hold(field)
+    for ref in [*held, *asked]:
+        if ref in held:
+            assert index.may_hold(ref)
+        elif all(hash(ref) != hash(other) for other in held):
+            assert not index.may_hold(ref)
 
 
 def test_holds_any_is_false_only_when_none_is_held() -> None:
-    index = TaskIndex(["p:a"])
-    index.add(["p:b"])
+    index = TaskIndex([("p", "a")])
+    index.add([("p", "b")])
     assert not index.holds_any([])
-    assert not index.holds_any(["p:c", "p:d"])
-    assert index.holds_any(["p:c", "p:a"])  # scanned
-    assert index.holds_any(["p:b", "p:c"])  # added
-    assert not TaskIndex([]).holds_any(["p:a"])
+    assert not index.holds_any([("p", "c"), ("p", "d")])
+    assert index.holds_any([("p", "c"), ("p", "a")])  # scanned
+    assert index.holds_any([("p", "b"), ("p", "c")])  # added
+    assert not TaskIndex([]).holds_any([("p", "a")])
