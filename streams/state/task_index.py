@@ -13,11 +13,18 @@ their refs (a collision only ever answers "may hold"; a ref's hash comes from it
 cached string hashes, so the hot path builds no field name for it), and the index is
 rebuilt whenever the owner resumes a partition from Redis' state
 (:meth:`AnnotationsAgent._recover`).
+
+The scan runs in the background (:class:`IndexBuild`): a partition taken over resumes at
+once, its fetches reading from Redis as they did before there was an index, and the
+index takes over once the scan is done (about 260,000 tasks a second here; a partition of
+two million tasks used to wait 8 s).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import time
+from collections.abc import Awaitable, Iterable
 
 import numpy as np
 
@@ -79,3 +86,51 @@ class TaskIndex:
         added = np.sort(added[~self._in_sorted(added)])
         self._sorted = np.insert(self._sorted, np.searchsorted(self._sorted, added), added)
         self._added.clear()
+
+
+class IndexBuild:
+    """A partition's index while its scan runs in the background.
+
+    The scan returns every task held for the whole of it (Redis' SCAN guarantee), and may
+    miss one written meanwhile: the owner adds what it writes from the moment the build
+    starts (:meth:`add`), and those are added to the scanned index when it is taken
+    (:meth:`take`). Only the owner writes the partition's tasks, so nothing else is
+    missed.
+    """
+
+    __slots__ = ("_added", "_scan", "began")
+
+    def __init__(self, scan: Awaitable[TaskIndex | None]) -> None:
+        self.began = time.monotonic()
+        self._added: list[TaskRef] = []
+        self._scan: asyncio.Future[TaskIndex | None] = asyncio.ensure_future(scan)
+
+    def add(self, refs: Iterable[TaskRef]) -> None:
+        """Tasks the owner is writing while the scan runs."""
+        self._added.extend(refs)
+
+    @property
+    def added(self) -> list[TaskRef]:
+        """The tasks added so far (not yet taken)."""
+        return list(self._added)
+
+    def done(self) -> bool:
+        return self._scan.done()
+
+    def take(self) -> TaskIndex | None:
+        """The finished index, with the tasks written meanwhile; None if the partition
+        holds more tasks than the limit. Raises what the scan raised (Redis down: the
+        owner starts another build)."""
+        index = self._scan.result()
+        if index is not None:
+            index.add(self._added)
+        self._added = []
+        return index
+
+    def cancel(self) -> None:
+        """Stop the scan (the partition was given up or is resumed afresh)."""
+        if self._scan.done():
+            if not self._scan.cancelled():
+                self._scan.exception()  # a failure no one will take is not an error to log
+        else:
+            self._scan.cancel()

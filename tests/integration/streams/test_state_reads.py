@@ -4,6 +4,7 @@ started, a configuration changed meanwhile)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from typing import Any
@@ -127,3 +128,60 @@ async def test_a_configuration_changed_between_two_parts_applies_to_the_second(
                  if e.get("schema") == "quorum.task-completed/v1"}
     # Tasks t0-t39 got both annotations under 3 per task: not complete; t40-t79 under 2.
     assert completed == {f"t{t}" for t in range(40, 80)}
+
+
+# Fields of a project no event names, so that scanning a partition's tasks takes seconds.
+_FILL = """
+for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do
+  redis.call('HSET', KEYS[1], 'filler:' .. i, '{}')
+end
+"""
+_EMPTY = """
+for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do
+  redis.call('HDEL', KEYS[1], 'filler:' .. i)
+end
+"""
+_FILLER_TASKS = 400_000  # per partition: about 3 s of scanning for the four, here
+
+
+async def _filler(deployment: Deployment, script: str) -> None:
+    for partition in range(deployment.settings.partitions):
+        key = deployment.keys.tasks(partition)
+        for start in range(0, _FILLER_TASKS, 50_000):
+            await deployment.redis.eval(script, 1, key, start, start + 49_999)
+
+
+async def test_a_partition_is_served_while_its_tasks_are_scanned(
+    deployment: Deployment, start_worker: Callable[..., Any]
+) -> None:
+    """A worker taking over partitions of many tasks serves them at once, reading from
+    Redis, while it scans them in the background; the index it ends with also knows the
+    tasks it wrote during the scan. Had it missed them, the second part's tasks, gone from
+    a cache of 10, would be taken as new, unlike a clean run."""
+    await _filler(deployment, _FILL)
+    events = labeling_operation(40, seed=7)
+    firsts = [e for e in events if e["annotation_id"].endswith("-0")]
+    seconds = [e for e in events if e["annotation_id"].endswith("-1")]
+    # One event a fetch: a task the index misses is then never read along with one it
+    # holds (the scan itself finds most of the tasks written meanwhile).
+    settings = deployment.settings.model_copy(
+        update={"batch_max_records": 1, "task_cache_size": 10})
+
+    worker = start_worker(settings)
+    await worker.wait_owning(settings.partitions)
+    await deployment.configure(CONFIG)
+    await _stream(deployment, firsts)
+    indexed = re.compile(r"partition \d+: \d+ tasks indexed in")
+    assert not indexed.search(worker.log()), "the scan ended before the first part was applied"
+
+    deadline = asyncio.get_running_loop().time() + 120
+    while len(indexed.findall(worker.log())) < settings.partitions:
+        assert asyncio.get_running_loop().time() < deadline, worker.log()[-3000:]
+        await asyncio.sleep(0.2)
+    await _stream(deployment, seconds)
+    worker.stop()
+
+    await _filler(deployment, _EMPTY)
+    await _assert_like_clean_run(deployment)
+    read, _ = _fetches(worker)
+    assert read > settings.partitions, "fetches during the scan read from Redis"

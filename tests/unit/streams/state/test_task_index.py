@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.state.task_index import _MERGE_AT, TaskIndex
+from streams.state.task_index import _MERGE_AT, IndexBuild, TaskIndex
 
 ids = st.text(max_size=8)
 refs = st.tuples(ids, ids)
@@ -91,3 +94,57 @@ def test_holds_any_is_false_only_when_none_is_held() -> None:
     assert index.holds_any([("p", "c"), ("p", "a")])  # scanned
     assert index.holds_any([("p", "b"), ("p", "c")])  # added
     assert not TaskIndex([]).holds_any([("p", "a")])
+
+
+async def test_a_build_holds_the_scanned_tasks_and_those_written_during_the_scan() -> None:
+    scan: asyncio.Future[TaskIndex | None] = asyncio.get_running_loop().create_future()
+    build = IndexBuild(scan)
+    build.add([("p1", "new")])  # written while the scan runs: the scan may miss it
+    await asyncio.sleep(0)
+    assert not build.done()
+    scan.set_result(TaskIndex([("p1", "old")]))
+    await asyncio.sleep(0)
+    assert build.done()
+    index = build.take()
+    assert index is not None
+    assert index.may_hold(("p1", "old"))
+    assert index.may_hold(("p1", "new"))
+    assert not index.may_hold(("p1", "other"))
+
+
+async def test_a_build_of_a_partition_too_big_to_index_gives_none() -> None:
+    scan: asyncio.Future[TaskIndex | None] = asyncio.get_running_loop().create_future()
+    build = IndexBuild(scan)
+    build.add([("p1", "new")])
+    scan.set_result(None)
+    await asyncio.sleep(0)
+    assert build.take() is None
+
+
+async def test_a_failed_scan_is_raised_when_taken() -> None:
+    async def failing() -> TaskIndex | None:
+        raise ConnectionError("Redis went away")
+
+    build = IndexBuild(failing())
+    build.add([("p1", "new")])
+    await asyncio.sleep(0)
+    assert build.done()
+    with pytest.raises(ConnectionError, match="Redis went away"):
+        build.take()
+    # The next scan may miss a write still in flight: the owner carries these over.
+    assert build.added == [("p1", "new")]
+
+
+async def test_a_cancelled_build_stops_its_scan() -> None:
+    started = asyncio.Event()
+
+    async def endless() -> TaskIndex | None:
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    build = IndexBuild(endless())
+    await started.wait()
+    build.cancel()
+    await asyncio.sleep(0)
+    assert build.done()
