@@ -91,14 +91,21 @@ async def _send_raw(settings: Settings, key: str, value: bytes | None) -> None:
         await producer.stop()
 
 
-async def test_a_threshold_change_keeps_the_rest_and_a_reset_does_not(
-    listed: Deployment, start_worker: Callable[..., WorkerProcess],
-) -> None:
-    deployment = listed
+async def _with_configured_worker(
+    deployment: Deployment, start_worker: Callable[..., WorkerProcess],
+) -> tuple[Deployment, Settings]:
+    """A worker owning every partition, and the project configured as CONFIGURED."""
     settings = deployment.settings
     worker = start_worker(settings)
     await worker.wait_owning(settings.partitions)
     await deployment.configure(CONFIGURED)
+    return deployment, settings
+
+
+async def test_a_threshold_change_keeps_the_rest_and_a_reset_does_not(
+    listed: Deployment, start_worker: Callable[..., WorkerProcess],
+) -> None:
+    deployment, settings = await _with_configured_worker(listed, start_worker)
 
     changed = await asyncio.to_thread(_project_set, settings, "--threshold", "0.8")
     assert "changed:\n  agreement_threshold: 0.7 -> 0.8\n" in changed.output
@@ -155,11 +162,7 @@ async def test_the_topic_is_read_as_the_projects_agent_applies_it(listed: Deploy
 async def test_project_remove_sends_the_tombstone_the_worker_applies(
     listed: Deployment, start_worker: Callable[..., WorkerProcess],
 ) -> None:
-    deployment = listed
-    settings = deployment.settings
-    worker = start_worker(settings)
-    await worker.wait_owning(settings.partitions)
-    await deployment.configure(CONFIGURED)
+    deployment, settings = await _with_configured_worker(listed, start_worker)
 
     asked = await asyncio.to_thread(_cli, settings, "project", "remove", PROJECT)
     assert asked.exit_code == 1
