@@ -16,8 +16,8 @@ rebuilt whenever the owner resumes a partition from Redis' state
 
 The scan runs in the background (:class:`IndexBuild`): a partition taken over resumes at
 once, its fetches reading from Redis as they did before there was an index, and the
-index takes over once the scan is done (about 260,000 tasks a second here; a partition of
-two million tasks used to wait 8 s).
+index takes over once the scan is done (four partitions of 400,000 tasks each took 3.6 s
+here, side by side; a partition of two million tasks used to wait 8 s).
 """
 
 from __future__ import annotations
