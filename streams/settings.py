@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     # (up to 1 MiB): fewer, fuller cycles while events trickle in, for at most this much
     # latency. 0: it answers as soon as there is one event (bench/README.md, session 7).
     fetch_hold_ms: int = Field(default=5, ge=0, le=500)
+    # Once nothing has come for a fetch timeout, fetches stop holding and wait at the
+    # broker up to this long for a first event instead, answered as soon as it is there:
+    # an idle worker then asks a few times a second, not every few ms (streams/fetch_hold.py).
+    # 0 keeps the hold while idle.
+    fetch_idle_wait_ms: int = Field(default=500, ge=0, le=5000)
     consumer_group: str = "quorum-annotations"
     # Task records the annotations agent keeps decoded between batches (all partitions),
     # least recently used out first: a few KB each. 0 reads every task from Redis.

@@ -49,6 +49,7 @@ from streams.batch import (
     encode_outputs,
     parse_batch,
 )
+from streams.fetch_hold import FetchHold, flowing_options
 from streams.garbage import FullCollections, tune_garbage_collector
 from streams.kafka import start_with_backoff
 from streams.models.project import ProjectConfig
@@ -81,11 +82,6 @@ INFRA_ERRORS: tuple[type[BaseException], ...] = (
 # position that counts, so committing once a second is plenty.
 _COMMIT_INTERVAL_S = 1.0
 
-
-# A held fetch returns once this much is there (or after ``fetch_hold_ms``); without
-# holding, an empty fetch waits this long at the broker for a first event.
-_FETCH_FILL_BYTES = 1024 * 1024
-_FETCH_IDLE_WAIT_MS = 500
 
 # Output topics partitioned by message key rather than by the causing input partition.
 _KEYED_TOPICS = frozenset({topics.WORKFLOW})
@@ -153,6 +149,7 @@ class AnnotationsAgent:
         self._configs: dict[str, ProjectConfig | None] = {}
         self._last_commit = 0.0
         self._committing: asyncio.Future[None] | None = None  # a commit in the background
+        self._hold: FetchHold | None = None  # the fetch hold, off while idle; once started
 
     @property
     def owned_partitions(self) -> list[int]:
@@ -167,6 +164,7 @@ class AnnotationsAgent:
         consumer.subscribe([self.topic], listener=_Rebalance(self))
         if not await start_with_backoff(consumer, stopping, s, self._retrying):
             return
+        self._hold = FetchHold(consumer, s.fetch_hold_ms, s.fetch_idle_wait_ms)
         tune_garbage_collector()
         collections = self.collections
         try:
@@ -191,8 +189,9 @@ class AnnotationsAgent:
             self.consumer = None
             stats = self.stats
             log.info("annotations agent stopped: %d events applied in %d batches; the state of "
-                     "%d fetches read from Redis, of %d known already", stats.applied,
-                     stats.batches, stats.reads, stats.reads_skipped)
+                     "%d fetches read from Redis, of %d known already; idle %d times",
+                     stats.applied, stats.batches, stats.reads, stats.reads_skipped,
+                     self._hold.switches if self._hold is not None else 0)
 
     async def _fetch_and_dispatch(self, consumer: AIOKafkaConsumer) -> None:
         """Fetch what is there, over all partitions, and take it through the core.
@@ -208,6 +207,14 @@ class AnnotationsAgent:
             timeout_ms=0 if self._write is not None else self.settings.batch_fetch_timeout_ms,
             max_records=self.settings.batch_max_records,
         )
+        hold = self._hold
+        if hold is not None:
+            # Before the next await: the fetcher builds its next request once this fetch's
+            # records are taken, and it should be held again if these carried events.
+            if fetched:
+                hold.events_came()
+            elif self._write is None:
+                hold.nothing_came()
         async with self._cycle:
             if fetched:
                 await self._process(fetched)
@@ -692,9 +699,8 @@ def consumer_options(settings: Settings) -> dict[str, Any]:
         "max_partition_fetch_bytes": 1024 * 1024,
         "fetch_max_bytes": 32 * 1024 * 1024,
         # A cycle costs about 2 ms of CPU whatever it carries: while events trickle in,
-        # the broker holds the fetch a few ms to fill it.
-        "fetch_min_bytes": _FETCH_FILL_BYTES if settings.fetch_hold_ms else 1,
-        "fetch_max_wait_ms": settings.fetch_hold_ms or _FETCH_IDLE_WAIT_MS,
+        # the broker holds the fetch a few ms to fill it (not while idle: FetchHold).
+        **flowing_options(settings.fetch_hold_ms, settings.fetch_idle_wait_ms),
     }
 
 

@@ -1,0 +1,76 @@
+"""The annotations consumer's fetch hold: on while events flow, off while nothing comes.
+
+While events flow, the broker holds each fetch up to ``fetch_hold_ms`` to fill it: fewer,
+fuller cycles. While nothing comes, the same hold had the consumer ask the broker again
+every few ms, about 200 fetches a second: 0.09 cores of an idle worker and as much of
+the broker (bench/README.md, session 17), and a labeling operation's worker is idle most
+of the time. So after a fetch timeout with nothing, a fetch waits at the broker for the
+first event instead (answered as soon as one is there, or after ``fetch_idle_wait_ms``),
+and the hold is back with the first fetch that carries events.
+
+aiokafka reads the two figures from its fetcher each time it builds a fetch request, but
+offers no way to change them: this sets the fetcher's attributes. If an aiokafka release
+renames them, the hold stays on as configured and the worker says so once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# The fetch of a held cycle returns once this much is there (or after the hold).
+FILL_BYTES = 1024 * 1024
+
+_MIN_BYTES = "_fetch_min_bytes"
+_MAX_WAIT_MS = "_fetch_max_wait_ms"
+
+
+def flowing_options(hold_ms: int, idle_wait_ms: int) -> dict[str, int]:
+    """The consumer's fetch options to start with: the hold, or none (``hold_ms`` 0)."""
+    if hold_ms:
+        return {"fetch_min_bytes": FILL_BYTES, "fetch_max_wait_ms": hold_ms}
+    return {"fetch_min_bytes": 1, "fetch_max_wait_ms": idle_wait_ms or 500}
+
+
+class FetchHold:
+    """Switches a started consumer's fetches between the hold and waiting for a first
+    event. Cheap to call every cycle: it touches the fetcher only when the mode changes."""
+
+    def __init__(self, consumer: Any, hold_ms: int, idle_wait_ms: int) -> None:
+        self.idle = False
+        self.switches = 0  # into idle, for the logs
+        self._fetcher: Any = None
+        if not hold_ms or not idle_wait_ms:
+            return  # nothing to switch: never held, or held while idle too
+        fetcher = getattr(consumer, "_fetcher", None)
+        if fetcher is None or not all(hasattr(fetcher, a) for a in (_MIN_BYTES, _MAX_WAIT_MS)):
+            log.warning("this aiokafka's fetcher has no %s/%s: fetches stay held while idle "
+                        "(about 0.1 cores of the worker and the broker)", _MIN_BYTES, _MAX_WAIT_MS)
+            return
+        self._fetcher = fetcher
+        self._hold_ms = hold_ms
+        self._idle_wait_ms = idle_wait_ms
+
+    @property
+    def active(self) -> bool:
+        """Whether it switches at all (a hold to switch off, and a fetcher to do it on)."""
+        return self._fetcher is not None
+
+    def nothing_came(self) -> None:
+        """A whole fetch timeout passed without an event: wait for the first one."""
+        if self._fetcher is None or self.idle:
+            return
+        setattr(self._fetcher, _MIN_BYTES, 1)
+        setattr(self._fetcher, _MAX_WAIT_MS, self._idle_wait_ms)
+        self.idle = True
+        self.switches += 1
+
+    def events_came(self) -> None:
+        """A fetch carried events: hold the next ones again to fill them."""
+        if self._fetcher is None or not self.idle:
+            return
+        setattr(self._fetcher, _MIN_BYTES, FILL_BYTES)
+        setattr(self._fetcher, _MAX_WAIT_MS, self._hold_ms)
+        self.idle = False
