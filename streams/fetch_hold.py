@@ -2,11 +2,11 @@
 
 While events flow, the broker holds each fetch up to ``fetch_hold_ms`` to fill it: fewer,
 fuller cycles. While nothing comes, the same hold had the consumer ask the broker again
-every few ms, about 200 fetches a second: 0.09 cores of an idle worker and as much of
-the broker (bench/README.md, session 17), and a labeling operation's worker is idle most
-of the time. So after a fetch timeout with nothing, a fetch waits at the broker for the
-first event instead (answered as soon as one is there, or after ``fetch_idle_wait_ms``),
-and the hold is back with the first fetch that carries events.
+every few ms, about 200 fetches a second: 0.1 cores of an idle worker and as much of
+the broker (``bench.idle``; bench/README.md, session 17), and a labeling operation's
+worker is idle most of the time. So after a fetch timeout with nothing, a fetch waits at
+the broker for the first event instead (answered as soon as one is there, or after
+``fetch_idle_wait_ms``), and the hold is back with the first fetch that carries events.
 
 aiokafka reads the two figures from its fetcher each time it builds a fetch request, but
 offers no way to change them: this sets the fetcher's attributes. If an aiokafka release
