@@ -18,12 +18,11 @@ import argparse
 import asyncio
 import os
 import statistics
-import time
 import uuid
 from typing import Any
 
 from bench.latency import RESULTS
-from bench.pipeline import _kafka_pid, _proc_cpu
+from bench.pipeline import CpuMeter
 from streams.kafka import delete_topics, ensure_topics
 from streams.operations import delete_state
 from streams.settings import Settings
@@ -42,24 +41,21 @@ async def measure(idle_wait_ms: int | None, seconds: float) -> dict[str, Any]:
     settings = Settings().model_copy(update=update)
     await ensure_topics(settings)
     worker = WorkerProcess(settings, RESULTS / f"{name}-worker.log")
-    kafka = _kafka_pid()
+    cpu = CpuMeter(settings.redis_url, worker.process.pid)
     try:
         await worker.wait_owning(settings.partitions)
         await asyncio.sleep(_SETTLE_S)
-        marks = [(time.perf_counter(), _proc_cpu(worker.process.pid),
-                  _proc_cpu(kafka) if kafka else None)]
+        await cpu.mark()
         await asyncio.sleep(seconds)
-        marks.append((time.perf_counter(), _proc_cpu(worker.process.pid),
-                       _proc_cpu(kafka) if kafka else None))
+        await cpu.mark()
     finally:
         worker.stop()
         await delete_state(settings)
         await delete_topics(settings)
-    (t0, w0, k0), (t1, w1, k1) = marks
-    if w0 is None or w1 is None:
+    cores = cpu.cores(digits=4)
+    if cores["worker"] is None:
         raise RuntimeError(f"the worker's CPU could not be read; see {worker.log_path}")
-    return {"worker": (w1 - w0) / (t1 - t0),
-            "kafka": None if k0 is None or k1 is None else (k1 - k0) / (t1 - t0)}
+    return cores
 
 
 async def main(repeats: int, seconds: float) -> None:

@@ -212,12 +212,12 @@ class CpuMeter:
             "redis": redis_cpu,
         }))
 
-    def cores(self) -> dict[str, float | None]:
+    def cores(self, digits: int = 2) -> dict[str, float | None]:
         """Average cores used by each between the first and the last mark."""
         if len(self.marks) < 2:
             return {}
         (t0, a), (t1, b) = self.marks[0], self.marks[-1]
-        return {k: (round((b[k] - a[k]) / (t1 - t0), 2) if a[k] is not None
+        return {k: (round((b[k] - a[k]) / (t1 - t0), digits) if a[k] is not None
                     and b[k] is not None else None) for k in a}
 
 

@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 # The fetch of a held cycle returns once this much is there (or after the hold).
 FILL_BYTES = 1024 * 1024
 
+# Never held, and no idle wait set: an empty fetch still waits this long at the broker,
+# as aiokafka's default does, rather than coming back at once again and again.
+_UNHELD_WAIT_MS = 500
+
 _MIN_BYTES = "_fetch_min_bytes"
 _MAX_WAIT_MS = "_fetch_max_wait_ms"
 
@@ -31,7 +35,7 @@ def flowing_options(hold_ms: int, idle_wait_ms: int) -> dict[str, int]:
     """The consumer's fetch options to start with: the hold, or none (``hold_ms`` 0)."""
     if hold_ms:
         return {"fetch_min_bytes": FILL_BYTES, "fetch_max_wait_ms": hold_ms}
-    return {"fetch_min_bytes": 1, "fetch_max_wait_ms": idle_wait_ms or 500}
+    return {"fetch_min_bytes": 1, "fetch_max_wait_ms": idle_wait_ms or _UNHELD_WAIT_MS}
 
 
 class FetchHold:
@@ -62,8 +66,7 @@ class FetchHold:
         """A whole fetch timeout passed without an event: wait for the first one."""
         if self._fetcher is None or self.idle:
             return
-        setattr(self._fetcher, _MIN_BYTES, 1)
-        setattr(self._fetcher, _MAX_WAIT_MS, self._idle_wait_ms)
+        self._set(1, self._idle_wait_ms)
         self.idle = True
         self.switches += 1
 
@@ -71,6 +74,9 @@ class FetchHold:
         """A fetch carried events: hold the next ones again to fill them."""
         if self._fetcher is None or not self.idle:
             return
-        setattr(self._fetcher, _MIN_BYTES, FILL_BYTES)
-        setattr(self._fetcher, _MAX_WAIT_MS, self._hold_ms)
+        self._set(FILL_BYTES, self._hold_ms)
         self.idle = False
+
+    def _set(self, min_bytes: int, max_wait_ms: int) -> None:
+        setattr(self._fetcher, _MIN_BYTES, min_bytes)
+        setattr(self._fetcher, _MAX_WAIT_MS, max_wait_ms)

@@ -208,21 +208,21 @@ class AnnotationsAgent:
             max_records=self.settings.batch_max_records,
         )
         hold = self._hold
-        if hold is not None:
+        if fetched and hold is not None:
             # Before the next await: the fetcher builds its next request once this fetch's
-            # records are taken, and it should be held again if these carried events.
-            if fetched:
-                hold.events_came()
-            elif self._write is None:
-                hold.nothing_came()
+            # records are taken, and it should be held again.
+            hold.events_came()
         async with self._cycle:
             if fetched:
                 await self._process(fetched)
             else:
                 if self._write is None:
                     # Nothing came for a whole fetch timeout: the configurations the last
-                    # round trip read may be old by now, and the next fetch reads them.
+                    # round trip read may be old by now, and the next fetch reads them;
+                    # and the next fetches wait for a first event rather than hold.
                     self._configs = {}
+                    if hold is not None:
+                        hold.nothing_came()
                 await self._settle()
                 for partition in list(self._index_builds):
                     self._index(partition)  # a scan finished while nothing came
