@@ -8,6 +8,14 @@ worker is idle most of the time. So after a fetch timeout with nothing, a fetch 
 the broker for the first event instead (answered as soon as one is there, or after
 ``fetch_idle_wait_ms``), and the hold is back with the first fetch that carries events.
 
+A labeling operation's events come from people: a few to a few dozen a second, with gaps
+longer than the hold but shorter than a fetch timeout. Held, each such gap cost a held
+fetch every few ms; so while events come ``sparse_gap_ms`` or more apart (moving
+averages of the fetches' gaps and events), fetches wait for a first event too. At such
+a rate a cycle per event costs less than the empty fetches between them (bench/README.md,
+session 18), and an event is fetched as soon as it is there. Faster streams are held as
+before.
+
 aiokafka reads the two figures from its fetcher each time it builds a fetch request, but
 offers no way to change them: this sets the fetcher's attributes. If an aiokafka release
 renames them, the hold stays on as configured and the worker says so once.
@@ -27,6 +35,13 @@ FILL_BYTES = 1024 * 1024
 # as aiokafka's default does, rather than coming back at once again and again.
 _UNHELD_WAIT_MS = 500
 
+# Weight of the newest gap in the moving average: a few gaps decide, not one (events
+# from people come at random, and one long gap in a fast stream should not switch).
+_GAP_WEIGHT = 0.25
+# A gap counts as at most this many times ``sparse_gap_ms`` per event it brought: after
+# an hour of nothing, a burst is held again after a few fetches, not thirty.
+_GAP_CAP = 2.0
+
 _MIN_BYTES = "_fetch_min_bytes"
 _MAX_WAIT_MS = "_fetch_max_wait_ms"
 
@@ -42,10 +57,16 @@ class FetchHold:
     """Switches a started consumer's fetches between the hold and waiting for a first
     event. Cheap to call every cycle: it touches the fetcher only when the mode changes."""
 
-    def __init__(self, consumer: Any, hold_ms: int, idle_wait_ms: int) -> None:
+    def __init__(self, consumer: Any, hold_ms: int, idle_wait_ms: int,
+                 sparse_gap_ms: int = 0) -> None:
         self.idle = False
         self.switches = 0  # into idle, for the logs
+        self.sparse_switches = 0  # into waiting for a first event while events are sparse
         self._fetcher: Any = None
+        self._sparse_gap_s = sparse_gap_ms / 1000
+        self._last_events: float | None = None  # when a fetch last carried events
+        self._gap_s = 0.0  # the moving averages of the gaps between such fetches,
+        self._count = 1.0  # and of the events they carried
         if not hold_ms or not idle_wait_ms:
             return  # nothing to switch: never held, or held while idle too
         fetcher = getattr(consumer, "_fetcher", None)
@@ -70,12 +91,27 @@ class FetchHold:
         self.idle = True
         self.switches += 1
 
-    def events_came(self) -> None:
-        """A fetch carried events: hold the next ones again to fill them."""
-        if self._fetcher is None or not self.idle:
+    def events_came(self, now: float, count: int) -> None:
+        """A fetch carried ``count`` events (``now``: monotonic seconds): hold the next
+        ones again to fill them, unless events have come sparsely of late."""
+        if self._fetcher is None:
             return
-        self._set(FILL_BYTES, self._hold_ms)
-        self.idle = False
+        last, self._last_events = self._last_events, now
+        if last is not None and self._sparse_gap_s:
+            # Per event, not per fetch: a busy worker's fetches come a long cycle apart,
+            # and carry that cycle's events.
+            gap = min(now - last, _GAP_CAP * self._sparse_gap_s * count)
+            self._gap_s += _GAP_WEIGHT * (gap - self._gap_s)
+            self._count += _GAP_WEIGHT * (count - self._count)
+            if self._gap_s >= self._sparse_gap_s * self._count:
+                if not self.idle:
+                    self._set(1, self._idle_wait_ms)
+                    self.idle = True
+                    self.sparse_switches += 1
+                return
+        if self.idle:
+            self._set(FILL_BYTES, self._hold_ms)
+            self.idle = False
 
     def _set(self, min_bytes: int, max_wait_ms: int) -> None:
         setattr(self._fetcher, _MIN_BYTES, min_bytes)

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     # an idle worker then asks a few times a second, not every few ms (streams/fetch_hold.py).
     # 0 keeps the hold while idle.
     fetch_idle_wait_ms: int = Field(default=500, ge=0, le=5000)
+    # While events come this far apart or more (moving averages: a few dozen events a
+    # second or fewer, as people label), fetches wait for a first event too rather than
+    # hold: a cycle per event costs less than the held fetches between them.
+    # 0 holds whenever events come (streams/fetch_hold.py).
+    fetch_sparse_gap_ms: int = Field(default=20, ge=0, le=5000)
     consumer_group: str = "quorum-annotations"
     # Task records the annotations agent keeps decoded between batches (all partitions),
     # least recently used out first: a few KB each. 0 reads every task from Redis.

@@ -45,6 +45,7 @@ class WorkerProcess:
             "QUORUM_BATCH_MAX_RECORDS": str(settings.batch_max_records),
             "QUORUM_FETCH_HOLD_MS": str(settings.fetch_hold_ms),
             "QUORUM_FETCH_IDLE_WAIT_MS": str(settings.fetch_idle_wait_ms),
+            "QUORUM_FETCH_SPARSE_GAP_MS": str(settings.fetch_sparse_gap_ms),
             "QUORUM_TASK_INDEX_SIZE": str(settings.task_index_size),
             "QUORUM_TASK_CACHE_SIZE": str(settings.task_cache_size),
             "QUORUM_PARTITIONS": str(settings.partitions),

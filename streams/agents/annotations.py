@@ -164,7 +164,8 @@ class AnnotationsAgent:
         consumer.subscribe([self.topic], listener=_Rebalance(self))
         if not await start_with_backoff(consumer, stopping, s, self._retrying):
             return
-        self._hold = FetchHold(consumer, s.fetch_hold_ms, s.fetch_idle_wait_ms)
+        self._hold = FetchHold(consumer, s.fetch_hold_ms, s.fetch_idle_wait_ms,
+                               s.fetch_sparse_gap_ms)
         tune_garbage_collector()
         collections = self.collections
         try:
@@ -187,11 +188,12 @@ class AnnotationsAgent:
             self._index_builds.clear()
             await consumer.stop()
             self.consumer = None
-            stats = self.stats
+            stats, hold = self.stats, self._hold
             log.info("annotations agent stopped: %d events applied in %d batches; the state of "
-                     "%d fetches read from Redis, of %d known already; idle %d times",
-                     stats.applied, stats.batches, stats.reads, stats.reads_skipped,
-                     self._hold.switches if self._hold is not None else 0)
+                     "%d fetches read from Redis, of %d known already; idle %d times, "
+                     "sparse %d times", stats.applied, stats.batches, stats.reads,
+                     stats.reads_skipped, hold.switches if hold is not None else 0,
+                     hold.sparse_switches if hold is not None else 0)
 
     async def _fetch_and_dispatch(self, consumer: AIOKafkaConsumer) -> None:
         """Fetch what is there, over all partitions, and take it through the core.
@@ -211,7 +213,7 @@ class AnnotationsAgent:
         if fetched and hold is not None:
             # Before the next await: the fetcher builds its next request once this fetch's
             # records are taken, and it should be held again.
-            hold.events_came()
+            hold.events_came(time.monotonic(), sum(map(len, fetched.values())))
         async with self._cycle:
             if fetched:
                 await self._process(fetched)

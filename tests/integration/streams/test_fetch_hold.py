@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streams import topics
 from streams.agents.annotations import consumer_options
 from streams.fetch_hold import FILL_BYTES, FetchHold
+from streams.kafka import plain_producer
+from streams.operations import message_key
 
 from .pipeline import Deployment, annotation
 from .test_recovery import CONFIG, _assert_like_clean_run, labeling_operation
@@ -49,7 +52,7 @@ async def test_aiokafkas_fetcher_takes_the_switch_and_an_idle_fetch_returns_the_
         fetched = await consumer.getmany(timeout_ms=10_000)
         values = [orjson.loads(m.value) for ms in fetched.values() for m in ms]
         assert [v["annotation_id"] for v in values] == ["a1"]
-        hold.events_came()
+        hold.events_came(time.monotonic(), 1)
         assert (fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms) == (
             FILL_BYTES, settings.fetch_hold_ms)
     finally:
@@ -76,3 +79,33 @@ async def test_events_after_idle_spells_end_like_a_clean_run(
     idle = re.findall(r"idle (\d+) times", worker.log())
     assert idle, f"the worker did not say how often it went idle:\n{worker.log()[-3000:]}"
     assert int(idle[-1]) >= 3, "every idle spell after a part should switch the hold off"
+
+
+async def test_a_sparse_stream_is_fetched_as_it_comes_and_ends_like_a_clean_run(
+    deployment: Deployment, start_worker: Callable[..., Any]
+) -> None:
+    """Events 40 ms apart, as people label: fetches wait for each first event rather
+    than hold, and the end state and outputs are a clean run's."""
+    settings = deployment.settings.model_copy(
+        update={"fetch_hold_ms": 5, "fetch_idle_wait_ms": 500, "fetch_sparse_gap_ms": 20})
+    worker = start_worker(settings)
+    await worker.wait_owning(settings.partitions)
+    await deployment.configure(CONFIG)
+    events = labeling_operation(20, seed=23)
+    producer = plain_producer(settings)
+    await producer.start()
+    try:
+        topic = settings.topic(topics.ANNOTATIONS)
+        for event in events:
+            await (await producer.send(topic, value=orjson.dumps(event), key=message_key(event)))
+            await asyncio.sleep(0.04)
+    finally:
+        await producer.stop()
+    await deployment.wait_applied(timeout_s=60)
+    worker.stop()
+
+    await _assert_like_clean_run(deployment)
+    sparse = re.findall(r"sparse (\d+) times", worker.log())
+    assert sparse, f"the worker did not say how often events came sparsely:\n{worker.log()[-3000:]}"
+    assert int(sparse[-1]) >= 1, (
+        f"{len(events)} events 40 ms apart were held:\n{worker.log()[-3000:]}")

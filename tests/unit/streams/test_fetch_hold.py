@@ -31,7 +31,7 @@ def test_idle_fetches_wait_for_a_first_event_and_events_bring_the_hold_back() ->
     hold = FetchHold(consumer, hold_ms=5, idle_wait_ms=700)
     assert hold.active and not hold.idle
 
-    hold.events_came()  # flowing already: nothing changes
+    hold.events_came(0.0, 100)  # flowing already: nothing changes
     assert _figures(consumer) == (FILL_BYTES, 5)
 
     hold.nothing_came()
@@ -39,10 +39,73 @@ def test_idle_fetches_wait_for_a_first_event_and_events_bring_the_hold_back() ->
     hold.nothing_came()  # still idle: counted once
     assert hold.switches == 1
 
-    hold.events_came()
+    hold.events_came(10.0, 1)
     assert not hold.idle and _figures(consumer) == (FILL_BYTES, 5)
     hold.nothing_came()
     assert hold.switches == 2
+
+
+def _stream(hold: FetchHold, start: float, fetches: int, gap_s: float, count: int) -> float:
+    """``fetches`` fetches of ``count`` events each, ``gap_s`` apart; the last one's time."""
+    now = start
+    for _ in range(fetches):
+        now += gap_s
+        hold.events_came(now, count)
+    return now
+
+
+def test_sparse_events_are_fetched_as_they_come_and_a_faster_stream_is_held_again() -> None:
+    consumer = _consumer()
+    hold = FetchHold(consumer, hold_ms=5, idle_wait_ms=700, sparse_gap_ms=20)
+    now = _stream(hold, 0.0, 3, 0.004, 1)  # 250 events/s: held
+    assert not hold.idle and _figures(consumer) == (FILL_BYTES, 5)
+
+    now = _stream(hold, now, 10, 0.050, 1)  # 20 events/s, as people label
+    assert hold.idle and _figures(consumer) == (1, 700)
+    assert hold.sparse_switches == 1 and hold.switches == 0  # not an idle spell
+
+    now = _stream(hold, now, 10, 0.004, 1)  # 250 events/s again
+    assert not hold.idle and _figures(consumer) == (FILL_BYTES, 5)
+    _stream(hold, now, 10, 0.050, 1)
+    assert hold.idle and hold.sparse_switches == 2
+
+
+def test_a_busy_workers_long_cycles_are_not_sparse() -> None:
+    """Fetches 60 ms apart that carry 900 events each: 15,000 events/s, held."""
+    consumer = _consumer()
+    hold = FetchHold(consumer, hold_ms=5, idle_wait_ms=700, sparse_gap_ms=20)
+    _stream(hold, 0.0, 50, 0.060, 900)
+    assert not hold.idle and hold.sparse_switches == 0
+    assert _figures(consumer) == (FILL_BYTES, 5)
+
+
+def test_one_long_gap_in_a_fast_stream_does_not_switch() -> None:
+    consumer = _consumer()
+    hold = FetchHold(consumer, hold_ms=5, idle_wait_ms=700, sparse_gap_ms=20)
+    now = _stream(hold, 0.0, 20, 0.002, 5)
+    hold.events_came(now + 0.045, 5)  # under a fetch timeout: no idle spell either
+    assert not hold.idle and hold.sparse_switches == 0
+
+
+def test_a_burst_after_a_long_idle_spell_is_held_within_a_few_fetches() -> None:
+    consumer = _consumer()
+    hold = FetchHold(consumer, hold_ms=5, idle_wait_ms=700, sparse_gap_ms=20)
+    now = _stream(hold, 0.0, 10, 0.200, 1)  # 5 events/s
+    hold.nothing_came()
+    hold.events_came(now + 3600.0, 1)  # an hour later
+    assert hold.idle  # sparse, as far as it can tell
+    _stream(hold, now + 3600.0, 4, 0.002, 20)  # then 10,000 events/s
+    assert not hold.idle and _figures(consumer) == (FILL_BYTES, 5)
+
+
+def test_without_a_sparse_gap_events_always_bring_the_hold_back() -> None:
+    consumer = _consumer()
+    hold = FetchHold(consumer, hold_ms=5, idle_wait_ms=700, sparse_gap_ms=0)
+    _stream(hold, 0.0, 10, 0.045, 1)
+    assert not hold.idle and hold.sparse_switches == 0
+    hold.nothing_came()
+    hold.events_came(100.0, 1)
+    assert not hold.idle and _figures(consumer) == (FILL_BYTES, 5)
 
 
 @pytest.mark.parametrize(("hold_ms", "idle_wait_ms"), [(0, 500), (5, 0)])
