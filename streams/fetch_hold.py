@@ -1,4 +1,4 @@
-"""The annotations consumer's fetch hold: on while events flow, off while nothing comes.
+"""The annotations consumer's fetch hold: on while events flow, off while little or nothing comes.
 
 While events flow, the broker holds each fetch up to ``fetch_hold_ms`` to fill it: fewer,
 fuller cycles. While nothing comes, the same hold had the consumer ask the broker again
@@ -59,9 +59,11 @@ class FetchHold:
 
     def __init__(self, consumer: Any, hold_ms: int, idle_wait_ms: int,
                  sparse_gap_ms: int = 0) -> None:
-        self.idle = False
-        self.switches = 0  # into idle, for the logs
-        self.sparse_switches = 0  # into waiting for a first event while events are sparse
+        self.waiting = False  # fetches wait for a first event (idle or sparse), not held
+        self.idle = False  # nothing has come since the last fetch timeout
+        self.sparse = False  # the last events came sparsely
+        self.switches = 0  # idle spells, for the logs
+        self.sparse_switches = 0  # into waiting while events come sparsely, for the logs
         self._fetcher: Any = None
         self._sparse_gap_s = sparse_gap_ms / 1000
         self._last_events: float | None = None  # when a fetch last carried events
@@ -87,31 +89,44 @@ class FetchHold:
         """A whole fetch timeout passed without an event: wait for the first one."""
         if self._fetcher is None or self.idle:
             return
-        self._set(1, self._idle_wait_ms)
         self.idle = True
         self.switches += 1
+        self._wait()
 
     def events_came(self, now: float, count: int) -> None:
         """A fetch carried ``count`` events (``now``: monotonic seconds): hold the next
         ones again to fill them, unless events have come sparsely of late."""
         if self._fetcher is None:
             return
-        last, self._last_events = self._last_events, now
-        if last is not None and self._sparse_gap_s:
-            # Per event, not per fetch: a busy worker's fetches come a long cycle apart,
-            # and carry that cycle's events.
-            gap = min(now - last, _GAP_CAP * self._sparse_gap_s * count)
-            self._gap_s += _GAP_WEIGHT * (gap - self._gap_s)
-            self._count += _GAP_WEIGHT * (count - self._count)
-            if self._gap_s >= self._sparse_gap_s * self._count:
-                if not self.idle:
-                    self._set(1, self._idle_wait_ms)
-                    self.idle = True
-                    self.sparse_switches += 1
-                return
-        if self.idle:
+        self.idle = False
+        sparse = self._sparse(now, count)
+        if sparse and not self.sparse:
+            self.sparse_switches += 1
+        self.sparse = sparse
+        if sparse:
+            self._wait()
+        elif self.waiting:
             self._set(FILL_BYTES, self._hold_ms)
-            self.idle = False
+            self.waiting = False
+
+    def _sparse(self, now: float, count: int) -> bool:
+        """Whether events have come ``sparse_gap_ms`` or more apart, in moving averages
+        of the gaps between fetches with events and of the events they carried."""
+        last, self._last_events = self._last_events, now
+        if last is None or not self._sparse_gap_s:
+            return False
+        # Per event, not per fetch: a busy worker's fetches come a long cycle apart, and
+        # carry that cycle's events.
+        gap = min(now - last, _GAP_CAP * self._sparse_gap_s * count)
+        self._gap_s += _GAP_WEIGHT * (gap - self._gap_s)
+        self._count += _GAP_WEIGHT * (count - self._count)
+        return self._gap_s >= self._sparse_gap_s * self._count
+
+    def _wait(self) -> None:
+        """Fetches wait at the broker for a first event (idle or sparse)."""
+        if not self.waiting:
+            self._set(1, self._idle_wait_ms)
+            self.waiting = True
 
     def _set(self, min_bytes: int, max_wait_ms: int) -> None:
         setattr(self._fetcher, _MIN_BYTES, min_bytes)

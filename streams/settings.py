@@ -46,8 +46,9 @@ class Settings(BaseSettings):
     fetch_idle_wait_ms: int = Field(default=500, ge=0, le=5000)
     # While events come this far apart or more (moving averages: a few dozen events a
     # second or fewer, as people label), fetches wait for a first event too rather than
-    # hold: a cycle per event costs less than the held fetches between them.
-    # 0 holds whenever events come (streams/fetch_hold.py).
+    # hold, as while idle (up to fetch_idle_wait_ms; with that 0, they stay held): a
+    # cycle per event costs less than the held fetches between them. 0 holds whenever
+    # events come (streams/fetch_hold.py).
     fetch_sparse_gap_ms: int = Field(default=20, ge=0, le=5000)
     consumer_group: str = "quorum-annotations"
     # Task records the annotations agent keeps decoded between batches (all partitions),

@@ -29,18 +29,18 @@ def test_the_consumer_starts_holding_or_answering_at_once() -> None:
 def test_idle_fetches_wait_for_a_first_event_and_events_bring_the_hold_back() -> None:
     consumer = _consumer()
     hold = FetchHold(consumer, hold_ms=5, idle_wait_ms=700)
-    assert hold.active and not hold.idle
+    assert hold.active and not hold.idle and not hold.waiting
 
     hold.events_came(0.0, 100)  # flowing already: nothing changes
     assert _figures(consumer) == (FILL_BYTES, 5)
 
     hold.nothing_came()
-    assert hold.idle and _figures(consumer) == (1, 700)
+    assert hold.idle and hold.waiting and _figures(consumer) == (1, 700)
     hold.nothing_came()  # still idle: counted once
     assert hold.switches == 1
 
     hold.events_came(10.0, 1)
-    assert not hold.idle and _figures(consumer) == (FILL_BYTES, 5)
+    assert not hold.idle and not hold.waiting and _figures(consumer) == (FILL_BYTES, 5)
     hold.nothing_came()
     assert hold.switches == 2
 
@@ -58,16 +58,34 @@ def test_sparse_events_are_fetched_as_they_come_and_a_faster_stream_is_held_agai
     consumer = _consumer()
     hold = FetchHold(consumer, hold_ms=5, idle_wait_ms=700, sparse_gap_ms=20)
     now = _stream(hold, 0.0, 3, 0.004, 1)  # 250 events/s: held
-    assert not hold.idle and _figures(consumer) == (FILL_BYTES, 5)
+    assert not hold.waiting and _figures(consumer) == (FILL_BYTES, 5)
 
     now = _stream(hold, now, 10, 0.050, 1)  # 20 events/s, as people label
-    assert hold.idle and _figures(consumer) == (1, 700)
-    assert hold.sparse_switches == 1 and hold.switches == 0  # not an idle spell
+    assert hold.waiting and _figures(consumer) == (1, 700)
+    assert hold.sparse_switches == 1 and not hold.idle and hold.switches == 0
+
+    hold.nothing_came()  # a lull: an idle spell, counted, though fetches wait already
+    assert hold.idle and hold.waiting and hold.switches == 1
+    now = _stream(hold, now + 0.1, 10, 0.050, 1)
+    assert hold.waiting and not hold.idle and hold.sparse_switches == 1
 
     now = _stream(hold, now, 10, 0.004, 1)  # 250 events/s again
-    assert not hold.idle and _figures(consumer) == (FILL_BYTES, 5)
+    assert not hold.waiting and _figures(consumer) == (FILL_BYTES, 5)
     _stream(hold, now, 10, 0.050, 1)
-    assert hold.idle and hold.sparse_switches == 2
+    assert hold.waiting and hold.sparse_switches == 2
+
+
+def test_sparse_events_after_an_idle_spell_are_counted_as_sparse() -> None:
+    """Fetches wait already when sparse events follow a lull: they keep waiting, and the
+    log still says the events came sparsely."""
+    consumer = _consumer()
+    hold = FetchHold(consumer, hold_ms=5, idle_wait_ms=700, sparse_gap_ms=20)
+    now = _stream(hold, 0.0, 3, 0.045, 1)  # not sparse yet, as far as it can tell
+    assert not hold.waiting and not hold.sparse
+    hold.nothing_came()
+    _stream(hold, now + 0.005, 10, 0.045, 1)
+    assert hold.waiting and hold.sparse and not hold.idle and _figures(consumer) == (1, 700)
+    assert hold.switches == 1 and hold.sparse_switches == 1
 
 
 def test_a_busy_workers_long_cycles_are_not_sparse() -> None:
@@ -75,7 +93,7 @@ def test_a_busy_workers_long_cycles_are_not_sparse() -> None:
     consumer = _consumer()
     hold = FetchHold(consumer, hold_ms=5, idle_wait_ms=700, sparse_gap_ms=20)
     _stream(hold, 0.0, 50, 0.060, 900)
-    assert not hold.idle and hold.sparse_switches == 0
+    assert not hold.waiting and hold.sparse_switches == 0
     assert _figures(consumer) == (FILL_BYTES, 5)
 
 
@@ -84,7 +102,7 @@ def test_one_long_gap_in_a_fast_stream_does_not_switch() -> None:
     hold = FetchHold(consumer, hold_ms=5, idle_wait_ms=700, sparse_gap_ms=20)
     now = _stream(hold, 0.0, 20, 0.002, 5)
     hold.events_came(now + 0.045, 5)  # under a fetch timeout: no idle spell either
-    assert not hold.idle and hold.sparse_switches == 0
+    assert not hold.waiting and hold.sparse_switches == 0
 
 
 def test_a_burst_after_a_long_idle_spell_is_held_within_a_few_fetches() -> None:
@@ -93,19 +111,19 @@ def test_a_burst_after_a_long_idle_spell_is_held_within_a_few_fetches() -> None:
     now = _stream(hold, 0.0, 10, 0.200, 1)  # 5 events/s
     hold.nothing_came()
     hold.events_came(now + 3600.0, 1)  # an hour later
-    assert hold.idle  # sparse, as far as it can tell
+    assert hold.waiting  # sparse, as far as it can tell
     _stream(hold, now + 3600.0, 4, 0.002, 20)  # then 10,000 events/s
-    assert not hold.idle and _figures(consumer) == (FILL_BYTES, 5)
+    assert not hold.waiting and _figures(consumer) == (FILL_BYTES, 5)
 
 
 def test_without_a_sparse_gap_events_always_bring_the_hold_back() -> None:
     consumer = _consumer()
     hold = FetchHold(consumer, hold_ms=5, idle_wait_ms=700, sparse_gap_ms=0)
     _stream(hold, 0.0, 10, 0.045, 1)
-    assert not hold.idle and hold.sparse_switches == 0
+    assert not hold.waiting and hold.sparse_switches == 0
     hold.nothing_came()
     hold.events_came(100.0, 1)
-    assert not hold.idle and _figures(consumer) == (FILL_BYTES, 5)
+    assert not hold.waiting and _figures(consumer) == (FILL_BYTES, 5)
 
 
 @pytest.mark.parametrize(("hold_ms", "idle_wait_ms"), [(0, 500), (5, 0)])
@@ -115,7 +133,7 @@ def test_nothing_to_switch_without_a_hold_or_with_the_hold_kept_while_idle(
     consumer = _consumer(hold_ms)
     hold = FetchHold(consumer, hold_ms=hold_ms, idle_wait_ms=idle_wait_ms)
     hold.nothing_came()
-    assert not hold.active and not hold.idle and hold.switches == 0
+    assert not hold.active and not hold.waiting and hold.switches == 0
     assert _figures(consumer) == (FILL_BYTES, hold_ms)
 
 
@@ -126,6 +144,6 @@ def test_an_aiokafka_without_the_fetcher_figures_keeps_the_hold_and_says_so(
     with caplog.at_level(logging.WARNING, logger="streams.fetch_hold"):
         hold = FetchHold(consumer, hold_ms=5, idle_wait_ms=500)
     hold.nothing_came()
-    assert not hold.active and not hold.idle
+    assert not hold.active and not hold.waiting
     assert consumer._fetcher.min_bytes == FILL_BYTES
     assert "fetches stay held while idle" in caplog.text
