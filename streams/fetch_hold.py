@@ -59,7 +59,6 @@ class FetchHold:
 
     def __init__(self, consumer: Any, hold_ms: int, idle_wait_ms: int,
                  sparse_gap_ms: int = 0) -> None:
-        self.waiting = False  # fetches wait for a first event (idle or sparse), not held
         self.idle = False  # nothing has come since the last fetch timeout
         self.sparse = False  # the last events came sparsely
         self.switches = 0  # idle spells, for the logs
@@ -74,7 +73,8 @@ class FetchHold:
         fetcher = getattr(consumer, "_fetcher", None)
         if fetcher is None or not all(hasattr(fetcher, a) for a in (_MIN_BYTES, _MAX_WAIT_MS)):
             log.warning("this aiokafka's fetcher has no %s/%s: fetches stay held while idle "
-                        "(about 0.1 cores of the worker and the broker)", _MIN_BYTES, _MAX_WAIT_MS)
+                        "and between sparse events (about 0.1 cores of the worker and the "
+                        "broker)", _MIN_BYTES, _MAX_WAIT_MS)
             return
         self._fetcher = fetcher
         self._hold_ms = hold_ms
@@ -85,29 +85,31 @@ class FetchHold:
         """Whether it switches at all (a hold to switch off, and a fetcher to do it on)."""
         return self._fetcher is not None
 
+    @property
+    def waiting(self) -> bool:
+        """Whether fetches wait for a first event (idle or sparse) rather than hold."""
+        return self.idle or self.sparse
+
     def nothing_came(self) -> None:
         """A whole fetch timeout passed without an event: wait for the first one."""
         if self._fetcher is None or self.idle:
             return
+        was = self.waiting
         self.idle = True
         self.switches += 1
-        self._wait()
+        self._follow(was)
 
     def events_came(self, now: float, count: int) -> None:
         """A fetch carried ``count`` events (``now``: monotonic seconds): hold the next
         ones again to fill them, unless events have come sparsely of late."""
         if self._fetcher is None:
             return
-        self.idle = False
+        was = self.waiting
         sparse = self._sparse(now, count)
         if sparse and not self.sparse:
             self.sparse_switches += 1
-        self.sparse = sparse
-        if sparse:
-            self._wait()
-        elif self.waiting:
-            self._set(FILL_BYTES, self._hold_ms)
-            self.waiting = False
+        self.idle, self.sparse = False, sparse
+        self._follow(was)
 
     def _sparse(self, now: float, count: int) -> bool:
         """Whether events have come ``sparse_gap_ms`` or more apart, in moving averages
@@ -122,11 +124,13 @@ class FetchHold:
         self._count += _GAP_WEIGHT * (count - self._count)
         return self._gap_s >= self._sparse_gap_s * self._count
 
-    def _wait(self) -> None:
-        """Fetches wait at the broker for a first event (idle or sparse)."""
-        if not self.waiting:
-            self._set(1, self._idle_wait_ms)
-            self.waiting = True
+    def _follow(self, was_waiting: bool) -> None:
+        """Set the fetcher's figures if the mode changed."""
+        if self.waiting != was_waiting:
+            if self.waiting:
+                self._set(1, self._idle_wait_ms)
+            else:
+                self._set(FILL_BYTES, self._hold_ms)
 
     def _set(self, min_bytes: int, max_wait_ms: int) -> None:
         setattr(self._fetcher, _MIN_BYTES, min_bytes)

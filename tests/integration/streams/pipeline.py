@@ -73,8 +73,9 @@ class Deployment:
         applied = await publish_project_config(self.settings, config, wait_s=30)
         assert applied, "no worker applied the project configuration within 30 s"
 
-    async def send(self, events: Sequence[dict[str, Any] | bytes]) -> None:
-        """Produce events to the annotations topic, keyed by task (raw bytes keyless)."""
+    async def send(self, events: Sequence[dict[str, Any] | bytes], *, gap_s: float = 0.0) -> None:
+        """Produce events to the annotations topic, keyed by task (raw bytes keyless);
+        with ``gap_s``, one at a time, each acknowledged, then ``gap_s`` later the next."""
         producer = plain_producer(self.settings)
         await producer.start()
         try:
@@ -86,6 +87,9 @@ class Deployment:
                 else:
                     futures.append(await producer.send(
                         topic, value=orjson.dumps(event), key=message_key(event)))
+                if gap_s:
+                    await futures[-1]
+                    await asyncio.sleep(gap_s)
             await asyncio.gather(*futures)
         finally:
             await producer.stop()

@@ -16,8 +16,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streams import topics
 from streams.agents.annotations import consumer_options
 from streams.fetch_hold import FILL_BYTES, FetchHold
-from streams.kafka import plain_producer
-from streams.operations import message_key
 
 from .pipeline import Deployment, annotation
 from .test_recovery import CONFIG, _assert_like_clean_run, labeling_operation
@@ -92,15 +90,7 @@ async def test_a_sparse_stream_is_fetched_as_it_comes_and_ends_like_a_clean_run(
     await worker.wait_owning(settings.partitions)
     await deployment.configure(CONFIG)
     events = labeling_operation(20, seed=23)
-    producer = plain_producer(settings)
-    await producer.start()
-    try:
-        topic = settings.topic(topics.ANNOTATIONS)
-        for event in events:
-            await (await producer.send(topic, value=orjson.dumps(event), key=message_key(event)))
-            await asyncio.sleep(0.04)
-    finally:
-        await producer.stop()
+    await deployment.send(events, gap_s=0.04)
     await deployment.wait_applied(timeout_s=60)
     worker.stop()
 
