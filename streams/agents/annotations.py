@@ -164,8 +164,8 @@ class AnnotationsAgent:
         consumer.subscribe([self.topic], listener=_Rebalance(self))
         if not await start_with_backoff(consumer, stopping, s, self._retrying):
             return
-        self._hold = FetchHold(consumer, s.fetch_hold_ms, s.fetch_idle_wait_ms,
-                               s.fetch_sparse_gap_ms)
+        hold = self._hold = FetchHold(consumer, s.fetch_hold_ms, s.fetch_idle_wait_ms,
+                                      s.fetch_sparse_gap_ms)
         tune_garbage_collector()
         collections = self.collections
         try:
@@ -188,12 +188,11 @@ class AnnotationsAgent:
             self._index_builds.clear()
             await consumer.stop()
             self.consumer = None
-            stats, hold = self.stats, self._hold
+            stats = self.stats
             log.info("annotations agent stopped: %d events applied in %d batches; the state of "
                      "%d fetches read from Redis, of %d known already; idle %d times, "
                      "sparse %d times", stats.applied, stats.batches, stats.reads,
-                     stats.reads_skipped, hold.switches if hold is not None else 0,
-                     hold.sparse_switches if hold is not None else 0)
+                     stats.reads_skipped, hold.switches, hold.sparse_switches)
 
     async def _fetch_and_dispatch(self, consumer: AIOKafkaConsumer) -> None:
         """Fetch what is there, over all partitions, and take it through the core.
