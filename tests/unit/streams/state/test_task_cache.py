@@ -7,6 +7,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from assignment.consensus import Decision, DecisionState
 from streams.state.task import TaskRecord
 from streams.state.task_cache import TaskCache, TaskRef
 
@@ -18,6 +19,10 @@ def ref(task: str, project: str = "1") -> TaskRef:
 def records(*tasks: str) -> dict[TaskRef, TaskRecord]:
     """A fresh record per task: the tests compare them by identity."""
     return {ref(task): TaskRecord() for task in tasks}
+
+
+def completed() -> TaskRecord:
+    return TaskRecord(decision=DecisionState(Decision.COMPLETED))
 
 
 def held(cache: TaskCache, partition: int, *tasks: str) -> set[str]:
@@ -117,6 +122,43 @@ def test_keep_of_no_records_sets_the_offset() -> None:
     cache.keep(0, {}, "9")
     assert len(cache) == 0
     assert cache.holds(0, "9")
+
+
+# Completed tasks ----------------------------------------------------------------------
+
+
+def test_a_completed_task_is_not_kept() -> None:
+    cache = TaskCache(10)
+    kept = records("a", "c")
+    kept[ref("b")] = completed()
+    cache.keep(0, kept, "1")
+    assert len(cache) == 2
+    assert held(cache, 0, "a", "b", "c") == {"a", "c"}
+    assert cache.holds(0, "1")
+
+
+def test_a_task_kept_before_leaves_once_completed() -> None:
+    cache = TaskCache(10)
+    cache.keep(0, records("a", "b"), "1")
+    cache.keep(0, {ref("a"): completed()}, "2")
+    assert len(cache) == 1
+    assert held(cache, 0, "a", "b") == {"b"}
+    assert cache.holds(0, "2")
+
+
+@pytest.mark.parametrize("decision", [Decision.COLLECTING, Decision.REASSIGN, Decision.REVIEW])
+def test_a_task_not_completed_is_kept(decision: Decision) -> None:
+    """Reassigned tasks wait for another annotation, and tasks in review for a review."""
+    cache = TaskCache(10)
+    cache.keep(0, {ref("a"): TaskRecord(decision=DecisionState(decision, 3))}, "1")
+    assert held(cache, 0, "a") == {"a"}
+
+
+def test_completed_tasks_take_no_room_from_the_others() -> None:
+    cache = TaskCache(2)
+    cache.keep(0, records("a", "b"), "1")
+    cache.keep(0, {ref(f"done{i}"): completed() for i in range(5)}, "2")
+    assert held(cache, 0, "a", "b") == {"a", "b"}
 
 
 # Offsets ------------------------------------------------------------------------------
@@ -304,6 +346,7 @@ class ReferenceCache:
     used first. Eviction takes the whole excess from the partition holding the most (the
     first kept of equals), then from the next largest if that was not enough: not one
     record at a time, so a partition kept last can lose all its records to an older one.
+    A completed task's record is not kept, and leaves if it was.
     """
 
     def __init__(self, capacity: int) -> None:
@@ -326,6 +369,9 @@ class ReferenceCache:
         for key, record in kept.items():
             if key in refs:
                 refs.remove(key)
+                del self.values[(partition, key)]
+            if record.decision is not None and record.decision.decision is Decision.COMPLETED:
+                continue
             refs.append(key)
             self.values[(partition, key)] = record
         self.offsets[partition] = offset
@@ -366,9 +412,10 @@ class TaskCacheMachine(RuleBasedStateMachine):
         partition=st.sampled_from(PARTITIONS),
         refs=st.lists(st.sampled_from(TASKS), unique=True, max_size=5),
         offset=st.sampled_from(OFFSETS),
+        done=st.sets(st.sampled_from(TASKS)),
     )
-    def keep(self, partition: int, refs: list[TaskRef], offset: str) -> None:
-        kept = {key: TaskRecord() for key in refs}
+    def keep(self, partition: int, refs: list[TaskRef], offset: str, done: set[TaskRef]) -> None:
+        kept = {key: completed() if key in done else TaskRecord() for key in refs}
         self.cache.keep(partition, kept, offset)
         self.model.keep(partition, kept, offset)
 
