@@ -52,8 +52,8 @@ class Settings(BaseSettings):
     fetch_sparse_gap_ms: int = Field(default=20, ge=0, le=5000)
     consumer_group: str = "quorum-annotations"
     # Task records the annotations agent keeps decoded between batches (all partitions),
-    # least recently used out first, completed tasks' not at all (TaskCache): a few KB
-    # each. 0 reads every task from Redis.
+    # least recently used out first; a tenth of them for completed tasks, first in first
+    # out (TaskCache). A few KB each. 0 reads every task from Redis.
     task_cache_size: int = Field(default=20_000, ge=0)
     # Task records a partition may hold for its owner to index which tasks Redis has (8
     # bytes each): a batch whose uncached tasks are all new then reads nothing from Redis.

@@ -17,13 +17,14 @@ Bounded per worker, least recently used out first. Records are mutated in place 
 processing core, so a batch whose write does not land must drop its partition
 (:meth:`TaskCache.forget`) before anything reads the cache again.
 
-A completed task's record is not kept: it leaves with the batch that completed it. A
-task is rarely annotated again once its decision is "completed", and a busy worker
-otherwise freed its record seconds later, when the least recently used went, from
-memory long gone from the processor's caches. On a 600,000-event backlog the worker ran
-15-25% faster without that (bench/README.md, session 20). A later event of a completed
-task (an update, a deletion, a review) reads its record from Redis, in the batch's one
-read.
+Completed tasks' records are kept apart, in a short first-in first-out queue (a tenth
+of the capacity). A completed task's next events, if any, come soon: the labeling
+tool's own overlap when it asks for more annotations than the project's, an update, a
+review. Kept with the others, a busy worker freed each such record seconds later, when
+it was the least recently used, from memory long gone from the processor's caches. On a
+600,000-event backlog the worker ran 15-25% faster with the queue (bench/README.md,
+session 20). A completed task's event after its record left reads it from Redis, in the
+batch's one read.
 """
 
 from __future__ import annotations
@@ -37,26 +38,40 @@ from streams.state.task import TaskRecord
 TaskRef = tuple[str, str]
 
 _COMPLETED = Decision.COMPLETED  # a global: this is read once per record kept
+_NOTHING_HELD: OrderedDict[TaskRef, TaskRecord] = OrderedDict()  # never written to
 
 
 class TaskCache:
-    """Decoded task records by partition, each partition valid at one applied offset."""
+    """Decoded task records by partition, each partition valid at one applied offset.
 
-    def __init__(self, capacity: int) -> None:
+    ``completed_capacity`` (default: a tenth of ``capacity``) of the capacity holds
+    completed tasks' records, first in first out; the rest the others, least recently
+    used out first.
+    """
+
+    def __init__(self, capacity: int, completed_capacity: int | None = None) -> None:
         if capacity < 0:
             raise ValueError(f"task cache capacity must be >= 0, not {capacity}")
+        if completed_capacity is None:
+            completed_capacity = capacity // 10
+        if not 0 <= completed_capacity <= capacity:
+            raise ValueError(f"completed tasks' share of the task cache must be between 0 "
+                             f"and its capacity {capacity}, not {completed_capacity}")
         self.capacity = capacity
+        self.completed_capacity = completed_capacity
         # partition -> task -> record, least recently used first. OrderedDict, not dict:
         # a dict emptied from the front keeps its holes, and finding its first entry
         # walks them (measured: 2.5% of the worker's time).
         self._records: dict[int, OrderedDict[TaskRef, TaskRecord]] = {}
+        # Completed tasks' records, all partitions, oldest completed first.
+        self._completed: OrderedDict[tuple[int, TaskRef], TaskRecord] = OrderedDict()
         self._offsets: dict[int, str] = {}  # partition -> applied offset of its records
-        self._size = 0
+        self._size = 0  # records in self._records
         self.hits = 0
         self.misses = 0
 
     def __len__(self) -> int:
-        return self._size
+        return self._size + len(self._completed)
 
     def offset(self, partition: int) -> str | None:
         """The applied offset the partition's records belong to; None if none are kept."""
@@ -80,22 +95,28 @@ class TaskCache:
     ]:
         """The cached records of ``refs`` and the refs that must be read from Redis.
 
-        A hit becomes the most recently used.
+        A hit becomes the most recently used (a completed task's keeps its place: the
+        batch's :meth:`keep` places it by its decision then).
         """
         records = self._records.get(partition)
-        if not records:
+        completed = self._completed
+        if not records and not completed:
             missing = list(refs)
             self.misses += len(missing)
             return {}, missing
         hits: dict[TaskRef, TaskRecord] = {}
         missing = []
-        get = records.get
+        held = records if records is not None else _NOTHING_HELD
+        get = held.get
         for ref in refs:
             record = get(ref)
+            if record is not None:
+                held.move_to_end(ref)  # most recently used
+            elif completed:
+                record = completed.get((partition, ref))
             if record is None:
                 missing.append(ref)
             else:
-                records.move_to_end(ref)  # most recently used
                 hits[ref] = record
         self.hits += len(hits)
         self.misses += len(missing)
@@ -104,19 +125,25 @@ class TaskCache:
     def keep(self, partition: int, records: Mapping[TaskRef, TaskRecord], offset_raw: str) -> None:
         """Remember a batch's records, which Redis holds once its write at ``offset_raw``
         (the batch's last offset) is applied; the partition's older records stay.
-        Completed tasks' records are not kept, and leave if they were (see the module
-        docstring)."""
+        Completed tasks' records join the completed queue's end, the others the
+        partition's most recently used (see the module docstring)."""
         if self.capacity == 0:
             return
         held = self._records.get(partition)
         if held is None:
             held = self._records[partition] = OrderedDict()
+        completed = self._completed
         before = len(held)
         for ref, record in records.items():
             decision = record.decision
             if decision is not None and decision.decision is _COMPLETED:
                 held.pop(ref, None)
+                key = (partition, ref)
+                completed[key] = record
+                completed.move_to_end(key)
                 continue
+            if completed:
+                completed.pop((partition, ref), None)
             held[ref] = record
             held.move_to_end(ref)
         self._size += len(held) - before
@@ -128,14 +155,23 @@ class TaskCache:
         dropped = self._records.pop(partition, None)
         if dropped:
             self._size -= len(dropped)
+        completed = self._completed
+        for key in [key for key in completed if key[0] == partition]:
+            del completed[key]
         self._offsets.pop(partition, None)
 
     def _evict(self) -> None:
-        """Least recently used first, from the partition holding the most."""
-        while self._size > self.capacity:
+        """Completed tasks' beyond their share, oldest first; then the others beyond the
+        rest of the capacity, least recently used first, from the partition holding the
+        most."""
+        completed = self._completed
+        while len(completed) > self.completed_capacity:
+            completed.popitem(last=False)
+        others = self.capacity - self.completed_capacity
+        while self._size > others:
             partition = max(self._records, key=lambda p: len(self._records[p]))
             held = self._records[partition]
-            excess = min(len(held), self._size - self.capacity)
+            excess = min(len(held), self._size - others)
             for _ in range(excess):
                 held.popitem(last=False)
             self._size -= excess

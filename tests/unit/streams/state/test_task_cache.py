@@ -127,38 +127,93 @@ def test_keep_of_no_records_sets_the_offset() -> None:
 # Completed tasks ----------------------------------------------------------------------
 
 
-def test_a_completed_task_is_not_kept() -> None:
-    cache = TaskCache(10)
+def test_the_completed_share_is_a_tenth_by_default_and_checked() -> None:
+    assert TaskCache(20_000).completed_capacity == 2_000
+    assert TaskCache(9).completed_capacity == 0
+    assert TaskCache(10, completed_capacity=10).completed_capacity == 10
+    with pytest.raises(ValueError, match="11"):
+        TaskCache(10, completed_capacity=11)
+    with pytest.raises(ValueError, match="-1"):
+        TaskCache(10, completed_capacity=-1)
+
+
+def test_a_completed_task_is_held_apart_and_found() -> None:
+    cache = TaskCache(10, completed_capacity=2)
     kept = records("a", "c")
-    kept[ref("b")] = completed()
+    kept[ref("b")] = done = completed()
     cache.keep(0, kept, "1")
+    assert len(cache) == 3
+    hits, missing = cache.take(0, [ref("a"), ref("b"), ref("c"), ref("d")])
+    assert hits[ref("b")] is done
+    assert missing == [ref("d")]
+    assert (cache.hits, cache.misses) == (3, 1)
+    assert held(cache, 1, "b") == set()  # per partition, like the others
+
+
+def test_completed_tasks_leave_first_in_first_out() -> None:
+    cache = TaskCache(10, completed_capacity=2)
+    cache.keep(0, {ref("done0"): completed(), ref("done1"): completed()}, "1")
+    cache.take(0, [ref("done0")])  # a hit does not move a completed task
+    cache.keep(1, {ref("done2"): completed()}, "1")
     assert len(cache) == 2
-    assert held(cache, 0, "a", "b", "c") == {"a", "c"}
-    assert cache.holds(0, "1")
+    assert held(cache, 0, "done0", "done1") == {"done1"}
+    assert held(cache, 1, "done2") == {"done2"}
 
 
-def test_a_task_kept_before_leaves_once_completed() -> None:
-    cache = TaskCache(10)
+def test_completed_again_goes_to_the_end_of_the_queue() -> None:
+    cache = TaskCache(10, completed_capacity=2)
+    cache.keep(0, {ref("x"): completed(), ref("y"): completed()}, "1")
+    cache.keep(0, {ref("x"): completed()}, "2")  # x had another event, still completed
+    cache.keep(0, {ref("z"): completed()}, "3")
+    assert held(cache, 0, "x", "y", "z") == {"x", "z"}
+
+
+def test_a_task_moves_between_the_others_and_the_completed() -> None:
+    cache = TaskCache(10, completed_capacity=2)
     cache.keep(0, records("a", "b"), "1")
     cache.keep(0, {ref("a"): completed()}, "2")
-    assert len(cache) == 1
-    assert held(cache, 0, "a", "b") == {"b"}
-    assert cache.holds(0, "2")
+    assert len(cache) == 2
+    reopened = TaskRecord(decision=DecisionState(Decision.COLLECTING))  # e.g. a deletion
+    cache.keep(0, {ref("a"): reopened}, "3")
+    assert len(cache) == 2
+    # Back among the others: the completed queue's limit no longer applies to it.
+    cache.keep(0, {ref("d1"): completed(), ref("d2"): completed(), ref("d3"): completed()}, "4")
+    assert cache.take(0, [ref("a")])[0][ref("a")] is reopened
+    assert held(cache, 0, "a", "b", "d1", "d2", "d3") == {"a", "b", "d2", "d3"}
+
+
+def test_completed_tasks_take_no_room_from_the_others() -> None:
+    cache = TaskCache(4, completed_capacity=1)
+    cache.keep(0, records("a", "b", "c"), "1")
+    cache.keep(0, {ref(f"done{i}"): completed() for i in range(5)}, "2")
+    assert len(cache) == 4
+    assert held(cache, 0, "a", "b", "c", "done3", "done4") == {"a", "b", "c", "done4"}
+
+
+def test_without_a_completed_share_completed_tasks_are_not_kept() -> None:
+    cache = TaskCache(5, completed_capacity=0)
+    cache.keep(0, records("a"), "1")
+    cache.keep(0, {ref("a"): completed(), ref("b"): completed()}, "2")
+    assert len(cache) == 0
+    assert held(cache, 0, "a", "b") == set()
 
 
 @pytest.mark.parametrize("decision", [Decision.COLLECTING, Decision.REASSIGN, Decision.REVIEW])
-def test_a_task_not_completed_is_kept(decision: Decision) -> None:
+def test_a_task_not_completed_stays_with_the_others(decision: Decision) -> None:
     """Reassigned tasks wait for another annotation, and tasks in review for a review."""
-    cache = TaskCache(10)
+    cache = TaskCache(10, completed_capacity=0)
     cache.keep(0, {ref("a"): TaskRecord(decision=DecisionState(decision, 3))}, "1")
     assert held(cache, 0, "a") == {"a"}
 
 
-def test_completed_tasks_take_no_room_from_the_others() -> None:
-    cache = TaskCache(2)
-    cache.keep(0, records("a", "b"), "1")
-    cache.keep(0, {ref(f"done{i}"): completed() for i in range(5)}, "2")
-    assert held(cache, 0, "a", "b") == {"a", "b"}
+def test_forget_drops_the_partitions_completed_tasks_only() -> None:
+    cache = TaskCache(10, completed_capacity=4)
+    cache.keep(0, {ref("x"): completed()}, "1")
+    cache.keep(1, {ref("y"): completed()}, "1")
+    cache.forget(0)
+    assert len(cache) == 1
+    assert held(cache, 0, "x") == set()
+    assert held(cache, 1, "y") == {"y"}
 
 
 # Offsets ------------------------------------------------------------------------------
@@ -346,11 +401,14 @@ class ReferenceCache:
     used first. Eviction takes the whole excess from the partition holding the most (the
     first kept of equals), then from the next largest if that was not enough: not one
     record at a time, so a partition kept last can lose all its records to an older one.
-    A completed task's record is not kept, and leaves if it was.
+    Completed tasks' records are held apart, ``completed`` of them at most, the oldest
+    completed leaving first; the others share the rest of the capacity.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, completed: int) -> None:
         self.capacity = capacity
+        self.completed_capacity = completed
+        self.completed: list[tuple[int, TaskRef]] = []  # oldest first
         # Partitions in the order they were first kept (since last forgotten): the order
         # in which a tie between the largest partitions is decided.
         self.order: dict[int, list[TaskRef]] = {}
@@ -359,8 +417,11 @@ class ReferenceCache:
         self.hits = 0
         self.misses = 0
 
-    def __len__(self) -> int:
+    def others(self) -> int:
         return sum(len(refs) for refs in self.order.values())
+
+    def __len__(self) -> int:
+        return self.others() + len(self.completed)
 
     def keep(self, partition: int, kept: dict[TaskRef, TaskRecord], offset: str) -> None:
         if self.capacity == 0:
@@ -369,26 +430,31 @@ class ReferenceCache:
         for key, record in kept.items():
             if key in refs:
                 refs.remove(key)
-                del self.values[(partition, key)]
-            if record.decision is not None and record.decision.decision is Decision.COMPLETED:
-                continue
-            refs.append(key)
+            if (partition, key) in self.completed:
+                self.completed.remove((partition, key))
             self.values[(partition, key)] = record
+            if record.decision is not None and record.decision.decision is Decision.COMPLETED:
+                self.completed.append((partition, key))
+            else:
+                refs.append(key)
         self.offsets[partition] = offset
-        while len(self) > self.capacity:
+        while len(self.completed) > self.completed_capacity:
+            del self.values[self.completed.pop(0)]
+        room = self.capacity - self.completed_capacity
+        while self.others() > room:
             # The whole excess at once, as far as the largest partition holds it.
             largest = max(self.order, key=lambda p: len(self.order[p]))
             refs = self.order[largest]
-            excess = len(self) - self.capacity
+            excess = self.others() - room
             for victim in refs[:excess]:
                 del self.values[(largest, victim)]
             del refs[:excess]
 
     def take(self, partition: int, refs: list[TaskRef]) -> tuple[set[TaskRef], list[TaskRef]]:
         held_refs = self.order.get(partition, [])
-        hits = {key for key in refs if key in held_refs}
+        hits = {key for key in refs if key in held_refs or (partition, key) in self.completed}
         for key in refs:
-            if key in hits:
+            if key in held_refs:
                 held_refs.remove(key)
                 held_refs.append(key)
         missing = [key for key in refs if key not in hits]
@@ -399,14 +465,18 @@ class ReferenceCache:
     def forget(self, partition: int) -> None:
         for key in self.order.pop(partition, []):
             del self.values[(partition, key)]
+        for entry in [entry for entry in self.completed if entry[0] == partition]:
+            self.completed.remove(entry)
+            del self.values[entry]
         self.offsets.pop(partition, None)
 
 
 class TaskCacheMachine(RuleBasedStateMachine):
-    @initialize(capacity=st.integers(0, 8))
-    def start(self, capacity: int) -> None:
-        self.cache = TaskCache(capacity)
-        self.model = ReferenceCache(capacity)
+    @initialize(capacity=st.integers(0, 8), data=st.data())
+    def start(self, capacity: int, data: st.DataObject) -> None:
+        completed = data.draw(st.integers(0, capacity), label="completed capacity")
+        self.cache = TaskCache(capacity, completed_capacity=completed)
+        self.model = ReferenceCache(capacity, completed)
 
     @rule(
         partition=st.sampled_from(PARTITIONS),
