@@ -51,7 +51,7 @@ class WorkerApp(faust.App):
 def create_app(settings: Settings, agents: WorkerAgents = WorkerAgents.ALL) -> faust.App:
     """Build the app for one deployment; ``quorum worker`` runs it. ``agents`` says which
     batch agents it runs; without the workflow agent it serves no HTTP API."""
-    app_id = f"{settings.topic_prefix}-worker"
+    app_id = topics.worker_app_id(settings)
     (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)  # faust makes one level
     # faust formats the datadir with str.format, so braces in a path must be doubled.
     datadir = str(settings.data_dir / "worker" / app_id).replace("{", "{{").replace("}", "}}")

@@ -39,6 +39,7 @@ from streams.operations import (
     message_key,
     project_tasks,
     publish_project_config,
+    rewind_group,
     tasks_below,
 )
 from streams.report import build_report
@@ -127,10 +128,14 @@ async def _reset(demo: Settings) -> None:
     try:
         for _ in range(100):
             if set(all_topics(demo)) <= set(await admin.list_topics()):
-                return
+                break
             await asyncio.sleep(0.1)
     finally:
         await admin.close()
+    # The previous run's worker committed its position in the projects topic. Deleted
+    # and created again at once, the topic can keep it, and a worker resuming there
+    # skipped this run's configuration (`rewind_group`).
+    await rewind_group(demo, topics.worker_app_id(demo), [demo.topic(topics.PROJECTS)])
 
 
 async def _stream(demo: Settings, operation: LabelingOperation, console: Console,

@@ -489,6 +489,27 @@ async def _partition_counts(settings: Settings, names: Sequence[str]) -> dict[st
     return {topic["topic"]: len(topic["partitions"]) for topic in described}
 
 
+async def rewind_group(settings: Settings, group_id: str, topic_names: Sequence[str]) -> None:
+    """Commit offset 0 for every partition of ``topic_names`` in ``group_id``, a group
+    with no member running.
+
+    The broker drops a deleted topic's committed offsets some time after the deletion.
+    A topic created again under the same name before that keeps them: once written to,
+    an old offset can be a valid position past the new messages, and a consumer resuming
+    there skips them without an error.
+    """
+    counts = await _partition_counts(settings, topic_names)
+    partitions = [TopicPartition(name, p) for name, count in counts.items() for p in range(count)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group_id,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.commit({tp: 0 for tp in partitions})
+    finally:
+        await consumer.stop()
+
+
 async def tasks_below(
     settings: Settings, agreement: float, *, project_id: str | None = None, limit: int = 50
 ) -> list[TaskAgreementRow]:

@@ -45,3 +45,8 @@ def all_topics(settings: Settings) -> dict[str, dict[str, str]]:
             config["max.message.bytes"] = str(16 * 1024 * 1024)
         configs[settings.topic(name)] = config
     return configs
+
+
+def worker_app_id(settings: Settings) -> str:
+    """The worker's faust app id, which is also its consumer group (the projects agent's)."""
+    return f"{settings.topic_prefix}-worker"
