@@ -113,29 +113,38 @@ async def _reset(demo: Settings) -> None:
         await redis.delete(Keys(demo.key_prefix).project_configs())
     finally:
         await redis.aclose()
-    # A deleted topic takes a moment to go; creating it again fails until it has.
-    for _ in range(100):
-        try:
-            await ensure_topics(demo)
-            break
-        except KafkaError:
-            await asyncio.sleep(0.2)
-    else:
-        await ensure_topics(demo)
-    # Clients that ask before the broker lists the new topics log errors: wait for it.
     admin = AIOKafkaAdminClient(bootstrap_servers=demo.kafka_bootstrap)
     await admin.start()
     try:
+        names = set(all_topics(demo))
+        # A deleted topic takes a moment to go. Until it has, "creating" it again finds
+        # the old one, which then vanishes under the demo.
+        await _until_listed(admin, names, listed=False)
         for _ in range(100):
-            if set(all_topics(demo)) <= set(await admin.list_topics()):
+            try:
+                await ensure_topics(demo)
                 break
-            await asyncio.sleep(0.1)
+            except KafkaError:
+                await asyncio.sleep(0.2)
+        else:
+            await ensure_topics(demo)
+        # Clients that ask before the broker lists the new topics log errors: wait for it.
+        await _until_listed(admin, names, listed=True)
     finally:
         await admin.close()
     # The previous run's worker committed its position in the projects topic. Deleted
     # and created again at once, the topic can keep it, and a worker resuming there
     # skipped this run's configuration (`rewind_group`).
     await rewind_group(demo, topics.worker_app_id(demo), [demo.topic(topics.PROJECTS)])
+
+
+async def _until_listed(admin: AIOKafkaAdminClient, names: set[str], *, listed: bool) -> None:
+    """Wait up to 10 s until the broker lists all of ``names`` (or, not ``listed``, none)."""
+    for _ in range(100):
+        present = names & set(await admin.list_topics())
+        if present == (names if listed else set()):
+            return
+        await asyncio.sleep(0.1)
 
 
 async def _stream(demo: Settings, operation: LabelingOperation, console: Console,

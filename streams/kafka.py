@@ -127,7 +127,7 @@ async def start_with_backoff(
 
 
 async def delete_topics(settings: Settings) -> None:
-    """Delete this deployment's topics (tests and `quorum rebuild --wipe-topics` only)."""
+    """Delete this deployment's topics (tests and the demo only)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:

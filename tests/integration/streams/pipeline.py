@@ -247,3 +247,17 @@ async def next_task(session: Any, worker: Any, project: str, annotator: str) -> 
         assert response.status == 200, await response.text()
         answer: dict[str, Any] = await response.json()
         return answer
+
+
+async def projects_committed(settings: Settings, partition: int) -> int | None:
+    """The projects topic's committed offset of faust's group (the worker's app id)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                group_id=topics.worker_app_id(settings),
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        offset: int | None = await consumer.committed(
+            TopicPartition(settings.topic(topics.PROJECTS), partition))
+        return offset
+    finally:
+        await consumer.stop()

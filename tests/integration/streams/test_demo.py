@@ -6,7 +6,6 @@ reliability estimate) ranks the simulated annotators as their hidden accuracy do
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -14,8 +13,9 @@ from rich.console import Console
 
 from streams import topics
 from streams.demo import _reset, run_demo
-from streams.kafka import delete_topics, ensure_topics
 from streams.settings import Settings
+
+from .pipeline import Deployment, projects_committed
 
 pytestmark = pytest.mark.integration
 
@@ -50,38 +50,22 @@ def test_demo_resolves_every_task_and_ranks_the_annotators(settings: Settings) -
     assert "Krippendorff's alpha (nominal) of 'sentiment'" in text
 
 
-async def _committed(settings: Settings, group: str, tps: list[TopicPartition]) -> list[int | None]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        return [await consumer.committed(tp) for tp in tps]
-    finally:
-        await consumer.stop()
-
-
 async def test_the_reset_rewinds_the_workers_position_in_the_projects_topic(
-    settings: Settings,
+    deployment: Deployment,
 ) -> None:
     """A second demo on the same broker: the topic deleted and created again at once can
     keep the last run's committed offsets, and the worker then skipped the new
     configuration (the demo failed with "did not apply the project configuration")."""
-    name = f"t{uuid.uuid4().hex[:10]}"
-    demo = settings.model_copy(update={"topic_prefix": name, "consumer_group": f"{name}-g"})
-    await ensure_topics(demo)
-    group = topics.worker_app_id(demo)
+    demo = deployment.settings
     tps = [TopicPartition(demo.topic(topics.PROJECTS), p) for p in range(demo.partitions)]
+    previous = AIOKafkaConsumer(bootstrap_servers=demo.kafka_bootstrap,
+                                group_id=topics.worker_app_id(demo), enable_auto_commit=False)
+    await previous.start()
     try:
-        previous = AIOKafkaConsumer(bootstrap_servers=demo.kafka_bootstrap, group_id=group,
-                                    enable_auto_commit=False)
-        await previous.start()
-        try:
-            previous.assign(tps)
-            await previous.commit({tp: 1 for tp in tps})  # the last run read one message
-        finally:
-            await previous.stop()
-        assert await _committed(demo, group, tps) == [1] * len(tps)
-        await _reset(demo)
-        assert await _committed(demo, group, tps) == [0] * len(tps)
+        previous.assign(tps)
+        await previous.commit({tp: 1 for tp in tps})  # the last run read one message
     finally:
-        await delete_topics(demo)
+        await previous.stop()
+    assert [await projects_committed(demo, tp.partition) for tp in tps] == [1] * len(tps)
+    await _reset(demo)
+    assert [await projects_committed(demo, tp.partition) for tp in tps] == [0] * len(tps)

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import topics
 from streams.kafka import plain_producer
@@ -25,7 +24,7 @@ from streams.roles import WorkerAgents
 from streams.settings import Settings
 from streams.worker_process import WorkerProcess
 
-from .pipeline import Deployment
+from .pipeline import Deployment, projects_committed
 from .tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -77,20 +76,6 @@ async def _stored(deployment: Deployment, project: str) -> ProjectConfig | None:
     return None if raw is None else project_config_from_dict(orjson.loads(raw))
 
 
-async def _committed(settings: Settings, partition: int) -> int | None:
-    """The projects topic's committed offset of faust's group (the worker's app id)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
-                                group_id=f"{settings.topic_prefix}-worker",
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        offset: int | None = await consumer.committed(
-            TopicPartition(settings.topic(topics.PROJECTS), partition))
-        return offset
-    finally:
-        await consumer.stop()
-
-
 async def _until(condition: Callable[[], Awaitable[bool]], failure: str,
                  timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
@@ -126,14 +111,14 @@ async def test_a_configuration_sent_while_redis_is_unreachable_is_applied_once_i
     assert await _stored(deployment, "p1") == BEFORE
     # faust commits every 2.8 s: by now it would have committed a message it acked.
     await asyncio.sleep(3.5)
-    committed = await _committed(deployment.settings, partition)
+    committed = await projects_committed(deployment.settings, partition)
     assert committed is None or committed <= offset, "acked before it was applied"
 
     redis_proxy.restore()
     await _until_stored(deployment, DURING, "not applied once Redis answered")
 
     async def acked() -> bool:
-        return (await _committed(deployment.settings, partition) or 0) > offset
+        return (await projects_committed(deployment.settings, partition) or 0) > offset
 
     # Acked once applied: the group's offset moves past the message.
     await _until(acked, "the applied configuration was never acked", 15)
@@ -153,7 +138,7 @@ async def test_a_worker_stopped_while_waiting_for_redis_leaves_the_configuration
     # A clean stop (SIGTERM answered, not the kill after 25 s) that did not wait for Redis.
     assert time.monotonic() - started < 20, f"slow stop; see {worker.log_path}"
     assert worker.process.returncode == 0, f"see {worker.log_path}"
-    committed = await _committed(deployment.settings, partition)
+    committed = await projects_committed(deployment.settings, partition)
     assert committed is None or committed <= offset, "acked when the worker stopped"
     assert await _stored(deployment, "p1") == BEFORE
 
