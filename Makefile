@@ -5,12 +5,14 @@
 #   make test        bootstrap, lint, up, then the whole pytest suite
 #   make demo        bootstrap, up, then the end-to-end demo
 #   make lint        ruff and mypy
+#   make native      compile the hot path with mypyc (bootstrap does when a source changed)
+#   make pure        remove that build: everything runs as Python
 
 PYTHON := .venv/bin/python
 # `quorum infra up` also creates the topics; `python -m streams.infra` is the bare fallback.
 INFRA := .venv/bin/quorum infra
 
-.PHONY: bootstrap up down status test demo lint
+.PHONY: bootstrap up down status test demo lint native pure
 
 bootstrap:
 	scripts/bootstrap.sh
@@ -29,6 +31,12 @@ test: bootstrap lint up
 
 demo: bootstrap up
 	.venv/bin/quorum demo
+
+native:
+	$(PYTHON) -m streams.native build
+
+pure:
+	$(PYTHON) -m streams.native remove
 
 lint:
 	.venv/bin/ruff check .

@@ -48,7 +48,7 @@ from redis.asyncio import Redis
 
 from bench.events import Event, generate, now_iso
 from bench.pacing import paced_batches
-from streams import topics
+from streams import native, topics
 from streams.kafka import ensure_topics, plain_producer
 from streams.operations import delete_keys
 from streams.settings import REPO_ROOT, Settings
@@ -651,6 +651,8 @@ def machine_info() -> dict[str, Any]:
         "cpus": os.cpu_count(), "platform": platform.platform(),
         "python": platform.python_version(), "aiokafka": aiokafka.__version__,
         "faust": faust.__version__, "redis_py": redis.__version__,
+        # The worker child runs the same tree: compiled or not (streams/native.py).
+        "hot_path": native.state().describe,
     }
 
 
@@ -761,6 +763,7 @@ def print_table(report: Report, variants: list[str]) -> None:
     print()
     print(f"events: {report.config['events']}  repeats: {len(rows)}  "
           f"cpus: {report.machine['cpus']}  run: {report.config['run']}")
+    print(f"hot path: {report.machine['hot_path']}")
     print("variant".ljust(14)
           + "".join((f"rep {r['repeat']}" + ("*" if r.get("disturbed") else "")).rjust(w)
                     for r in rows)

@@ -246,8 +246,9 @@ def apply_batch(
             if type(event) is ReviewEvent:  # the one check reviews cost an annotation
                 try:
                     changed = record.review(event)
-                except InvalidEvent as exc:  # of an annotation it cannot judge
-                    outputs.append(_dead_letter(batch, offset, raws[offset], str(exc)))
+                # Its own name: compiled (streams/native.py), a variable keeps one type.
+                except InvalidEvent as refused:  # of an annotation it cannot judge
+                    outputs.append(_dead_letter(batch, offset, raws[offset], str(refused)))
                     causes.append(offset)
                     dead_letters += 1
                     if not record.entries:

@@ -128,9 +128,14 @@ def worker(
     annotations hot path and the workflow agent with its HTTP API)."""
     import faust
 
+    from streams import native
     from streams.app import create_app
     from streams.kafka import ensure_topics
 
+    try:
+        native.check()  # a stale compiled build would run old code
+    except native.NativeBuildError as exc:
+        raise _fail(exc) from None
     settings = _settings()
     # faust subscribes only to topics that exist when the worker starts: create them first.
     try:

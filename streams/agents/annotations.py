@@ -37,7 +37,7 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from streams import topics
+from streams import native, topics
 from streams.backoff import infra_backoff
 from streams.batch import (
     BatchOutcome,
@@ -167,6 +167,7 @@ class AnnotationsAgent:
         hold = self._hold = FetchHold(consumer, s.fetch_hold_ms, s.fetch_idle_wait_ms,
                                       s.fetch_sparse_gap_ms)
         tune_garbage_collector()
+        log.info("annotations agent: hot path %s", native.state().describe)
         collections = self.collections
         try:
             while not stopping.is_set():

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from agreement import TaskAgreement, pair_score, recompute
 from agreement import task as task_module
 from agreement.metrics import ResultItem
+from tests.python_source import python_source
 
 from . import strategies
 from .strategies import choices_item
@@ -48,22 +49,29 @@ def test_incremental_score_equals_recompute(
     ops: list[tuple[str, list[ResultItem] | None]], weights: dict[str, float] | None
 ) -> None:
     task = TaskAgreement(weights)
+    # The same operations on the Python source, whose pair scores can be counted (the
+    # module may be compiled: streams/native.py); both must agree exactly.
+    source = python_source(task_module)
+    counted = source.TaskAgreement(weights)
     current: dict[str, list[ResultItem]] = {}
     counter = _CountingScorer(pair_score)
     for annotation_id, result in ops:
         others = len(current) - (annotation_id in current)
-        with mock.patch.object(task_module, "pair_score", counter):
+        with mock.patch.object(source, "pair_score", counter):
             counter.calls = 0
             if result is None:
                 assert task.remove(annotation_id) == (annotation_id in current)
+                assert counted.remove(annotation_id) == (annotation_id in current)
                 current.pop(annotation_id, None)
                 assert counter.calls == 0
             else:
                 task.upsert(annotation_id, result)
+                counted.upsert(annotation_id, result)
                 current[annotation_id] = result
                 assert counter.calls <= others
         # Exact equality: the incremental path must not drift by even one ulp.
         assert task.score == recompute(current, weights)
+        assert counted.score == task.score
         assert task.ids == sorted(current)
         assert len(task) == len(current)
         assert len(task.pair_scores) == len(current) * (len(current) - 1) // 2
@@ -104,11 +112,11 @@ def test_scores_by_size() -> None:
 
 
 def test_upsert_scores_only_against_the_others() -> None:
-    task = TaskAgreement()
+    task = python_source(task_module).TaskAgreement()  # countable: see python_source
     for annotation_id in "123":
         task.upsert(annotation_id, [choices_item("sentiment", [annotation_id])])
     counter = _CountingScorer(pair_score)
-    with mock.patch.object(task_module, "pair_score", counter):
+    with mock.patch.object(python_source(task_module), "pair_score", counter):
         task.upsert("4", [choices_item("sentiment", ["x"])])
         assert counter.calls == 3
         task.upsert("2", [choices_item("sentiment", ["y"])])
