@@ -92,8 +92,24 @@ setup(name="quorum-hot-path",
 """
 
 
+PACKAGES = ("streams", "agreement", "assignment")
+
+
 def _shared_libraries() -> list[Path]:
     return [ROOT / (GROUP.replace(".", "/") + f"__mypyc{_SUFFIX}")]
+
+
+def _built() -> list[str]:
+    """Every module with an extension in the packages, as a source path: all of them
+    are this build's (the project has no other C code), including those of an earlier
+    build whose module list was longer."""
+    library = _shared_libraries()[0]
+    return sorted(
+        str(path.relative_to(ROOT)).removesuffix(_SUFFIX) + ".py"
+        for package in PACKAGES
+        for path in (ROOT / package).rglob(f"*{_SUFFIX}")
+        if path != library
+    )
 
 
 def _digest(module: str) -> str:
@@ -116,13 +132,15 @@ def state() -> NativeState:
 
     The modules are one group, so one changed source makes the whole build stale: its
     code lives on in the group's shared library, called directly by the others."""
-    compiled = tuple(m for m in MODULES if _extension(m).exists())
-    if not compiled:
+    built = _built()
+    compiled = tuple(m for m in MODULES if m in built)
+    if not built:
         return NativeState((), ())
     recorded = _recorded()
     changed = [m for m in MODULES if recorded.get(m) != _digest(m)]
-    if changed or set(recorded) != set(MODULES) or len(compiled) != len(MODULES):
-        return NativeState(compiled, tuple(changed) or compiled)
+    unlisted = [m for m in built if m not in MODULES]  # no longer compiled: a stale copy
+    if changed or unlisted or set(recorded) != set(MODULES) or len(compiled) != len(MODULES):
+        return NativeState(compiled, tuple(changed + unlisted) or tuple(built))
     return NativeState(compiled, ())
 
 
@@ -142,7 +160,7 @@ def check() -> NativeState:
 
 def remove() -> list[Path]:
     """Delete the build: every module runs as Python again. Returns what was deleted."""
-    removed = [p for p in (*map(_extension, MODULES), *_shared_libraries()) if p.exists()]
+    removed = [p for p in (*map(_extension, _built()), *_shared_libraries()) if p.exists()]
     for path in removed:
         path.unlink()
     MANIFEST.unlink(missing_ok=True)

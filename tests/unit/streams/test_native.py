@@ -24,6 +24,7 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(native, "ROOT", tmp_path)
     monkeypatch.setattr(native, "MANIFEST", tmp_path / "build" / "native.json")
     monkeypatch.setattr(native, "MODULES", MODULES)
+    monkeypatch.setattr(native, "PACKAGES", ("pkg", "streams"))
     return tmp_path
 
 
@@ -111,3 +112,15 @@ def test_the_tree_runs_what_its_state_says() -> None:
     assert state.stale == ()
     compiled = streams.batch.__file__ is not None and streams.batch.__file__.endswith(SUFFIX)
     assert compiled == ("streams/batch.py" in state.compiled)
+
+
+def test_an_extension_of_a_module_no_longer_listed_is_stale_and_removed(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A build of an earlier, longer list: its extra extension would shadow its source
+    # and import a group library that no longer holds its code.
+    _compile(tree)
+    monkeypatch.setattr(native, "MODULES", MODULES[:1])
+    assert native.state().stale == ("pkg/sub/b.py",)
+    assert len(native.remove()) == 3
+    assert native.state() == native.NativeState((), ())
