@@ -3,8 +3,8 @@
 The annotations agent spends most of a cycle in a few pure modules: parsing events,
 the agreement, the outputs, the task records and their cache. mypyc (part of mypy,
 which checks this code already) compiles them from their type annotations into C
-extensions: about 10% more events per second for the whole worker, and a lower p99
-(bench/README.md, session 21). Everything else stays Python, and without a build the
+extensions: 7-12% more events per second for the whole worker (bench/README.md,
+session 21). Everything else stays Python, and without a build the
 same modules run as Python, unchanged.
 
 The extensions are built next to their sources (``streams/batch.cpython-311-….so``),
@@ -36,8 +36,9 @@ from pathlib import Path
 import orjson
 
 from streams.errors import QuorumError
+from streams.settings import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT  # a name of its own: the tests point it at a tree of theirs
 
 # Compiled together, as one group: they call each other directly in C.
 MODULES: tuple[str, ...] = (
@@ -51,8 +52,23 @@ MODULES: tuple[str, ...] = (
     "agreement/pair.py",
 )
 
+# Every extension in them is this build's: the project has no other C code.
+PACKAGES = ("streams", "agreement", "assignment")
+
+# mypyc's library that holds the whole group's code. Named inside the ``streams`` package:
+# by default it is a top-level module at the tree's root, which the editable install's
+# import hook does not put on the path (``quorum worker`` could not import it).
+GROUP = "streams.hot_path"
+
 MANIFEST = ROOT / "build" / "native.json"
 _SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]  # e.g. .cpython-311-x86_64-linux-gnu.so
+_SETUP = """\
+from setuptools import setup
+from mypyc.build import mypycify
+
+setup(name="quorum-hot-path",
+      ext_modules=mypycify({modules!r}, group_name={group!r}, opt_level="3"))
+"""
 
 
 class NativeBuildError(QuorumError):
@@ -79,31 +95,14 @@ def _extension(module: str) -> Path:
     return ROOT / (module.removesuffix(".py") + _SUFFIX)
 
 
-# mypyc's library that holds the whole group's code. Named inside the ``streams`` package:
-# by default it is a top-level module at the tree's root, which the editable install's
-# import hook does not put on the path (``quorum worker`` could not import it).
-GROUP = "streams.hot_path"
-_SETUP = """\
-from setuptools import setup
-from mypyc.build import mypycify
-
-setup(name="quorum-hot-path",
-      ext_modules=mypycify({modules!r}, group_name={group!r}, opt_level="3"))
-"""
-
-
-PACKAGES = ("streams", "agreement", "assignment")
-
-
-def _shared_libraries() -> list[Path]:
-    return [ROOT / (GROUP.replace(".", "/") + f"__mypyc{_SUFFIX}")]
+def _library() -> Path:
+    return ROOT / (GROUP.replace(".", "/") + f"__mypyc{_SUFFIX}")
 
 
 def _built() -> list[str]:
-    """Every module with an extension in the packages, as a source path: all of them
-    are this build's (the project has no other C code), including those of an earlier
-    build whose module list was longer."""
-    library = _shared_libraries()[0]
+    """Every module with an extension in the packages, as a source path, including
+    those of an earlier build whose module list was longer."""
+    library = _library()
     return sorted(
         str(path.relative_to(ROOT)).removesuffix(_SUFFIX) + ".py"
         for package in PACKAGES
@@ -160,7 +159,7 @@ def check() -> NativeState:
 
 def remove() -> list[Path]:
     """Delete the build: every module runs as Python again. Returns what was deleted."""
-    removed = [p for p in (*map(_extension, _built()), *_shared_libraries()) if p.exists()]
+    removed = [p for p in (*map(_extension, _built()), _library()) if p.exists()]
     for path in removed:
         path.unlink()
     MANIFEST.unlink(missing_ok=True)

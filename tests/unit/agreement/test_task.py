@@ -112,11 +112,12 @@ def test_scores_by_size() -> None:
 
 
 def test_upsert_scores_only_against_the_others() -> None:
-    task = python_source(task_module).TaskAgreement()  # countable: see python_source
+    source = python_source(task_module)  # countable: see python_source
+    task = source.TaskAgreement()
     for annotation_id in "123":
         task.upsert(annotation_id, [choices_item("sentiment", [annotation_id])])
     counter = _CountingScorer(pair_score)
-    with mock.patch.object(python_source(task_module), "pair_score", counter):
+    with mock.patch.object(source, "pair_score", counter):
         task.upsert("4", [choices_item("sentiment", ["x"])])
         assert counter.calls == 3
         task.upsert("2", [choices_item("sentiment", ["y"])])

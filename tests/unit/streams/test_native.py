@@ -32,7 +32,7 @@ def _compile(tree: Path, *, record: bool = True, modules: tuple[str, ...] = MODU
     """What a build leaves: an extension per module, the group's library, the manifest."""
     for module in modules:
         (tree / module.replace(".py", SUFFIX)).write_bytes(b"")
-    library = native._shared_libraries()[0]
+    library = native._library()
     library.parent.mkdir(parents=True, exist_ok=True)
     library.write_bytes(b"")
     if record:
