@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from redis.exceptions import RedisError
 
 from streams import infra, topics
 from streams.models.project import ProjectConfig
@@ -54,6 +55,17 @@ async def _wait_progress(deployment: Deployment, fraction: float, total: int) ->
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the worker made no progress")
+
+
+async def _until_redis_down(deployment: Deployment) -> None:
+    """Wait until Redis stops answering (it is being stopped)."""
+    for _ in range(300):
+        try:
+            await deployment.redis.ping()
+        except RedisError:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("Redis did not go down within 6 s")
 
 
 async def _assert_like_clean_run(deployment: Deployment) -> None:
@@ -110,7 +122,14 @@ async def test_redis_restart_mid_stream_ends_like_a_clean_run(
     deployment: Deployment, start_worker
 ) -> None:
     async def restart_redis(worker: Any) -> None:
-        await asyncio.to_thread(infra.restart_redis, deployment.settings, down_for_s=2.0)
+        restart = asyncio.ensure_future(
+            asyncio.to_thread(infra.restart_redis, deployment.settings, down_for_s=2.0))
+        # More events once Redis is down: a worker that was quick enough to finish the
+        # stream before Redis stopped must still meet the outage with work to write.
+        await _until_redis_down(deployment)
+        await deployment.send([annotation(f"late{t}", f"late{t}-{j}", f"u{j}", LABELS[t % 3])
+                               for t in range(200) for j in range(3)])
+        await restart
         await deployment.redis.connection_pool.disconnect()
         workers.append(worker)
 
