@@ -23,6 +23,17 @@ def test_redis_answers_and_is_durable(redis_client: redis.Redis) -> None:
     """PING works and writes go to an append-only file, so state survives a restart."""
     assert redis_client.ping()
     assert redis_client.config_get("appendonly") == {"appendonly": "yes"}
+    assert redis_client.config_get("appendfsync") == {"appendfsync": "everysec"}
+
+
+def test_redis_does_not_fork_on_its_own_while_a_worker_streams(
+    redis_client: redis.Redis,
+) -> None:
+    """No RDB snapshots, and AOF rewrites only past 1 GB: each fork took most of a core
+    while a busy worker waited (streams/infra.py, REDIS_PERSISTENCE)."""
+    assert redis_client.config_get("save") == {"save": ""}
+    assert redis_client.config_get("auto-aof-rewrite-min-size") == {
+        "auto-aof-rewrite-min-size": str(1024 ** 3)}
 
 
 async def _round_trip(settings: Settings, value: bytes) -> bytes:
