@@ -11,6 +11,7 @@ broker's append times, not from this process.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -22,8 +23,28 @@ from streams.settings import REPO_ROOT
 SOURCE = REPO_ROOT / "bench" / "java" / "PacedProducer.java"
 CLASSES = REPO_ROOT / "bench" / "results" / "java"  # git-ignored, like every result
 KAFKA_LIB = REPO_ROOT / "infra" / "kafka" / "target" / "lib"
-# A small heap and the serial collector: the generator must not take cores of its own.
-JVM_FLAGS = ("-Xmx2g", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+# The serial collector and C1 only: the generator must not take cores of its own. The
+# whole heap from the start, so that the events it holds (read before the clock runs,
+# then collected once) never fill the old generation during a run: with the default
+# initial heap (384 MB here) it filled after about 10 s, and the full collection
+# stopped the generator for 240 ms. Events due meanwhile were sent late and in a burst,
+# so the latency's p99 was the generator's (bench/README.md, session 22).
+JVM_FLAGS = ("-Xms2g", "-Xmx2g", "-Xmn256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+# The generator's collections, for a run to be checked against (git-ignored, as results).
+GC_LOG = REPO_ROOT / "bench" / "results" / "java" / "paced-producer-gc.log"
+
+
+def pauses_while_sending(log: Path = GC_LOG) -> list[float]:
+    """The generator's collection pauses (ms) after the one it asks for before the clock
+    runs: events due during one are sent late, so a long one shows in the latency."""
+    if not log.exists():
+        return []
+    lines = log.read_text().splitlines()
+    started = next((i for i, line in enumerate(lines) if "System.gc()" in line), None)
+    if started is None:
+        return []
+    return [float(m.group(1)) for line in lines[started + 1:]
+            if "Pause" in line and (m := re.search(r"([0-9.]+)ms$", line))]
 
 
 def compile_producer() -> None:
@@ -73,7 +94,8 @@ class JavaProducer:
         """Launch the JVM and wait until it is connected (before the clock runs)."""
         compile_producer()
         self.process = await asyncio.create_subprocess_exec(
-            "java", *JVM_FLAGS, "-cp", f"{CLASSES}:{KAFKA_LIB}/*", "PacedProducer",
+            "java", *JVM_FLAGS, f"-Xlog:gc:file={GC_LOG}:time,uptime",
+            "-cp", f"{CLASSES}:{KAFKA_LIB}/*", "PacedProducer",
             self.bootstrap, self.topic, str(self.path), repr(self.rate),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=self.log.open("wb"),

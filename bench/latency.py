@@ -42,7 +42,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.events import Event, generate
-from bench.java_producer import JavaProducer
+from bench.java_producer import JavaProducer, pauses_while_sending
 from bench.pacing import paced_batches
 from bench.pipeline import CpuMeter, _proc_cpu, create_topics, log_append_time
 from streams import topics
@@ -125,7 +125,8 @@ async def measure(rate: float, seconds: float, *, reader: str = "after",
                          None if None in used else round((used[1] - used[0]) / window, 2)  # type: ignore[operator]
                          for used in cpu_others],
                      "java_cores": None if None in java_cpu
-                     else round((java_cpu[1] - java_cpu[0]) / window, 2)}  # type: ignore[operator]
+                     else round((java_cpu[1] - java_cpu[0]) / window, 2),  # type: ignore[operator]
+                     "producer_gc_ms": pauses_while_sending()}
             due_wall = {e.event_id: start_ms + i * 1000 / rate for i, e in enumerate(generated)}
             await _wait_outputs(settings, out_topic, warm + count, timeout=60)
             await _read_all(settings, in_topic, warm + count, b'"event_id":"', {}, in_append)
@@ -348,6 +349,10 @@ def main() -> None:
         print(f"          p50/p99: to the input {r['input_50']:.0f}/{r['input_99']:.0f} ms, "
               f"worker {r['worker_50']:.0f}/{r['worker_99']:.0f} ms; cores: {cores}",
               flush=True)
+        if "producer_gc_ms" in r:
+            pauses = r["producer_gc_ms"]
+            print(f"          load generator's collections while sending: {len(pauses)}, "
+                  f"longest {max(pauses, default=0):.0f} ms", flush=True)
         if args.save:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
             path = RESULTS / f"latency-{stamp}-{rate:.0f}.json"
