@@ -31,7 +31,7 @@ KAFKA_LIB = REPO_ROOT / "infra" / "kafka" / "target" / "lib"
 # so the latency's p99 was the generator's (bench/README.md, session 22).
 JVM_FLAGS = ("-Xms2g", "-Xmx2g", "-Xmn256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 # The generator's collections, for a run to be checked against (git-ignored, as results).
-GC_LOG = REPO_ROOT / "bench" / "results" / "java" / "paced-producer-gc.log"
+GC_LOG = CLASSES / "paced-producer-gc.log"
 
 
 def pauses_while_sending(log: Path = GC_LOG) -> list[float]:
@@ -45,6 +45,12 @@ def pauses_while_sending(log: Path = GC_LOG) -> list[float]:
         return []
     return [float(m.group(1)) for line in lines[started + 1:]
             if "Pause" in line and (m := re.search(r"([0-9.]+)ms$", line))]
+
+
+def describe_pauses(pauses: list[float]) -> str:
+    """The generator's pauses while sending, for a run's line of figures."""
+    return (f"the load generator's collections while sending: {len(pauses)}, longest "
+            f"{max(pauses, default=0):.0f} ms")
 
 
 def compile_producer() -> None:

@@ -42,7 +42,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.events import Event, generate
-from bench.java_producer import JavaProducer, pauses_while_sending
+from bench.java_producer import JavaProducer, describe_pauses, pauses_while_sending
 from bench.pacing import paced_batches
 from bench.pipeline import CpuMeter, _proc_cpu, create_topics, log_append_time
 from streams import topics
@@ -350,9 +350,7 @@ def main() -> None:
               f"worker {r['worker_50']:.0f}/{r['worker_99']:.0f} ms; cores: {cores}",
               flush=True)
         if "producer_gc_ms" in r:
-            pauses = r["producer_gc_ms"]
-            print(f"          load generator's collections while sending: {len(pauses)}, "
-                  f"longest {max(pauses, default=0):.0f} ms", flush=True)
+            print(f"          {describe_pauses(r['producer_gc_ms'])}", flush=True)
         if args.save:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
             path = RESULTS / f"latency-{stamp}-{rate:.0f}.json"

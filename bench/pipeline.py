@@ -47,6 +47,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from redis.asyncio import Redis
 
 from bench.events import Event, generate, now_iso
+from bench.java_producer import describe_pauses
 from bench.pacing import paced_batches
 from streams import native, topics
 from streams.kafka import ensure_topics, plain_producer
@@ -622,10 +623,9 @@ async def java_latency(rate: float, seconds: float, repeats: int) -> dict[str, A
     for i in range(repeats):
         r = await measure(rate, seconds, producer="java")
         r.pop("timeline", None)
-        pauses = r.get("producer_gc_ms", [])
         log(f"latency repeat {i + 1}: p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms, "
-            f"worker p99 {r['worker_99']:.0f} ms; cores {r['cores']}; the load generator's "
-            f"collections {len(pauses)}, longest {max(pauses, default=0):.0f} ms")
+            f"worker p99 {r['worker_99']:.0f} ms; cores {r['cores']}; "
+            f"{describe_pauses(r.get('producer_gc_ms', []))}")
         runs.append(r)
     return {"target_rate": rate, "seconds": seconds, "producer": "java", "runs": runs,
             "median_p99_ms": statistics.median(r["p99"] for r in runs),

@@ -506,9 +506,10 @@ def _java() -> str:
 # doubled past 64 MB. A busy worker grows the file by 15-30 MB/s (task records are
 # rewritten, outbox entries trimmed) while the data stays small, so that was a fork every
 # 3 s, each child taking most of a core for 0.1-0.5 s: the latency's spikes lined up
-# with them. With snapshots off and rewrites from 1 GB, p99 94, 75, 80, 102, 75, 101
-# and 143 ms at 17,000 events/s, against 75, 167, 150, 177, 100, 92 and 162 ms with
-# the defaults (bench/README.md, session 22). ``BGSAVE`` still takes a snapshot when
+# with them. With snapshots off and rewrites from 1 GB (4 GB in the first four pairs;
+# no fork in any run either way), p99 94, 75, 80, 102, 75, 101 and 143 ms at 17,000/s,
+# against 75, 167, 150, 177, 100, 92 and 162 ms with the defaults (bench/README.md,
+# session 22). ``BGSAVE`` still takes a snapshot when
 # asked, for a backup.
 REDIS_PERSISTENCE = (
     "--appendonly", "yes",

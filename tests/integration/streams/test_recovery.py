@@ -57,6 +57,13 @@ async def _wait_progress(deployment: Deployment, fraction: float, total: int) ->
     raise AssertionError("the worker made no progress")
 
 
+def _late_events() -> list[dict[str, Any]]:
+    """600 events of 200 new tasks, sent during an interruption so that the worker meets
+    it with work to do, however far it had got."""
+    return [annotation(f"late{t}", f"late{t}-{j}", f"u{j}", LABELS[t % 3])
+            for t in range(200) for j in range(3)]
+
+
 async def _until_redis_down(deployment: Deployment) -> None:
     """Wait until Redis stops answering (it is being stopped)."""
     for _ in range(300):
@@ -128,8 +135,7 @@ async def test_redis_restart_mid_stream_ends_like_a_clean_run(
         # More events once Redis is down: a worker that was quick enough to finish the
         # stream before Redis stopped must still meet the outage with work to write.
         await _until_redis_down(deployment)
-        await deployment.send([annotation(f"late{t}", f"late{t}-{j}", f"u{j}", LABELS[t % 3])
-                               for t in range(200) for j in range(3)])
+        await deployment.send(_late_events())
         await restart
         await deployment.redis.connection_pool.disconnect()
         workers.append(worker)
@@ -162,8 +168,7 @@ async def test_outputs_kafka_refuses_for_a_while_end_like_a_clean_run(
     async def refuse_for_a_while(worker: Any) -> None:
         await deployment.limit_message_bytes(topics.TASK_QUALITY, 64)  # no event fits
         # Events to publish while it refuses, however far the worker had got.
-        await deployment.send([annotation(f"late{t}", f"late{t}-{j}", f"u{j}", LABELS[t % 3])
-                               for t in range(200) for j in range(3)])
+        await deployment.send(_late_events())
         deadline = time.monotonic() + 60
         while "publishing outputs failed" not in worker.log():
             assert time.monotonic() < deadline, "no publication was refused"
