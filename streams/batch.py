@@ -39,6 +39,7 @@ from streams.models.outputs import (
     OutputEvent,
     dead_letter_body,
     event_id,
+    output,
 )
 from streams.models.project import ProjectConfig
 from streams.models.review import ReviewEvent, review_or_reason
@@ -346,7 +347,7 @@ def _dead_letter(batch: ParsedBatch, offset: int, raw: bytes, reason: str) -> Ou
         reason=reason, topic=batch.topic, partition=p, offset=offset, original=raw,
         eid=event_id(p, offset, 0),
     )
-    return OutputEvent("dead-letter", f"{p}:{offset}", body)
+    return output("dead-letter", f"{p}:{offset}", body)
 
 
 def _emit(
@@ -403,7 +404,7 @@ def _emit(
         "overlap": policy.overlap,
         "threshold": policy.threshold,
     }
-    outputs.append(OutputEvent(_QUALITY_TOPIC, key, quality))
+    outputs.append(output(_QUALITY_TOPIC, key, quality))
     causes.append(offset)
     # No decision event when nothing changed, nor when a task went back to COLLECTING
     # (the one decision without a schema).
@@ -427,7 +428,7 @@ def _emit(
         body["budget_left"] = policy.max_annotators - seats
     elif decision is _REVIEW:
         body["reason"] = "low_agreement_budget_exhausted"
-    outputs.append(OutputEvent(TOPIC_OF_SCHEMA[schema], key, body))
+    outputs.append(output(TOPIC_OF_SCHEMA[schema], key, body))
     causes.append(offset)
     return decision
 
@@ -457,7 +458,7 @@ def encode_outputs(events: Sequence[OutputEvent]) -> EncodedOutputs:
         header = headers.get((event.topic, event.key))
         if header is None:
             header = headers[(event.topic, event.key)] = orjson.dumps([event.topic, event.key])
-        body = orjson.dumps(event.body)
+        body = event.encoded
         lines.append(header)
         lines.append(body)
         messages.append((event.topic, event.key.encode(), body))

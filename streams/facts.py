@@ -22,8 +22,10 @@ from streams.models.outputs import (
     REASSIGN_REQUESTED,
     REVIEW_REQUESTED,
     TASK_COMPLETED,
+    TOPIC_OF_SCHEMA,
     OutputEvent,
     event_id,
+    output,
 )
 from streams.models.review import ReviewEvent
 from streams.models.workflow import fact_body
@@ -41,10 +43,12 @@ _WORKFLOW_TOPIC = "workflow"
 _SKIPPED = AnnotationKind.SKIPPED
 _DELETED_KIND = AnnotationKind.DELETED
 
-_FACT_OF_SCHEMA = {
-    REASSIGN_REQUESTED: "reassign",
-    TASK_COMPLETED: "completed",
-    REVIEW_REQUESTED: "review",
+# By the topic of the decision event: each decision schema has a topic of its own, and
+# the output's body is encoded already.
+_FACT_OF_TOPIC = {
+    TOPIC_OF_SCHEMA[REASSIGN_REQUESTED]: "reassign",
+    TOPIC_OF_SCHEMA[TASK_COMPLETED]: "completed",
+    TOPIC_OF_SCHEMA[REVIEW_REQUESTED]: "review",
 }
 
 
@@ -219,8 +223,8 @@ def _append_facts(
     """
     made = [o for o, cause in zip(outputs[-2:], causes[-2:], strict=True) if cause == offset]
     rank = len(made)
-    if made and made[-1].body["schema"] in _FACT_OF_SCHEMA:
-        kind = _FACT_OF_SCHEMA[made[-1].body["schema"]]
+    if made and made[-1].topic in _FACT_OF_TOPIC:
+        kind = _FACT_OF_TOPIC[made[-1].topic]
         facts.append((kind, None, len(record.annotators) if kind == "reassign" else None, None))
     if models is not None:
         facts.append(models)
@@ -235,7 +239,7 @@ def _append_facts(
             review=fields if kind == REVIEWED else None,
             scores=fields if kind == MODEL_SCORES else None,
         )
-        outputs.append(OutputEvent(_WORKFLOW_TOPIC, event.project_id, body))
+        outputs.append(output(_WORKFLOW_TOPIC, event.project_id, body))
         causes.append(offset)
         rank += 1
 

@@ -53,6 +53,7 @@ from streams.models.outputs import (
     assignment_body,
     dead_letter_body,
     model_output,
+    output,
     quality_output,
     review_output,
 )
@@ -217,7 +218,7 @@ class WorkflowAgent:
         for message, event in parsed:
             eid = f"w{p}:{message.offset}"
             if isinstance(event, str):
-                outputs.append(OutputEvent("dead-letter", eid, dead_letter_body(
+                outputs.append(output("dead-letter", eid, dead_letter_body(
                     reason=event, topic=self.topic, partition=p, offset=message.offset,
                     original=message.value, eid=f"{eid}:0")))
                 self.stats.dead_letters += 1
@@ -226,7 +227,7 @@ class WorkflowAgent:
             if self.partition_of(project) != p:
                 # The label stream looks a project up on the partition its id hashes to:
                 # state kept elsewhere would never be found.
-                outputs.append(OutputEvent("dead-letter", eid, dead_letter_body(
+                outputs.append(output("dead-letter", eid, dead_letter_body(
                     reason=f"project {project!r} arrived on workflow partition {p}, not "
                            f"{self.partition_of(project)}: key workflow events by project "
                            "id (the message key must be the project_id)",
@@ -247,7 +248,7 @@ class WorkflowAgent:
             except ValueError as exc:
                 # Valid JSON the distribution cannot take (e.g. a fact id that is not
                 # <partition>:<offset>:<rank>): refused before it changed anything.
-                outputs.append(OutputEvent("dead-letter", eid, dead_letter_body(
+                outputs.append(output("dead-letter", eid, dead_letter_body(
                     reason=str(exc), topic=self.topic, partition=p, offset=message.offset,
                     original=message.value, eid=f"{eid}:0")))
                 self.stats.dead_letters += 1
@@ -408,14 +409,14 @@ class WorkflowAgent:
                                        occurred_at=occurred_at)
                 if body["kind"] == "assigned":
                     self.stats.assignments += 1
-                yield OutputEvent("assignments", f"{project}:{outcome.task}", body)
+                yield output("assignments", f"{project}:{outcome.task}", body)
             else:
                 build = (model_output if isinstance(outcome, _MODEL_OUTCOMES)
                          else review_output if isinstance(outcome, _REVIEW_OUTCOMES)
                          else quality_output)
                 topic, key, body = build(outcome, event_id=f"{eid}:{rank}", project_id=project,
                                          occurred_at=occurred_at)
-                yield OutputEvent(topic, key, body)
+                yield output(topic, key, body)
 
     # Publication, as the annotations agent does it ---------------------------------------
 

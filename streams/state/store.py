@@ -1,5 +1,4 @@
-"""Redis I/O for the annotations agent: at most two round trips per fetch, whatever its
-size.
+"""Redis I/O for the annotations agent: a read and a write per fetch, whatever its size.
 
 1. :meth:`StateStore.load`: one pipelined read of every fetched partition's applied
    offset and touched task records, and of the touched projects' configurations. Skipped
@@ -7,8 +6,9 @@ size.
    configurations the last write read).
 2. :meth:`StateStore.apply`: per partition one script call that writes task records,
    the agreement index, projects seen, the outbox and the new offset atomically, fenced
-   by the partition owner's token; all partitions' calls in one pipeline, with a read of
-   the written projects' configurations after them.
+   by the partition owner's token; the partitions' calls in one pipeline, with a read of
+   the written projects' configurations after them (the agent splits a backlog's write
+   into a pipeline per group of partitions, sent as each group is computed).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from streams.models.outputs import (
     REVIEW_REQUESTED,
     TASK_COMPLETED,
     TASK_QUALITY,
-    OutputEvent,
+    output,
 )
 from streams.models.project import ProjectConfig
 
@@ -420,9 +420,9 @@ def test_parse_empty_batch() -> None:
 
 def test_outbox_encoding_roundtrip() -> None:
     events = [
-        OutputEvent("task-quality", "projét:tâche:7", {"schema": TASK_QUALITY, "x": "a\nb"}),
-        OutputEvent("dead-letter", "7:101", {"original": "积极\r\n{}", "n": 1.5}),
-        OutputEvent("assignments", "::", {}),
+        output("task-quality", "projét:tâche:7", {"schema": TASK_QUALITY, "x": "a\nb"}),
+        output("dead-letter", "7:101", {"original": "积极\r\n{}", "n": 1.5}),
+        output("assignments", "::", {}),
     ]
     encoded = encode_outputs(events)
     decoded = decode_outputs(encoded.entry)
@@ -431,8 +431,9 @@ def test_outbox_encoding_roundtrip() -> None:
         (e.topic, e.key.encode()) for e in events
     ]
     assert [orjson.loads(body) for _, _, body in decoded] == [e.body for e in events]
-    # Published as stored: the body bytes are orjson's encoding.
-    assert [body for _, _, body in decoded] == [orjson.dumps(e.body) for e in events]
+    # Published as stored: the body bytes are orjson's encoding, made with the event.
+    assert [body for _, _, body in decoded] == [e.encoded for e in events]
+    assert [e.encoded for e in events] == [orjson.dumps(e.body) for e in events]
 
 
 def test_outbox_encoding_of_no_events() -> None:
