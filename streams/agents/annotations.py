@@ -124,6 +124,7 @@ class AgentStats:
     retries: int = 0
     reads: int = 0  # fetches whose state was read from Redis
     reads_skipped: int = 0  # fetches whose state the worker knew (see AnnotationsAgent._known)
+    writes_in_parts: int = 0  # fetches whose write went to Redis in parts (a backlog's)
 
 
 class AnnotationsAgent:
@@ -201,9 +202,10 @@ class AnnotationsAgent:
             self.consumer = None
             stats = self.stats
             log.info("annotations agent stopped: %d events applied in %d batches; the state of "
-                     "%d fetches read from Redis, of %d known already; idle %d times, "
-                     "sparse %d times", stats.applied, stats.batches, stats.reads,
-                     stats.reads_skipped, hold.switches, hold.sparse_switches)
+                     "%d fetches read from Redis, of %d known already; %d writes sent in "
+                     "parts; idle %d times, sparse %d times", stats.applied, stats.batches,
+                     stats.reads, stats.reads_skipped, stats.writes_in_parts, hold.switches,
+                     hold.sparse_switches)
 
     async def _fetch_and_dispatch(self, consumer: AIOKafkaConsumer) -> None:
         """Fetch what is there, over all partitions, and take it through the core.
@@ -344,6 +346,8 @@ class AnnotationsAgent:
             unsent += batch.size
             if unsent >= _EARLY_WRITE_EVENTS and i < last:
                 # Sent now, to run in Redis while the rest of the fetch is computed.
+                if not sent:
+                    self.stats.writes_in_parts += 1
                 sent.append(asyncio.ensure_future(self.store.apply(writes[flushed:])))
                 flushed, unsent = len(writes), 0
                 await asyncio.sleep(0)

@@ -77,6 +77,27 @@ async def test_without_an_index_every_fetch_reads_and_ends_like_a_clean_run(
         assert worker.log().count("tasks (QUORUM_TASK_INDEX_SIZE)") == settings.partitions
 
 
+async def test_a_backlog_written_in_parts_ends_like_a_clean_run(
+    deployment: Deployment, start_worker: Callable[..., Any]
+) -> None:
+    """A backlog's fetches hold thousands of events over every partition: their writes go
+    to Redis in parts, as the partitions are computed, and nothing differs from a clean
+    run."""
+    first = start_worker(deployment.settings)
+    await first.wait_owning(deployment.settings.partitions)
+    await deployment.configure(CONFIG)
+    first.stop()
+    await deployment.send(labeling_operation(2000, seed=11))  # about 7,600 events
+    worker = start_worker(deployment.settings)
+    await deployment.wait_applied(timeout_s=120)
+    worker.stop()
+
+    parts = re.findall(r"(\d+) writes sent in parts", worker.log())
+    assert parts, f"the worker did not say how it wrote:\n{worker.log()[-3000:]}"
+    assert int(parts[-1]) >= 1, "a backlog's fetch should have been written in parts"
+    await _assert_like_clean_run(deployment)
+
+
 async def test_tasks_stored_before_the_worker_started_are_read_not_taken_as_new(
     deployment: Deployment, start_worker: Callable[..., Any]
 ) -> None:
