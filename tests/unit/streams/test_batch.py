@@ -419,21 +419,22 @@ def test_parse_empty_batch() -> None:
 
 
 def test_outbox_encoding_roundtrip() -> None:
-    events = [
-        output("task-quality", "projét:tâche:7", {"schema": TASK_QUALITY, "x": "a\nb"}),
-        output("dead-letter", "7:101", {"original": "积极\r\n{}", "n": 1.5}),
-        output("assignments", "::", {}),
+    made: list[tuple[str, str, dict[str, object]]] = [
+        ("task-quality", "projét:tâche:7", {"schema": TASK_QUALITY, "x": "a\nb"}),
+        ("dead-letter", "7:101", {"original": "积极\r\n{}", "n": 1.5}),
+        ("assignments", "::", {}),
     ]
+    events = [output(topic, key, body) for topic, key, body in made]
     encoded = encode_outputs(events)
     decoded = decode_outputs(encoded.entry)
     assert decoded == encoded.messages
     assert [(topic, key) for topic, key, _ in decoded] == [
         (e.topic, e.key.encode()) for e in events
     ]
-    assert [orjson.loads(body) for _, _, body in decoded] == [e.body for e in events]
-    # Published as stored: the body bytes are orjson's encoding, made with the event.
-    assert [body for _, _, body in decoded] == [e.encoded for e in events]
-    assert [e.encoded for e in events] == [orjson.dumps(e.body) for e in events]
+    # The bodies as they were made, and published as stored: orjson's encoding of them.
+    assert [orjson.loads(body) for _, _, body in decoded] == [body for _, _, body in made]
+    assert [e.body for e in events] == [body for _, _, body in made]
+    assert [body for _, _, body in decoded] == [orjson.dumps(body) for _, _, body in made]
 
 
 def test_outbox_encoding_of_no_events() -> None:
