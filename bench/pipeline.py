@@ -181,10 +181,14 @@ def _process_age_s(pid: int) -> float | None:
 
 
 def _kafka_pid() -> int | None:
+    """The broker of this checkout's settings: its command line names its data dir (two
+    brokers may run side by side for an A/B of their settings)."""
+    data_dir = str(Settings().data_dir.resolve()).encode()
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             with contextlib.suppress(OSError):
-                if b"kafka.Kafka" in (d / "cmdline").read_bytes():
+                cmdline = (d / "cmdline").read_bytes()
+                if b"kafka.Kafka" in cmdline and data_dir + b"/" in cmdline:
                     return int(d.name)
     return None
 

@@ -139,6 +139,10 @@ class _Paths:
         return self.kafka_dir / "server.log"
 
     @property
+    def kafka_gc_log(self) -> Path:
+        return self.kafka_dir / "gc.log"
+
+    @property
     def redis_pid(self) -> Path:
         return self.redis_dir / "redis.pid"
 
@@ -310,6 +314,9 @@ def _start_kafka(settings: Settings, paths: _Paths) -> None:
     command = [
         java,
         *JVM_OPTS,
+        # The broker's pauses, for when latency needs explaining (as Kafka's own launcher
+        # keeps a GC log); two files of 10 MB at most.
+        f"-Xlog:gc:file={paths.kafka_gc_log}:time,uptime:filecount=2,filesize=10m",
         f"-Dlog4j2.configurationFile={paths.log4j_config}",
         f"-Dkafka.logs.dir={paths.kafka_dir}",
         "-cp",

@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from streams.backoff import infra_backoff
 from streams.errors import QuorumError
 from streams.settings import Settings
-from streams.topics import all_topics
+from streams.topics import all_topics, worker_app_id
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +127,16 @@ async def start_with_backoff(
 
 
 async def delete_topics(settings: Settings) -> None:
-    """Delete this deployment's topics (tests and the demo only)."""
+    """Delete this deployment's topics (tests, benchmarks and the demo only): Quorum's own
+    and the ones faust made for the worker app (its assignor's leader topic). Left behind,
+    a broker that served a few hundred benchmark runs carried as many stray topics."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        faust_prefix = f"{worker_app_id(settings)}-"
         doomed = [name for name in all_topics(settings) if name in existing]
+        doomed += sorted(name for name in existing if name.startswith(faust_prefix))
         if doomed:
             await admin.delete_topics(doomed)
     finally:

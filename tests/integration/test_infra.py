@@ -10,6 +10,7 @@ import pytest
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.settings import Settings
 
@@ -85,3 +86,19 @@ async def test_kafka_round_trips_10mb_message(settings: Settings) -> None:
     received = await _round_trip(settings, value)
     assert len(received) == len(value)
     assert received == value
+
+
+async def test_kafka_keeps_its_log_cleaner_small(settings: Settings) -> None:
+    """The cleaner's dedupe buffer is 16 MB, not the default 128 MB that was most of the
+    broker's live heap and kept its collector busy (infra/kafka/server.properties)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.BROKER, "1",
+                            configs={"log.cleaner.dedupe.buffer.size": None})])
+    finally:
+        await admin.close()
+    [(_, _, _, _, entries)] = response.resources
+    values = {entry[0]: entry[1] for entry in entries}
+    assert values == {"log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024)}
