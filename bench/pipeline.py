@@ -223,8 +223,12 @@ class CpuMeter:
         if len(self.marks) < 2:
             return {}
         (t0, a), (t1, b) = self.marks[0], self.marks[-1]
-        return {k: (round((b[k] - a[k]) / (t1 - t0), digits) if a[k] is not None
-                    and b[k] is not None else None) for k in a}
+        cores: dict[str, float | None] = {}
+        for k, start in a.items():
+            end = b[k]
+            cores[k] = (None if start is None or end is None
+                        else round((end - start) / (t1 - t0), digits))
+        return cores
 
 
 # --------------------------------------------------------------------------- kafka helpers
@@ -525,7 +529,7 @@ async def collect(settings: Settings, sent_at: dict[str, tuple[float, float]], e
                 for m in messages:
                     seen += 1
                     source = source_event_id(m.value)
-                    t = sent_at.pop(source, None)
+                    t = sent_at.pop(source, None) if source is not None else None
                     if t is not None:
                         latencies.append(now - t[0])
                         if appended is not None and m.timestamp_type == 1:
@@ -542,7 +546,8 @@ def source_event_id(value: bytes) -> str | None:
     """The field without decoding the whole event (orjson writes no spaces)."""
     i = value.find(_MARK)
     if i < 0:
-        return orjson.loads(value).get("source_event_id")  # type: ignore[no-any-return]
+        found: str | None = orjson.loads(value).get("source_event_id")
+        return found
     i += len(_MARK)
     return value[i:value.index(b'"', i)].decode()
 
