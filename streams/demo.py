@@ -106,7 +106,7 @@ def run_demo(
 
 async def _reset(demo: Settings) -> None:
     """Remove the previous demo's topics and state, then create the topics afresh."""
-    await delete_topics(demo)
+    deleted = await delete_topics(demo)
     await delete_state(demo)
     redis = Redis.from_url(demo.redis_url)
     try:
@@ -118,8 +118,9 @@ async def _reset(demo: Settings) -> None:
     try:
         names = set(all_topics(demo))
         # A deleted topic takes a moment to go. Until it has, "creating" it again finds
-        # the old one, which then vanishes under the demo.
-        await _until_listed(admin, names, listed=False)
+        # the old one, which then vanishes under the demo (faust's own topic included:
+        # the worker creates it when it starts).
+        await _until_listed(admin, names | set(deleted), listed=False)
         for _ in range(100):
             try:
                 await ensure_topics(demo)

@@ -126,10 +126,12 @@ async def start_with_backoff(
             await backoff.wait()
 
 
-async def delete_topics(settings: Settings) -> None:
+async def delete_topics(settings: Settings) -> list[str]:
     """Delete this deployment's topics (tests, benchmarks and the demo only): Quorum's own
     and the ones faust made for the worker app (its assignor's leader topic). Left behind,
-    a broker that served a few hundred benchmark runs carried as many stray topics."""
+    a broker that served a few hundred benchmark runs carried as many stray topics.
+    Returns the names deleted: the broker lists them a moment longer, and a worker
+    started meanwhile would find them going."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
@@ -141,6 +143,7 @@ async def delete_topics(settings: Settings) -> None:
             await admin.delete_topics(doomed)
     finally:
         await admin.close()
+    return doomed
 
 
 def plain_producer(settings: Settings) -> AIOKafkaProducer:
