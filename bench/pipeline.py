@@ -661,6 +661,9 @@ def machine_info() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(), "platform": platform.platform(),
         "python": platform.python_version(), "aiokafka": aiokafka.__version__,
+        # Which build: a distribution's (PGO and LTO) ran this code 10-17% faster than a
+        # plain source build of the same version (bench/README.md, session 25).
+        "python_executable": os.path.realpath(sys.executable),
         "faust": faust.__version__, "redis_py": redis.__version__,
         # The worker child runs the same tree: compiled or not (streams/native.py).
         "hot_path": native.state().describe,
@@ -774,7 +777,8 @@ def print_table(report: Report, variants: list[str]) -> None:
     print()
     print(f"events: {report.config['events']}  repeats: {len(rows)}  "
           f"cpus: {report.machine['cpus']}  run: {report.config['run']}")
-    print(f"hot path: {report.machine['hot_path']}")
+    print(f"hot path: {report.machine['hot_path']}  python: {report.machine.get('python', '?')} "
+          f"({report.machine.get('python_executable', '?')})")
     print("variant".ljust(14)
           + "".join((f"rep {r['repeat']}" + ("*" if r.get("disturbed") else "")).rjust(w)
                     for r in rows)

@@ -6,10 +6,10 @@
 #
 # Steps: apt packages (redis-server, Java 17, Maven) -> .venv with `pip install -e '.[dev]'`
 # -> Kafka jars from Maven Central into infra/kafka/target/lib.
+# PYTHON=/path/to/python3.11 picks the venv's interpreter (default: see "Python virtualenv").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-PYTHON="${PYTHON:-python3}"
 VENV=.venv
 PIP_STAMP="$VENV/.quorum-pyproject.sha256"
 
@@ -48,11 +48,32 @@ else
 fi
 
 # --- Python virtualenv -----------------------------------------------------------------------
+# Which interpreter: $PYTHON if set; else the distribution's /usr/bin/python3 when it is 3.11+
+# and can make a venv (ensurepip) with the headers mypyc compiles against; else python3 on the
+# PATH. Debian and Ubuntu build their Python with profile-guided and link-time optimization;
+# a source build without --enable-optimizations (pyenv's default) ran plain Python code 1.5
+# times slower on the development machine, and the worker 10-17% slower (bench/README.md,
+# session 25).
+usable_for_venv() {
+    [ -x "$1" ] && "$1" - <<'PY' >/dev/null 2>&1
+import os, sys, sysconfig
+import ensurepip  # Debian leaves it out unless python3-venv is installed
+headers = os.path.join(sysconfig.get_paths()["include"], "Python.h")
+sys.exit(0 if sys.version_info >= (3, 11) and os.path.exists(headers) else 1)
+PY
+}
+if [ -z "${PYTHON:-}" ]; then
+    PYTHON=python3
+    if usable_for_venv /usr/bin/python3; then
+        PYTHON=/usr/bin/python3
+    fi
+fi
 if [ ! -x "$VENV/bin/python" ]; then
-    step "venv: creating $VENV with $("$PYTHON" --version 2>&1)"
+    step "venv: creating $VENV with $("$PYTHON" --version 2>&1) ($(command -v "$PYTHON"))"
     quiet "$PYTHON" -m venv "$VENV"
 else
-    step "venv: $VENV exists"
+    # An existing venv keeps its interpreter: `rm -rf .venv` and bootstrap again to change it.
+    step "venv: $VENV exists ($("$VENV/bin/python" -c 'import sys; print(sys.version.split()[0], sys._base_executable)'))"
 fi
 
 # Reinstall only when pyproject.toml changed since the last successful install.

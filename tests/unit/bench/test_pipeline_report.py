@@ -44,3 +44,11 @@ def test_the_summary_says_whether_each_target_was_met(
     out = capsys.readouterr().out
     assert throughput in out
     assert latency in out
+
+
+def test_the_summary_names_the_interpreter(capsys: pytest.CaptureFixture[str]) -> None:
+    # Two builds of one Python version differ by 10-17% here (bench/README session 25).
+    report = _report([87_957, 87_180, 94_436], [40_000, 41_000, 42_000], [50, 60, 70])
+    report.machine.update(python="3.11.2", python_executable="/usr/bin/python3.11")
+    print_table(report, ["bare", "quorum"])
+    assert "python: 3.11.2 (/usr/bin/python3.11)" in capsys.readouterr().out
