@@ -50,6 +50,7 @@ from bench.events import Event, generate, now_iso
 from bench.java_producer import describe_pauses
 from bench.pacing import paced_batches
 from streams import native, topics
+from streams.infra import kafka_pid
 from streams.kafka import ensure_topics, plain_producer
 from streams.operations import delete_keys
 from streams.settings import REPO_ROOT, Settings
@@ -180,26 +181,13 @@ def _process_age_s(pid: int) -> float | None:
     return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
-def _kafka_pid() -> int | None:
-    """The broker of this checkout's settings: its command line names its data dir (two
-    brokers may run side by side for an A/B of their settings)."""
-    data_dir = str(Settings().data_dir.resolve()).encode()
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            with contextlib.suppress(OSError):
-                cmdline = (d / "cmdline").read_bytes()
-                if b"kafka.Kafka" in cmdline and data_dir + b"/" in cmdline:
-                    return int(d.name)
-    return None
-
-
 class CpuMeter:
     """CPU seconds used by the worker, this process, the broker and Redis between marks."""
 
     def __init__(self, redis_url: str, worker_pid: int | None) -> None:
         self.redis_url = redis_url
         self.worker_pid = worker_pid
-        self.kafka_pid = _kafka_pid()
+        self.kafka_pid = kafka_pid(Settings())
         self.marks: list[tuple[float, dict[str, float | None]]] = []
 
     async def mark(self) -> None:
@@ -619,7 +607,7 @@ async def java_latency(rate: float, seconds: float, repeats: int) -> dict[str, A
     from bench.latency import measure  # it imports this module's helpers
 
     warm_up = None
-    kafka = _kafka_pid()
+    kafka = kafka_pid(Settings())
     age = _process_age_s(kafka) if kafka else None
     if age is not None and age < _BROKER_WARM_S:
         # A broker started minutes ago takes 0.6 cores instead of 0.2-0.3 at these rates

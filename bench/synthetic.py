@@ -35,7 +35,6 @@ from bench.events import generate
 from bench.latency import measure
 from bench.pipeline import (
     RESULTS,
-    _kafka_pid,
     _process_age_s,
     delete_run_keys,
     delete_run_topics,
@@ -45,6 +44,7 @@ from bench.pipeline import (
     run_bare,
     run_quorum,
 )
+from streams.infra import kafka_pid
 from streams.kafka import ensure_topics
 from streams.settings import Settings
 
@@ -90,7 +90,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await delete_run_topics(base.kafka_bootstrap, f"{run}.")
         await delete_run_keys(base.redis_url, f"{run}:")
-    kafka = _kafka_pid()
+    kafka = kafka_pid(base)
     age = _process_age_s(kafka) if kafka else None
     if age is not None and age < _BROKER_WARM_S:
         log(f"the broker is {age:.0f} s old: one uncounted 30 s run to warm it up")

@@ -73,7 +73,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     quiet "$PYTHON" -m venv "$VENV"
 else
     # An existing venv keeps its interpreter: `rm -rf .venv` and bootstrap again to change it.
-    step "venv: $VENV exists ($("$VENV/bin/python" -c 'import sys; print(sys.version.split()[0], sys._base_executable)'))"
+    step "venv: $VENV exists ($("$VENV/bin/python" -c 'import os, sys; print(sys.version.split()[0], os.path.realpath(sys.executable))'))"
 fi
 
 # Reinstall only when pyproject.toml changed since the last successful install.

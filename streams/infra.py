@@ -377,6 +377,12 @@ def _wait_for_kafka(settings: Settings, paths: _Paths, deadline: float) -> None:
     log.info("kafka: answering at %s", settings.kafka_bootstrap)
 
 
+def kafka_pid(settings: Settings) -> int | None:
+    """The pid of the broker ``quorum infra up`` started for these settings (their data
+    dir), if it is alive; another checkout's broker is not it."""
+    return _kafka_pid(_Paths.of(settings))
+
+
 def _kafka_pid(paths: _Paths) -> int | None:
     """The pid of our broker if it is alive, found by pid file or, failing that, by its command.
 
