@@ -59,17 +59,19 @@ async def _bare(args: argparse.Namespace) -> None:
     from streams.agents.annotations import make_producer
     from streams.settings import Settings
 
+    settings = Settings(kafka_bootstrap=args.bootstrap)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=args.bootstrap,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        # The same fetch sizes as the Quorum annotations agent.
+        # The same fetch sizes and CRC checks as the Quorum annotations agent.
         max_partition_fetch_bytes=1024 * 1024,
         fetch_max_bytes=32 * 1024 * 1024,
+        check_crcs=settings.kafka_check_crcs,
     )
     # The Quorum output producer itself, with its settings.
-    producer = make_producer(Settings(kafka_bootstrap=args.bootstrap))
+    producer = make_producer(settings)
     steps = round(args.burn_us * _steps_per_us()) if args.burn_us else 0
     await producer.start()
     await consumer.start()

@@ -847,6 +847,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--keep", action="store_true", help="keep the run's topics and Redis keys")
     args = p.parse_args()
+    if not args.skip_latency and (args.latency_seconds <= 0 or args.latency_repeats < 1):
+        # Checked now, not after the throughput runs: a latency phase of nothing has no p99.
+        p.error("--latency-seconds must be above 0 and --latency-repeats at least 1; "
+                "--skip-latency leaves the latency runs out")
     variants = [v for v in VARIANTS if v in args.variants]
 
     def interrupted(signum: int, frame: object) -> None:

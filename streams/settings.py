@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # events come (streams/fetch_hold.py).
     fetch_sparse_gap_ms: int = Field(default=20, ge=0, le=5000)
     consumer_group: str = "quorum-annotations"
+    # Whether the annotations consumer checks each fetched record batch's CRC, as Kafka's
+    # Java consumer does; librdkafka does not by default. The broker checked it when the
+    # batch was produced, and a corrupt event is refused by validation into the
+    # dead-letter topic like any other; the check costs the worker a few % of its CPU
+    # (bench/README.md, session 26).
+    kafka_check_crcs: bool = False
     # Task records the annotations agent keeps decoded between batches (all partitions),
     # least recently used out first; a tenth of them for completed tasks, first in first
     # out (TaskCache). A few KB each. 0 reads every task from Redis.

@@ -22,3 +22,9 @@ def test_offsets_are_not_committed_by_aiokafka() -> None:
     options = consumer_options(Settings(consumer_group="g"))
     assert options["enable_auto_commit"] is False
     assert options["group_id"] == "g"
+
+
+def test_record_batch_crcs_are_checked_only_when_asked() -> None:
+    # Off by default, as librdkafka has it: the broker checked them on produce.
+    assert consumer_options(Settings())["check_crcs"] is False
+    assert consumer_options(Settings(kafka_check_crcs=True))["check_crcs"] is True
