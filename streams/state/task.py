@@ -10,7 +10,7 @@ with the review's own revision.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -45,13 +45,20 @@ def prediction_key(annotation_id: str) -> str:
     return f"prediction:{annotation_id}"
 
 
-@dataclass(slots=True)
+# Their own __init__ (AnnotationEntry, TaskRecord): mypyc compiles it, while the one
+# dataclasses would write runs as Python; both are built on every event or task read.
+@dataclass(slots=True, init=False)
 class AnnotationEntry:
     """What the record remembers of one annotation besides its result."""
 
     revision: int
     status: str
     author: str  # completed_by for people, model_version for predictions, "" if unknown
+
+    def __init__(self, revision: int, status: str, author: str) -> None:
+        self.revision = revision
+        self.status = status
+        self.author = author
 
 
 @dataclass(slots=True)
@@ -65,20 +72,38 @@ class Verdict:
     score: float
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class TaskRecord:
     """A task's annotations, agreement and last decision."""
 
-    agreement: TaskAgreement = field(default_factory=TaskAgreement)
-    entries: dict[str, AnnotationEntry] = field(default_factory=dict)
-    predictions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    decision: DecisionState | None = None
+    agreement: TaskAgreement
+    entries: dict[str, AnnotationEntry]
+    predictions: dict[str, list[dict[str, Any]]]
+    decision: DecisionState | None
     # The task's ground truth annotation: (annotation id, its result), at most one.
-    ground_truth: tuple[str, list[dict[str, Any]]] | None = None
-    verdicts: dict[str, Verdict] = field(default_factory=dict)  # by annotation id
+    ground_truth: tuple[str, list[dict[str, Any]]] | None
+    verdicts: dict[str, Verdict]  # by annotation id
     # The labeling tool's overlap for the task, from its latest event that said
     # (AnnotationEvent.task_overlap); deletions do not say, so it is kept.
-    tool_overlap: int | None = None
+    tool_overlap: int | None
+
+    def __init__(
+        self,
+        agreement: TaskAgreement | None = None,
+        entries: dict[str, AnnotationEntry] | None = None,
+        predictions: dict[str, list[dict[str, Any]]] | None = None,
+        decision: DecisionState | None = None,
+        ground_truth: tuple[str, list[dict[str, Any]]] | None = None,
+        verdicts: dict[str, Verdict] | None = None,
+        tool_overlap: int | None = None,
+    ) -> None:
+        self.agreement = TaskAgreement() if agreement is None else agreement
+        self.entries = {} if entries is None else entries
+        self.predictions = {} if predictions is None else predictions
+        self.decision = decision
+        self.ground_truth = ground_truth
+        self.verdicts = {} if verdicts is None else verdicts
+        self.tool_overlap = tool_overlap
 
     def apply(self, event: AnnotationEvent) -> bool:
         """Apply one event; False when it is a duplicate or older than what is stored."""
@@ -286,7 +311,7 @@ class TaskRecord:
         ``weights`` or ``scoring`` is the project's (see :class:`agreement.TaskAgreement`).
         """
         if raw is None:
-            return cls(agreement=TaskAgreement(weights, scoring))
+            return TaskRecord(TaskAgreement(weights, scoring))
         doc = orjson.loads(raw)
         if doc.get("v") != RECORD_VERSION:
             raise ValueError(
@@ -295,7 +320,7 @@ class TaskRecord:
             )
         decision = doc["decision"]
         state = None if decision is None else DecisionState(Decision(decision[0]), decision[1])
-        return cls(
+        return TaskRecord(
             agreement=TaskAgreement.from_state(doc["agreement"], weights, scoring),
             entries={aid: AnnotationEntry(*e) for aid, e in doc["entries"].items()},
             predictions=doc["predictions"],
