@@ -53,9 +53,9 @@ class Settings(BaseSettings):
     consumer_group: str = "quorum-annotations"
     # Whether the annotations consumer checks each fetched record batch's CRC, as Kafka's
     # Java consumer does; librdkafka does not by default. The broker checked it when the
-    # batch was produced, and a corrupt event is refused by validation into the
-    # dead-letter topic like any other; the check costs the worker a few % of its CPU
-    # (bench/README.md, session 26).
+    # batch was produced; unchecked, an event damaged on the broker's disk afterwards is
+    # read as it is (refused into the dead-letter topic if it no longer validates). The
+    # check costs the worker 1.0-1.5 us of CPU per event (bench/README.md, session 26).
     kafka_check_crcs: bool = False
     # Task records the annotations agent keeps decoded between batches (all partitions),
     # least recently used out first; a tenth of them for completed tasks, first in first
