@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiokafka import TopicPartition
-from aiokafka.consumer.fetcher import PartitionRecords
+from aiokafka.consumer import fetcher
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.structs import ConsumerRecord
@@ -34,7 +34,8 @@ def _records(values: list[bytes | None], *, base: int = 40) -> MemoryRecords:
 
 
 def _fetched(values: list[bytes | None], deserializer: Any) -> list[Any]:
-    partition = PartitionRecords(
+    # The name aiokafka's Fetcher builds them with, looked up as it does.
+    partition = fetcher.PartitionRecords(
         TP, _records(values), [], 40, None, deserializer, False, "read_uncommitted"
     )
     return list(partition)
