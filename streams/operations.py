@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from redis.asyncio import Redis
 
@@ -500,6 +501,7 @@ async def rewind_group(settings: Settings, group_id: str, topic_names: Sequence[
     """
     counts = await _partition_counts(settings, topic_names)
     partitions = [TopicPartition(name, p) for name, count in counts.items() for p in range(count)]
+    await _until_coordinator(settings, group_id)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group_id,
                                 enable_auto_commit=False)
     await consumer.start()
@@ -508,6 +510,30 @@ async def rewind_group(settings: Settings, group_id: str, topic_names: Sequence[
         await consumer.commit({tp: 0 for tp in partitions})
     finally:
         await consumer.stop()
+
+
+async def _until_coordinator(settings: Settings, group_id: str, timeout_s: float = 30.0) -> None:
+    """Wait until the broker names ``group_id``'s coordinator.
+
+    A new broker creates its offsets topic on the first request for a coordinator and
+    answers "not available" until it is there; aiokafka's consumer logs each of those at
+    ERROR level while it retries, which a fresh clone's first demo printed. Past the
+    timeout the consumer's own retries take over and say what is wrong.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                await admin.find_coordinator(group_id)
+                return
+            except KafkaError:
+                if time.monotonic() > deadline:
+                    return
+                await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
 
 
 async def tasks_below(
