@@ -64,7 +64,9 @@ def _install() -> bool:
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            if self._value_deserializer is RAW_RECORDS:
+            # getattr: should aiokafka rename the attribute, every consumer keeps working
+            # (with ConsumerRecords) instead of failing here. Once per partition fetch.
+            if getattr(self, "_value_deserializer", None) is RAW_RECORDS:
                 # Looked up on the instance for every record (_unpack_records).
                 self._consumer_record = _as_is
 
